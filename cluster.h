@@ -1,0 +1,56 @@
+/*
+ * cluster.h - the cluster driver interface: membership and one total order
+ * of events, delivered identically on every member.  Drivers live in
+ * cluster_*.c and register themselves; the core never names a driver.
+ * Contract: ../shared/reference/CLUSTER-DRIVERS.md.
+ */
+#ifndef SHEEP_CLUSTER_H
+#define SHEEP_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+struct cluster_driver {
+	const char *name;
+	/* connect to the coordination service and register fds with the loop */
+	int (*init)(const char *option);
+	/* optional: this node's address when -y was not given */
+	int (*get_local_addr)(uint8_t addr[16]);
+	/* broadcast a join carrying opaque (a struct cluster_info) */
+	int (*join)(const struct sd_node *myself, void *opaque, size_t opaque_len);
+	int (*leave)(void);
+	/* totally ordered broadcast, the sender included */
+	int (*notify)(void *msg, size_t msg_len);
+	/* serialize a worker phase cluster-wide; unblock delivers msg as notify */
+	int (*block)(void);
+	int (*unblock)(void *msg, size_t msg_len);
+	int (*update_node)(const struct sd_node *node);
+	struct cluster_driver *next;
+};
+
+void cdrv_register(struct cluster_driver *drv);
+const struct cluster_driver *cdrv_find(const char *name);
+/* names of all linked-in drivers, space separated */
+const char *cdrv_names(char *buf, size_t len);
+
+#define cdrv_register_driver(drv)					\
+	static void __attribute__((constructor)) register_##drv(void)	\
+	{								\
+		cdrv_register(&drv);					\
+	}
+
+/* callbacks into the core, main thread only (group.c) */
+bool sd_join_handler(const struct sd_node *joining, const struct sd_node *members,
+		     size_t nr_members, void *opaque);
+void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
+		       size_t nr_members, const void *opaque);
+void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
+		      size_t nr_members);
+void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len);
+bool sd_block_handler(const struct sd_node *sender);
+void sd_update_node_handler(const struct sd_node *node);
+
+#endif

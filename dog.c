@@ -1,0 +1,380 @@
+/*
+ * dog.c - the admin CLI's front: command dispatch, common options, the
+ * connection to the sheep named by -a/-p, and result texts.  Commands and
+ * output follow Sheepdog's dog so operators' scripts keep working.
+ * Subcommands live in dog_vdi.c and dog_cluster.c (cluster and node).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dog.h"
+#include "net.h"
+
+struct dog_opts dog_opts = {
+	.addr = "127.0.0.1",
+	.port = SD_LISTEN_PORT,
+	.copies = -1,
+	.bss = -1,
+};
+
+static int conn_fd = -1;
+static uint32_t next_id = 1;
+
+static const char *const results[256] = {
+	[SD_RES_SUCCESS] = "Success",
+	[SD_RES_UNKNOWN] = "Unknown error",
+	[SD_RES_NO_OBJ] = "No object found",
+	[SD_RES_EIO] = "I/O error",
+	[SD_RES_VDI_EXIST] = "VDI exists already",
+	[SD_RES_INVALID_PARMS] = "Invalid parameters",
+	[SD_RES_SYSTEM_ERROR] = "System error",
+	[SD_RES_VDI_LOCKED] = "VDI is already locked",
+	[SD_RES_NO_VDI] = "No VDI found",
+	[SD_RES_NO_BASE_VDI] = "No base VDI found",
+	[SD_RES_VDI_READ] = "Failed to read from requested VDI",
+	[SD_RES_VDI_WRITE] = "Failed to write to requested VDI",
+	[SD_RES_BASE_VDI_READ] = "Failed to read from base VDI",
+	[SD_RES_BASE_VDI_WRITE] = "Failed to write to base VDI",
+	[SD_RES_NO_TAG] = "Failed to find requested tag",
+	[SD_RES_STARTUP] = "System is still booting",
+	[SD_RES_VDI_NOT_LOCKED] = "VDI isn't locked",
+	[SD_RES_SHUTDOWN] = "System is shutting down",
+	[SD_RES_NO_MEM] = "Out of memory on server",
+	[SD_RES_FULL_VDI] = "Maximum number of VDIs reached",
+	[SD_RES_VER_MISMATCH] = "Protocol version mismatch",
+	[SD_RES_NO_SPACE] = "Server has no space for new objects",
+	[SD_RES_WAIT_FOR_FORMAT] = "Waiting for cluster to be formatted",
+	[SD_RES_WAIT_FOR_JOIN] = "Waiting for other nodes to join cluster",
+	[SD_RES_JOIN_FAILED] = "Node has failed to join cluster",
+	[SD_RES_HALT] = "IO has halted as there are not enough living nodes",
+	[SD_RES_READONLY] = "Object is read-only",
+	[SD_RES_INODE_INVALIDATED] = "Inode object is invalidated",
+	[SD_RES_OLD_NODE_VER] = "Request has an old epoch",
+	[SD_RES_NEW_NODE_VER] = "Request has a new epoch",
+	[SD_RES_NOT_FORMATTED] = "Cluster has not been formatted",
+	[SD_RES_INVALID_CTIME] = "Creation times differ",
+	[SD_RES_INVALID_EPOCH] = "Invalid epoch",
+	[SD_RES_NETWORK_ERROR] = "Network error between sheep",
+	[SD_RES_BUFFER_SMALL] = "The buffer is too small",
+	[SD_RES_NO_SUPPORT] = "Operation is not supported by backend store",
+	[SD_RES_KILLED] = "Node is killed",
+	[SD_RES_OID_EXIST] = "Object ID exists already",
+	[SD_RES_AGAIN] = "Ask to try again",
+	[SD_RES_CLUSTER_ERROR] = "Cluster driver error",
+	[SD_RES_VDI_NOT_EMPTY] = "VDI is not empty",
+	[SD_RES_NOT_FOUND] = "Cannot found target",
+};
+
+const char *sd_strerror(uint32_t result)
+{
+	static char buf[32];
+
+	if (result < 256 && results[result])
+		return results[result];
+	snprintf(buf, sizeof(buf), "Invalid error code %x", result);
+	return buf;
+}
+
+void dog_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int result_to_exit(uint32_t result)
+{
+	switch (result) {
+	case SD_RES_SUCCESS:
+		return EXIT_SUCCESS;
+	case SD_RES_VDI_EXIST:
+		return EXIT_EXISTS;
+	case SD_RES_NO_SPACE:
+	case SD_RES_FULL_VDI:
+		return EXIT_FULL;
+	case SD_RES_NO_VDI:
+	case SD_RES_NO_TAG:
+	case SD_RES_NO_OBJ:
+		return EXIT_MISSING;
+	case SD_RES_WAIT_FOR_FORMAT:
+	case SD_RES_WAIT_FOR_JOIN:
+	case SD_RES_SHUTDOWN:
+	case SD_RES_HALT:
+		return EXIT_SYSFAIL;
+	default:
+		return EXIT_FAILURE;
+	}
+}
+
+void dog_init_req(struct sd_req *hdr, uint8_t opcode)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->opcode = opcode;
+	hdr->proto_ver = opcode >= SD_OP_INTERNAL_MIN ? SD_SHEEP_PROTO_VER : SD_PROTO_VER;
+}
+
+int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp)
+{
+	int ret;
+
+	if (conn_fd < 0) {
+		conn_fd = connect_tcp(dog_opts.addr, dog_opts.port, 5000);
+		if (conn_fd < 0) {
+			dog_err("failed to connect to %s:%d: %s", dog_opts.addr, dog_opts.port,
+				strerror(-conn_fd));
+			return -1;
+		}
+	}
+	hdr->id = next_id++;
+	ret = exec_req(conn_fd, hdr, data, rsp, data,
+		       (hdr->flags & SD_FLAG_CMD_WRITE) ? 0 : hdr->data_length);
+	if (ret) {
+		dog_err("failed to communicate with %s:%d: %s", dog_opts.addr, dog_opts.port,
+			strerror(-ret));
+		close(conn_fd);
+		conn_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int dog_node_list(struct sd_node **nodes)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	size_t len = sizeof(struct sd_node) * SD_MAX_NODES;
+
+	*nodes = xzalloc(len);
+	dog_init_req(&hdr, SD_OP_GET_NODE_LIST);
+	hdr.data_length = (uint32_t)len;
+	if (dog_exec(&hdr, *nodes, &rsp))
+		return -1;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to get node list: %s", sd_strerror(rsp.result));
+		return -1;
+	}
+	return (int)(rsp.data_length / sizeof(struct sd_node));
+}
+
+int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
+		 uint32_t *result)
+{
+	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	if (strlen(name) >= SD_MAX_VDI_LEN) {
+		dog_err("VDI name is too long: at most %d characters", SD_MAX_VDI_LEN - 1);
+		*result = SD_RES_INVALID_PARMS;
+		return -1;
+	}
+	strncpy(buf, name, SD_MAX_VDI_LEN - 1);
+	if (tag)
+		strncpy(buf + SD_MAX_VDI_LEN, tag, SD_MAX_VDI_TAG_LEN - 1);
+	dog_init_req(&hdr, SD_OP_GET_VDI_INFO);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(buf);
+	hdr.vdi.snapid = snapid;
+	if (dog_exec(&hdr, buf, &rsp)) {
+		*result = SD_RES_NETWORK_ERROR;
+		return -1;
+	}
+	*result = rsp.result;
+	if (rsp.result != SD_RES_SUCCESS)
+		return -1;
+	*vid = rsp.vdi.vdi_id;
+	return 0;
+}
+
+int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_READ_OBJ);
+	hdr.data_length = len;
+	hdr.obj.oid = vid_to_vdi_oid(vid);
+	if (dog_exec(&hdr, inode, &rsp))
+		return -1;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to read inode of VDI %x: %s", vid, sd_strerror(rsp.result));
+		return -1;
+	}
+	return 0;
+}
+
+static const struct command *const commands[] = {
+	&vdi_command, &node_command, &cluster_command,
+};
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "Sheepdog administrator utility (version 0.1.0)\n"
+		   "Usage: dog [options] <command> <subcommand> [arguments]\n\n"
+		   "Available commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		for (const struct subcommand *s = commands[i]->subs; s->name; s++)
+			fprintf(f, "  %s %s %s\n", commands[i]->name, s->name, s->args);
+	fprintf(f, "\nFor more information run 'dog <command> <subcommand> --help'.\n");
+}
+
+static void sub_usage(FILE *f, const struct command *c, const struct subcommand *s)
+{
+	fprintf(f, "Usage: dog %s %s %s\n%s\n", c->name, s->name, s->args, s->help);
+	fprintf(f, "Options:\n"
+		   "  -a, --address           specify the daemon address (default: 127.0.0.1)\n"
+		   "  -p, --port              specify the daemon port (default: %d)\n"
+		   "  -h, --help              display this help and exit\n", SD_LISTEN_PORT);
+}
+
+static const struct option long_opts[] = {
+	{ "address", required_argument, NULL, 'a' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "raw", no_argument, NULL, 'r' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "copies", required_argument, NULL, 'c' },
+	{ "prealloc", no_argument, NULL, 'P' },
+	{ "hyper", no_argument, NULL, 'y' },
+	{ "snapshot", required_argument, NULL, 's' },
+	{ "index", required_argument, NULL, 'i' },
+	{ "block_size_shift", required_argument, NULL, 'z' },
+	{ "backend", required_argument, NULL, 'b' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "lock", no_argument, NULL, 'l' },
+	{ "strict", no_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_common(int argc, char **argv, const struct command *c,
+			const struct subcommand *s)
+{
+	char optstr[64];
+	int opt;
+	uint64_t v;
+
+	snprintf(optstr, sizeof(optstr), "a:p:h%s", s->opts);
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+			dog_opts.addr = optarg;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &v) || !v) {
+				dog_err("Invalid port number '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.port = (int)v;
+			break;
+		case 'h':
+			sub_usage(stdout, c, s);
+			exit(EXIT_SUCCESS);
+		case 'r':
+			dog_opts.raw = true;
+			break;
+		case 'v':
+			dog_opts.verbose = true;
+			break;
+		case 'c':
+			if (parse_uint(optarg, SD_MAX_COPIES, &v) || !v) {
+				dog_err("Invalid number of copies '%s': it must be 1-%d", optarg,
+					SD_MAX_COPIES);
+				return EXIT_USAGE;
+			}
+			dog_opts.copies = (int)v;
+			break;
+		case 'P':
+			dog_opts.prealloc = true;
+			break;
+		case 'y':
+			dog_opts.hyper = true;
+			break;
+		case 's':
+			dog_opts.snapshot = optarg;
+			break;
+		case 'i':
+			if (parse_uint(optarg, UINT32_MAX, &v)) {
+				dog_err("Invalid index '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.index = (uint32_t)v;
+			dog_opts.index_set = true;
+			break;
+		case 'z':
+			if (parse_uint(optarg, 31, &v) || v < 20 || v > 22) {
+				dog_err("Invalid block size shift '%s': it must be 20-22", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.bss = (int)v;
+			break;
+		case 'b':
+			dog_opts.store = optarg;
+			break;
+		case 'f':
+			dog_opts.force = true;
+			break;
+		case 'l':
+			dog_opts.lock = true;
+			break;
+		case 't':
+			dog_opts.strict = true;
+			break;
+		default:
+			sub_usage(stderr, c, s);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+int dog_main(int argc, char **argv)
+{
+	const struct command *c = NULL;
+	const struct subcommand *s = NULL;
+	int ret;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		main_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i]->name))
+			c = commands[i];
+	if (!c) {
+		dog_err("Invalid command '%s'", argv[1]);
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc < 3) {
+		dog_err("Specify a subcommand of '%s'", c->name);
+		for (s = c->subs; s->name; s++)
+			fprintf(stderr, "  %s %s %s\n", c->name, s->name, s->args);
+		return EXIT_USAGE;
+	}
+	for (s = c->subs; s->name; s++)
+		if (!strcmp(argv[2], s->name))
+			break;
+	if (!s->name) {
+		dog_err("Invalid subcommand '%s' of '%s'", argv[2], c->name);
+		return EXIT_USAGE;
+	}
+	/* getopt sees "<subcommand> [options] args" */
+	ret = parse_common(argc - 2, argv + 2, c, s);
+	if (ret)
+		return ret;
+	ret = s->fn(argc - 2 - optind, argv + 2 + optind);
+	if (ret == EXIT_USAGE)
+		sub_usage(stderr, c, s);
+	if (conn_fd >= 0)
+		close(conn_fd);
+	return ret;
+}

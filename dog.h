@@ -1,0 +1,71 @@
+/*
+ * dog.h - what the dog subcommands share: the connection to one sheep,
+ * option parsing, result texts and exit codes.
+ */
+#ifndef SHEEP_DOG_H
+#define SHEEP_DOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "util.h"
+
+/* exit codes (include/exits.h of the reference) */
+#define EXIT_SYSFAIL	2
+#define EXIT_EXISTS	3
+#define EXIT_FULL	4
+#define EXIT_MISSING	5
+#define EXIT_USAGE	64
+
+struct dog_opts {
+	const char *addr;
+	int port;
+	bool raw;
+	bool verbose;
+	bool force;
+	bool prealloc;
+	bool hyper;
+	bool lock;
+	bool strict;
+	int copies;		/* -1: not given */
+	int copy_policy;
+	int bss;		/* -1: not given */
+	const char *snapshot;	/* -s */
+	const char *store;	/* -b */
+	uint32_t index;		/* -i */
+	bool index_set;
+};
+
+extern struct dog_opts dog_opts;
+
+struct subcommand {
+	const char *name;
+	const char *args;	/* usage text after the name */
+	const char *opts;	/* accepted short options, getopt style */
+	const char *help;
+	int (*fn)(int argc, char **argv);
+};
+
+struct command {
+	const char *name;
+	const struct subcommand *subs;
+	const char *help;
+};
+
+extern const struct command vdi_command, node_command, cluster_command;
+
+/* one request on the shared connection; 0 or -1 (message already printed) */
+int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);
+void dog_init_req(struct sd_req *hdr, uint8_t opcode);
+const char *sd_strerror(uint32_t result);
+void dog_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int result_to_exit(uint32_t result);
+int dog_node_list(struct sd_node **nodes);
+
+/* VDI helpers shared by subcommands */
+int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
+		 uint32_t *result);
+int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len);
+
+#endif

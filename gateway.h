@@ -1,0 +1,26 @@
+/*
+ * gateway.h - object IO on behalf of clients: validates the request against
+ * the object's size and sends it to the nodes that hold the object.  Runs on
+ * worker threads only.
+ */
+#ifndef SHEEP_GATEWAY_H
+#define SHEEP_GATEWAY_H
+
+#include <stdint.h>
+
+#include "sheep.h"
+
+int gateway_read_obj(uint64_t oid, void *buf, uint32_t len, uint32_t off);
+int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
+int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
+				 uint32_t len, uint32_t off);
+int gateway_remove_obj(uint64_t oid);
+
+/* ops table handlers */
+int gateway_op_create_and_write(struct request *req);
+int gateway_op_read(struct request *req);
+int gateway_op_write(struct request *req);
+int gateway_op_remove(struct request *req);
+int gateway_op_discard(struct request *req);
+
+#endif

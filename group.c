@@ -1,0 +1,532 @@
+/*
+ * group.c - cluster membership, the epoch, cluster state, and the
+ * totally ordered execution of cluster operations.
+ *
+ * Owns sys->status/epoch/nodes and the epoch log; runs only on the main
+ * thread, driven by the cluster driver's callbacks.  A cluster op either
+ * rides a notify (main-thread only ops: format, shutdown) or takes the
+ * cluster-wide block, runs its worker phase here, and unblocks with the
+ * result; every node then applies the main phase at the same point of the
+ * total order.  The node that sent the op answers its client.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster.h"
+#include "net.h"
+#include "ops.h"
+#include "sheep.h"
+#include "store.h"
+#include "vdi.h"
+
+static struct system_info sys_info;
+struct system_info *sys = &sys_info;
+
+/* what travels through notify/unblock: request, response, payload */
+struct vdi_op_message {
+	struct sd_req req;
+	struct sd_rsp rsp;
+	uint8_t data[];
+};
+
+static struct list_node pending_block_list;	/* waiting for the block */
+static struct list_node pending_notify_list;	/* waiting for our own notify */
+static bool block_running;
+
+int node_cmp(const struct sd_node *a, const struct sd_node *b)
+{
+	int r = memcmp(a->nid.addr, b->nid.addr, sizeof(a->nid.addr));
+
+	if (r)
+		return r;
+	return (int)a->nid.port - (int)b->nid.port;
+}
+
+bool node_is_local(const struct sd_node *n)
+{
+	return node_cmp(n, &sys->this_node) == 0;
+}
+
+static int node_qsort_cmp(const void *a, const void *b)
+{
+	return node_cmp(a, b);
+}
+
+static bool same_nodes(const struct sd_node *a, int na, const struct sd_node *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (node_cmp(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+static bool node_in(const struct sd_node *n, const struct sd_node *set, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (!node_cmp(n, &set[i]))
+			return true;
+	return false;
+}
+
+static void set_members(const struct sd_node *members, size_t nr)
+{
+	free(sys->nodes);
+	sys->nodes = xcalloc(nr ? nr : 1, sizeof(*members));
+	memcpy(sys->nodes, members, nr * sizeof(*members));
+	for (size_t i = 0; i < nr; i++)
+		memset(sys->nodes[i].__rb, 0, sizeof(sys->nodes[i].__rb));
+	qsort(sys->nodes, nr, sizeof(*members), node_qsort_cmp);
+	sys->nr_nodes = (int)nr;
+}
+
+static void log_epoch(void)
+{
+	int ret = store_write_epoch(sys->epoch, sys->nodes, sys->nr_nodes,
+				    (uint64_t)time(NULL));
+
+	if (ret)
+		sd_err("epoch %" PRIu32 ": cannot write epoch log: %s", sys->epoch,
+		       strerror(-ret));
+}
+
+static struct sd_node *latest_epoch_nodes(int *nr)
+{
+	struct sd_node *nodes = xcalloc(SD_MAX_NODES, sizeof(*nodes));
+	int n = sys->epoch ? store_read_epoch(sys->epoch, nodes, SD_MAX_NODES, NULL) : 0;
+
+	*nr = n < 0 ? 0 : n;
+	return nodes;
+}
+
+static size_t cinfo_size(int nr_nodes)
+{
+	return sizeof(struct cluster_info) + sizeof(struct sd_node) * (size_t)nr_nodes;
+}
+
+/* the join message: our view of the cluster, nodes of our latest epoch */
+static struct cluster_info *build_cinfo(size_t *len)
+{
+	int nr;
+	struct sd_node *nodes = latest_epoch_nodes(&nr);
+	struct cluster_info *ci = xzalloc(cinfo_size(SD_MAX_NODES));
+
+	ci->proto_ver = SD_SHEEP_PROTO_VER;
+	ci->nr_nodes = (int16_t)nr;
+	ci->epoch = sys->epoch;
+	ci->ctime = sys->ctime;
+	ci->flags = sys->flags;
+	ci->nr_copies = sys->copies;
+	ci->copy_policy = sys->copy_policy;
+	ci->status = sys->status;
+	ci->block_size_shift = sys->block_size_shift;
+	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
+	memcpy(ci->nodes, nodes, sizeof(*nodes) * (size_t)nr);
+	free(nodes);
+	*len = cinfo_size(SD_MAX_NODES);
+	return ci;
+}
+
+/* all nodes of the latest epoch are present: the cluster may run */
+static bool epoch_nodes_gathered(const struct cluster_info *ci, const struct sd_node *members,
+				 int nr_members)
+{
+	for (int i = 0; i < ci->nr_nodes; i++)
+		if (!node_in(&ci->nodes[i], members, nr_members))
+			return false;
+	return true;
+}
+
+bool sd_join_handler(const struct sd_node *joining, const struct sd_node *members,
+		     size_t nr_members, void *opaque)
+{
+	struct cluster_info *ci = opaque;
+	char name[64];
+
+	node_id_to_str(&joining->nid, name, sizeof(name));
+	if (ci->proto_ver != SD_SHEEP_PROTO_VER) {
+		sd_err("%s: join refused: protocol version %u, we speak %u", name,
+		       ci->proto_ver, SD_SHEEP_PROTO_VER);
+		ci->status = SD_STATUS_KILLED;
+		return true;
+	}
+	if (nr_members == 0) {
+		/* first node: decide on its own view */
+		struct sd_node self = *joining;
+
+		if (!ci->ctime)
+			ci->status = SD_STATUS_WAIT;
+		else
+			ci->status = epoch_nodes_gathered(ci, &self, 1) ? SD_STATUS_OK :
+				     SD_STATUS_WAIT;
+		return true;
+	}
+	if (sys->ctime && ci->ctime && ci->ctime != sys->ctime) {
+		sd_err("%s: join refused: it belongs to another cluster (ctime %016" PRIx64
+		       ", ours %016" PRIx64 ")", name, ci->ctime, sys->ctime);
+		ci->status = SD_STATUS_KILLED;
+		return true;
+	}
+	/* hand the joiner our view */
+	{
+		size_t len;
+		struct cluster_info *mine = build_cinfo(&len);
+		struct sd_node *all = xcalloc(nr_members + 1, sizeof(*all));
+
+		memcpy(all, members, nr_members * sizeof(*all));
+		all[nr_members] = *joining;
+		if (mine->status != SD_STATUS_OK && mine->ctime &&
+		    epoch_nodes_gathered(mine, all, (int)nr_members + 1))
+			mine->status = SD_STATUS_OK;
+		memcpy(ci, mine, cinfo_size(mine->nr_nodes));
+		free(all);
+		free(mine);
+	}
+	return true;
+}
+
+void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
+		       size_t nr_members, const void *opaque)
+{
+	const struct cluster_info *ci = opaque;
+	char name[64];
+	int nr_old;
+	struct sd_node *old;
+
+	node_id_to_str(&joined->nid, name, sizeof(name));
+	if (node_is_local(joined)) {
+		if (ci->status == SD_STATUS_KILLED) {
+			sd_err("the cluster refused us; see the log of its members");
+			sys->status = SD_STATUS_KILLED;
+			sheep_request_exit();
+			return;
+		}
+		sys->joined = true;
+		sheep_ready();
+		if (ci->ctime != sys->ctime) {
+			sys->ctime = ci->ctime;
+			sys->copies = ci->nr_copies;
+			sys->copy_policy = ci->copy_policy;
+			sys->flags = ci->flags;
+			sys->block_size_shift = ci->block_size_shift;
+			memcpy(sys->store_name, ci->default_store, sizeof(sys->store_name));
+		}
+		if (ci->epoch > sys->epoch)
+			sys->epoch = ci->epoch;
+	} else if (!sys->joined || ci->status == SD_STATUS_KILLED) {
+		return;
+	}
+	sd_info("%s joined, %zu members", name, nr_members);
+	set_members(members, nr_members);
+	sys->status = ci->status;
+	if (sys->status != SD_STATUS_OK)
+		return;
+	old = latest_epoch_nodes(&nr_old);
+	if (!same_nodes(old, nr_old, sys->nodes, sys->nr_nodes)) {
+		sys->epoch++;
+		log_epoch();
+		sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+	}
+	free(old);
+}
+
+void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
+		      size_t nr_members)
+{
+	char name[64];
+
+	if (!sys->joined)
+		return;
+	node_id_to_str(&left->nid, name, sizeof(name));
+	sd_info("%s left, %zu members", name, nr_members);
+	set_members(members, nr_members);
+	if (sys->status == SD_STATUS_OK) {
+		sys->epoch++;
+		log_epoch();
+	}
+}
+
+void sd_update_node_handler(const struct sd_node *node)
+{
+	for (int i = 0; i < sys->nr_nodes; i++)
+		if (!node_cmp(&sys->nodes[i], node))
+			sys->nodes[i] = *node;
+}
+
+static struct vdi_op_message *build_msg(const struct request *req, size_t *len)
+{
+	const void *data = NULL;
+	uint32_t dlen = 0;
+	struct vdi_op_message *m;
+
+	if ((req->rq.flags & SD_FLAG_CMD_WRITE) && req->rq.data_length) {
+		data = req->data;
+		dlen = req->rq.data_length;
+	} else if (req->rp.result == SD_RES_SUCCESS && req->rp.data_length) {
+		data = req->data;
+		dlen = req->rp.data_length;
+	}
+	if (sizeof(*m) + dlen > SD_MAX_EVENT_BUF_SIZE)
+		return NULL;
+	m = xzalloc(sizeof(*m) + dlen);
+	m->req = req->rq;
+	m->rsp = req->rp;
+	if (dlen)
+		memcpy(m->data, data, dlen);
+	*len = sizeof(*m) + dlen;
+	return m;
+}
+
+static void fail_request(struct request *req, int result)
+{
+	req->rp.result = (uint32_t)result;
+	request_done(req);
+}
+
+void queue_cluster_request(struct request *req)
+{
+	if (req->op->process_work) {
+		list_add_tail(&req->link, &pending_block_list);
+		if (sys->cdrv->block() < 0) {
+			list_del(&req->link);
+			fail_request(req, SD_RES_CLUSTER_ERROR);
+		}
+	} else {
+		size_t len;
+		struct vdi_op_message *m;
+
+		req->rp.result = SD_RES_SUCCESS;
+		m = build_msg(req, &len);
+		if (!m) {
+			fail_request(req, SD_RES_INVALID_PARMS);
+			return;
+		}
+		list_add_tail(&req->link, &pending_notify_list);
+		if (sys->cdrv->notify(m, len) < 0) {
+			list_del(&req->link);
+			fail_request(req, SD_RES_CLUSTER_ERROR);
+		}
+		free(m);
+	}
+}
+
+static void cluster_op_work(struct work *w)
+{
+	struct request *req = container_of(w, struct request, work);
+
+	req->rp.result = (uint32_t)req->op->process_work(req);
+}
+
+static void cluster_op_done(struct work *w)
+{
+	struct request *req = container_of(w, struct request, work);
+	struct vdi_op_message *m;
+	size_t len;
+
+	block_running = false;
+	list_del(&req->link);
+	m = build_msg(req, &len);
+	if (!m) {
+		/* keep the total order going: unblock with a failure */
+		req->rp.result = SD_RES_INVALID_PARMS;
+		req->rp.data_length = 0;
+		m = build_msg(req, &len);
+	}
+	list_add_tail(&req->link, &pending_notify_list);
+	if (sys->cdrv->unblock(m, len) < 0) {
+		list_del(&req->link);
+		fail_request(req, SD_RES_CLUSTER_ERROR);
+	}
+	free(m);
+}
+
+bool sd_block_handler(const struct sd_node *sender)
+{
+	struct request *req;
+
+	if (!node_is_local(sender) || block_running)
+		return false;
+	if (list_empty(&pending_block_list)) {
+		sd_err("block event without a pending request");
+		return false;
+	}
+	req = list_first_entry(&pending_block_list, struct request, link);
+	block_running = true;
+	req->work.fn = cluster_op_work;
+	req->work.done = cluster_op_done;
+	queue_work(&req->work);
+	return true;
+}
+
+void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
+{
+	struct vdi_op_message *m = msg;
+	const struct sd_op_template *op;
+	int ret;
+
+	if (msg_len < sizeof(*m)) {
+		sd_err("short cluster message (%zu bytes)", msg_len);
+		return;
+	}
+	if (!sys->joined)
+		return;
+	op = get_sd_op(m->req.opcode);
+	ret = (int)m->rsp.result;
+	if (!op) {
+		sd_err("unknown cluster op %02x", m->req.opcode);
+		ret = SD_RES_INVALID_PARMS;
+	} else if (ret == SD_RES_SUCCESS && op->process_main) {
+		ret = op->process_main(&m->req, &m->rsp, m->data);
+	}
+	if (node_is_local(sender)) {
+		struct request *req;
+
+		if (list_empty(&pending_notify_list)) {
+			sd_err("our own notify for op %02x has no pending request",
+			       m->req.opcode);
+			return;
+		}
+		req = list_first_entry(&pending_notify_list, struct request, link);
+		list_del(&req->link);
+		req->rp = m->rsp;
+		req->rp.result = (uint32_t)ret;
+		request_done(req);
+	}
+}
+
+/* MAKE_FS main phase, on every node */
+int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct store_config cfg = { 0 };
+	int ret;
+
+	(void)rsp;
+	if (req->cluster.copies < 1 || req->cluster.copies > SD_MAX_COPIES)
+		return SD_RES_INVALID_PARMS;
+	if (req->cluster.block_size_shift &&
+	    (req->cluster.block_size_shift < 20 || req->cluster.block_size_shift > 22))
+		return SD_RES_INVALID_PARMS;
+	ret = store_wipe();
+	if (!ret)
+		ret = store_wipe_epochs();
+	if (ret) {
+		sd_err("format: cannot wipe the store: %s", strerror(-ret));
+		return SD_RES_EIO;
+	}
+	vdi_reset();
+	sys->ctime = req->cluster.ctime;
+	sys->copies = req->cluster.copies;
+	sys->copy_policy = req->cluster.copy_policy;
+	sys->flags = req->cluster.flags;
+	sys->block_size_shift = req->cluster.block_size_shift ?
+				req->cluster.block_size_shift : SD_DEFAULT_BLOCK_SIZE_SHIFT;
+	memset(sys->store_name, 0, sizeof(sys->store_name));
+	if (req->data_length && (req->flags & SD_FLAG_CMD_WRITE))
+		memcpy(sys->store_name, data, MIN(req->data_length, sizeof(sys->store_name) - 1));
+	else
+		strcpy(sys->store_name, "plain");
+
+	cfg.ctime = sys->ctime;
+	cfg.flags = sys->flags;
+	cfg.copies = sys->copies;
+	memcpy(cfg.store, sys->store_name, sizeof(cfg.store));
+	cfg.copy_policy = sys->copy_policy;
+	cfg.block_size_shift = sys->block_size_shift;
+	cfg.version = STORE_CONFIG_VERSION;
+	ret = store_write_config(&cfg);
+	if (ret) {
+		sd_err("format: cannot write config: %s", strerror(-ret));
+		return SD_RES_EIO;
+	}
+	sys->epoch = 1;
+	log_epoch();
+	sys->status = SD_STATUS_OK;
+	sd_info("cluster formatted: copies %u, epoch 1, %d nodes", sys->copies, sys->nr_nodes);
+	return SD_RES_SUCCESS;
+}
+
+/* SHUTDOWN main phase, on every node */
+int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct store_config cfg;
+
+	(void)req;
+	(void)rsp;
+	(void)data;
+	if (store_read_config(&cfg) == 0 && cfg.ctime) {
+		cfg.shutdown = 1;
+		store_write_config(&cfg);
+	}
+	sys->status = SD_STATUS_SHUTDOWN;
+	sd_info("cluster shutdown requested");
+	sheep_request_exit();
+	return SD_RES_SUCCESS;
+}
+
+int group_init(const char *driver_spec)
+{
+	char name[64];
+	const char *colon = strchr(driver_spec, ':');
+	size_t nlen = colon ? (size_t)(colon - driver_spec) : strlen(driver_spec);
+	struct store_config cfg;
+	struct cluster_info *ci;
+	size_t len;
+	int ret;
+
+	list_init(&pending_block_list);
+	list_init(&pending_notify_list);
+	if (nlen >= sizeof(name)) {
+		sd_err("invalid cluster driver '%s'", driver_spec);
+		return -EINVAL;
+	}
+	memcpy(name, driver_spec, nlen);
+	name[nlen] = '\0';
+	sys->cdrv = cdrv_find(name);
+	if (!sys->cdrv) {
+		char names[256];
+
+		sd_err("unknown cluster driver '%s' (built in: %s)", name,
+		       cdrv_names(names, sizeof(names)));
+		return -ENOENT;
+	}
+	snprintf(sys->cdrv_option, sizeof(sys->cdrv_option), "%s", colon ? colon + 1 : "");
+
+	ret = store_read_config(&cfg);
+	if (ret) {
+		sd_err("cannot read %s/config: %s", store_dir(), strerror(-ret));
+		return ret;
+	}
+	sys->ctime = cfg.ctime;
+	sys->copies = cfg.copies;
+	sys->copy_policy = cfg.copy_policy;
+	sys->flags = cfg.flags;
+	sys->block_size_shift = cfg.block_size_shift ? cfg.block_size_shift :
+				SD_DEFAULT_BLOCK_SIZE_SHIFT;
+	memcpy(sys->store_name, cfg.store, sizeof(sys->store_name));
+	sys->store_name[sizeof(sys->store_name) - 1] = '\0';
+	sys->epoch = sys->ctime ? store_latest_epoch() : 0;
+	sys->status = SD_STATUS_WAIT;
+	if (cfg.shutdown) {
+		cfg.shutdown = 0;
+		store_write_config(&cfg);
+	}
+
+	ret = sys->cdrv->init(sys->cdrv_option);
+	if (ret < 0) {
+		sd_err("cluster driver %s failed to start", name);
+		return ret;
+	}
+	ci = build_cinfo(&len);
+	ret = sys->cdrv->join(&sys->this_node, ci, len);
+	free(ci);
+	if (ret < 0) {
+		sd_err("cannot join the cluster through %s", name);
+		return ret;
+	}
+	return 0;
+}

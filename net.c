@@ -1,0 +1,258 @@
+/*
+ * net.c - socket plumbing shared by the daemon and dog.
+ *
+ * Owns no state.  Everything here is either non-blocking setup done by the
+ * main loop or blocking IO done by dog or by worker threads; the main
+ * thread never calls exec_req().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "util.h"
+
+int set_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
+int set_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+int set_io_timeout(int fd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+int listen_tcp(const char *bindaddr, int port)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res, *ai;
+	char portstr[16];
+	int fd = -1, err = -EADDRNOTAVAIL;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(bindaddr, portstr, &hints, &res) != 0)
+		return -EADDRNOTAVAIL;
+	/* without -b prefer one dual-stack IPv6 socket, else the first that binds */
+	for (ai = res; ai; ai = ai->ai_next) {
+		int one = 1;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && !bindaddr) {
+			int zero = 0;
+
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		err = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return err;
+	return fd;
+}
+
+int listen_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 1024) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int fl = fcntl(fd, F_GETFL), err = 0;
+	socklen_t elen = sizeof(err);
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	if (connect(fd, sa, len) < 0) {
+		if (errno != EINPROGRESS)
+			return -errno;
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			return -errno;
+		if (err)
+			return -err;
+	}
+	fcntl(fd, F_SETFL, fl);
+	return 0;
+}
+
+int connect_tcp(const char *host, int port, int timeout_ms)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res, *ai;
+	char portstr[16];
+	int fd = -1, err = -EHOSTUNREACH;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (getaddrinfo(host, portstr, &hints, &res) != 0)
+		return -EHOSTUNREACH;
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		err = connect_timeout(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms);
+		if (err == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return err;
+	set_nodelay(fd);
+	return fd;
+}
+
+int connect_unix(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int exec_req(int fd, struct sd_req *hdr, const void *wdata, struct sd_rsp *rsp,
+	     void *rdata, uint32_t rlen)
+{
+	uint32_t got;
+	int ret;
+
+	ret = xwrite_full(fd, hdr, sizeof(*hdr));
+	if (ret)
+		return ret;
+	if ((hdr->flags & SD_FLAG_CMD_WRITE) && hdr->data_length) {
+		ret = xwrite_full(fd, wdata, hdr->data_length);
+		if (ret)
+			return ret;
+	}
+	ret = xread_full(fd, rsp, sizeof(*rsp));
+	if (ret)
+		return ret;
+	got = rsp->data_length;
+	if (got > rlen) {
+		/* never let a peer overrun our buffer: treat as a protocol error */
+		return -EPROTO;
+	}
+	if (got) {
+		ret = xread_full(fd, rdata, got);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int str_to_addr(const char *s, uint8_t addr[16])
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memcpy(addr + 12, &a4, 4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &a6) == 1) {
+		memcpy(addr, &a6, 16);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static bool addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t zeros[12];
+
+	return !memcmp(addr, zeros, 12);
+}
+
+char *addr_to_str(const uint8_t addr[16], char *buf, size_t len)
+{
+	if (addr_is_v4(addr))
+		inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
+	else
+		inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
+	return buf;
+}
+
+char *node_id_to_str(const struct node_id *nid, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	addr_to_str(nid->addr, a, sizeof(a));
+	snprintf(buf, len, "%s:%u", a, nid->port);
+	return buf;
+}
+
+bool node_id_eq(const struct node_id *a, const struct node_id *b)
+{
+	return !memcmp(a->addr, b->addr, 16) && a->port == b->port;
+}

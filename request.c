@@ -1,0 +1,411 @@
+/*
+ * request.c - client connections and the life of a request.
+ *
+ * The main thread reads 48-byte headers and payloads from non-blocking
+ * sockets, checks versions and cluster state, and dispatches through the ops
+ * table: worker phases go to the pool, cluster ops to group.c.  Responses
+ * are queued per connection in completion order (clients match them by id)
+ * and written without blocking.  A connection stops reading while it has
+ * MAX_INFLIGHT requests outstanding, which bounds the memory one client can
+ * pin.  A client that closes with requests in flight is detached from them;
+ * they finish and are freed.  Nothing here touches the disk.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "net.h"
+#include "ops.h"
+#include "sheep.h"
+
+#define MAX_INFLIGHT 64
+
+struct client {
+	int fd;
+	int refcnt;		/* the connection itself + each request in flight */
+	bool closed;
+	int inflight;
+	bool rx_paused;
+	/* receive state: header, then payload */
+	struct sd_req rx_hdr;
+	size_t rx_off;
+	struct request *rx_req;
+	/* transmit queue of finished requests */
+	struct list_node tx_list;
+	size_t tx_off;
+	bool want_out;
+};
+
+
+static void client_put(struct client *ci)
+{
+	if (--ci->refcnt == 0)
+		free(ci);
+}
+
+void put_request(struct request *req)
+{
+	free(req->data);
+	free(req);
+}
+
+static struct request *alloc_request(const struct sd_req *hdr)
+{
+	struct request *req = xzalloc(sizeof(*req));
+
+	req->rq = *hdr;
+	list_init(&req->link);
+	if (hdr->data_length) {
+		req->data = xmalloc(hdr->data_length);
+		req->data_size = hdr->data_length;
+	}
+	return req;
+}
+
+static void client_close(struct client *ci)
+{
+	if (ci->closed)
+		return;
+	ci->closed = true;
+	unregister_event(ci->fd);
+	close(ci->fd);
+	if (ci->rx_req) {
+		put_request(ci->rx_req);
+		ci->rx_req = NULL;
+	}
+	while (!list_empty(&ci->tx_list)) {
+		struct request *req = list_first_entry(&ci->tx_list, struct request, link);
+
+		list_del(&req->link);
+		put_request(req);
+	}
+	client_put(ci);
+}
+
+static void client_update_events(struct client *ci)
+{
+	uint32_t ev = 0;
+	bool want_out = !list_empty(&ci->tx_list);
+
+	if (ci->closed)
+		return;
+	if (!ci->rx_paused)
+		ev |= EPOLLIN;
+	if (want_out)
+		ev |= EPOLLOUT;
+	modify_event(ci->fd, ev);
+	ci->want_out = want_out;
+}
+
+/* write as much of the tx queue as the socket takes; false if the client died */
+static bool client_flush(struct client *ci)
+{
+	while (!list_empty(&ci->tx_list)) {
+		struct request *req = list_first_entry(&ci->tx_list, struct request, link);
+		size_t dlen = req->rp.data_length, total = SD_RSP_SIZE + dlen;
+		struct iovec iov[2];
+		int cnt = 0;
+		ssize_t n;
+
+		if (ci->tx_off < SD_RSP_SIZE) {
+			iov[cnt].iov_base = (char *)&req->rp + ci->tx_off;
+			iov[cnt++].iov_len = SD_RSP_SIZE - ci->tx_off;
+			if (dlen) {
+				iov[cnt].iov_base = req->data;
+				iov[cnt++].iov_len = dlen;
+			}
+		} else {
+			iov[cnt].iov_base = (char *)req->data + (ci->tx_off - SD_RSP_SIZE);
+			iov[cnt++].iov_len = total - ci->tx_off;
+		}
+		n = writev(ci->fd, iov, cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return true;
+			sd_debug("client fd %d: write: %m", ci->fd);
+			client_close(ci);
+			return false;
+		}
+		ci->tx_off += (size_t)n;
+		if (ci->tx_off < total)
+			continue;
+		ci->tx_off = 0;
+		list_del(&req->link);
+		put_request(req);
+	}
+	return true;
+}
+
+static void client_resume_rx(struct client *ci)
+{
+	if (ci->rx_paused && ci->inflight < MAX_INFLIGHT)
+		ci->rx_paused = false;
+}
+
+void request_done(struct request *req)
+{
+	struct client *ci = req->ci;
+
+	if (!ci) {
+		put_request(req);
+		return;
+	}
+	ci->inflight--;
+	if (ci->closed) {
+		put_request(req);
+		client_put(ci);
+		return;
+	}
+	/* the response header echoes opcode and id and carries our epoch */
+	req->rp.opcode = req->rq.opcode;
+	req->rp.id = req->rq.id;
+	req->rp.epoch = sys->epoch;
+	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size)
+		req->rp.data_length = 0;
+	list_add_tail(&req->link, &ci->tx_list);
+	client_put(ci);
+	if (!client_flush(ci))
+		return;
+	client_resume_rx(ci);
+	client_update_events(ci);
+}
+
+static void finish_with(struct request *req, int result)
+{
+	req->rp.result = (uint32_t)result;
+	request_done(req);
+}
+
+static void do_work(struct work *w)
+{
+	struct request *req = container_of(w, struct request, work);
+
+	req->rp.result = (uint32_t)req->op->process_work(req);
+}
+
+static void do_work_done(struct work *w)
+{
+	struct request *req = container_of(w, struct request, work);
+
+	if (req->rp.result == SD_RES_SUCCESS && req->op->process_main)
+		req->rp.result = (uint32_t)req->op->process_main(&req->rq, &req->rp, req->data);
+	request_done(req);
+}
+
+static int check_request(const struct sd_req *hdr, const struct sd_op_template *op)
+{
+	if (hdr->opcode >= SD_OP_INTERNAL_MIN) {
+		if (hdr->proto_ver != SD_SHEEP_PROTO_VER)
+			return SD_RES_VER_MISMATCH;
+	} else if (hdr->proto_ver > SD_PROTO_VER) {
+		return SD_RES_VER_MISMATCH;
+	}
+	if (!op)
+		return SD_RES_INVALID_PARMS;
+	if (op->force)
+		return SD_RES_SUCCESS;
+	switch (sys->status) {
+	case SD_STATUS_OK:
+		return SD_RES_SUCCESS;
+	case SD_STATUS_SHUTDOWN:
+		return SD_RES_SHUTDOWN;
+	case SD_STATUS_KILLED:
+		return SD_RES_KILLED;
+	default:
+		return sys->ctime ? SD_RES_WAIT_FOR_JOIN : SD_RES_WAIT_FOR_FORMAT;
+	}
+}
+
+static void queue_request(struct request *req)
+{
+	const struct sd_op_template *op = get_sd_op(req->rq.opcode);
+	int ret;
+
+	ret = check_request(&req->rq, op);
+	if (ret != SD_RES_SUCCESS) {
+		sd_debug("op %02x: refused with %02x", req->rq.opcode, ret);
+		finish_with(req, ret);
+		return;
+	}
+	req->op = op;
+	if (sys->exiting && op->type != OP_LOCAL) {
+		finish_with(req, SD_RES_SHUTDOWN);
+		return;
+	}
+	switch (op->type) {
+	case OP_CLUSTER:
+		queue_cluster_request(req);
+		return;
+	case OP_GATEWAY:
+	case OP_PEER:
+	case OP_LOCAL:
+		if (op->process_work) {
+			req->work.fn = do_work;
+			req->work.done = do_work_done;
+			queue_work(&req->work);
+		} else {
+			finish_with(req, op->process_main(&req->rq, &req->rp, req->data));
+		}
+		return;
+	}
+}
+
+/* a complete header arrived: set up the payload phase or dispatch */
+static int rx_header_done(struct client *ci)
+{
+	struct sd_req *hdr = &ci->rx_hdr;
+	bool has_payload = (hdr->flags & SD_FLAG_CMD_WRITE) && hdr->data_length;
+
+	if (hdr->data_length > SD_MAX_PAYLOAD) {
+		if (has_payload) {
+			/* cannot skip an absurd payload cheaply: drop the client */
+			sd_err("client fd %d: op %02x payload of %u bytes is too large, closing",
+			       ci->fd, hdr->opcode, hdr->data_length);
+			return -EPROTO;
+		}
+		struct sd_req h = *hdr;
+
+		h.data_length = 0;
+		struct request *req = alloc_request(&h);
+
+		req->ci = ci;
+		ci->refcnt++;
+		ci->inflight++;
+		finish_with(req, SD_RES_INVALID_PARMS);
+		return 0;
+	}
+	ci->rx_req = alloc_request(hdr);
+	ci->rx_off = 0;
+	if (!has_payload) {
+		struct request *req = ci->rx_req;
+
+		ci->rx_req = NULL;
+		req->ci = ci;
+		ci->refcnt++;
+		ci->inflight++;
+		queue_request(req);
+	}
+	return 0;
+}
+
+static void client_handler(int fd, uint32_t events, void *data)
+{
+	struct client *ci = data;
+
+	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+		client_close(ci);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		if (!client_flush(ci))
+			return;
+		client_resume_rx(ci);
+	}
+	ci->refcnt++;		/* hold the client across dispatches below */
+	while ((events & EPOLLIN) && !ci->closed && !ci->rx_paused) {
+		void *buf;
+		size_t want;
+		ssize_t n;
+
+		if (ci->rx_req) {
+			buf = (char *)ci->rx_req->data + ci->rx_off;
+			want = ci->rx_req->rq.data_length - ci->rx_off;
+		} else {
+			buf = (char *)&ci->rx_hdr + ci->rx_off;
+			want = SD_REQ_SIZE - ci->rx_off;
+		}
+		n = read(fd, buf, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				client_close(ci);
+			break;
+		}
+		if (n == 0) {
+			client_close(ci);
+			break;
+		}
+		ci->rx_off += (size_t)n;
+		if ((size_t)n < want)
+			continue;
+		if (ci->rx_req) {
+			struct request *req = ci->rx_req;
+
+			ci->rx_req = NULL;
+			ci->rx_off = 0;
+			req->ci = ci;
+			ci->refcnt++;
+			ci->inflight++;
+			queue_request(req);
+		} else if (rx_header_done(ci) < 0) {
+			client_close(ci);
+			break;
+		} else if (!ci->rx_req) {
+			ci->rx_off = 0;
+		}
+		if (ci->inflight >= MAX_INFLIGHT)
+			ci->rx_paused = true;
+	}
+	if (!ci->closed)
+		client_update_events(ci);
+	client_put(ci);
+}
+
+static void listen_handler(int fd, uint32_t events, void *data)
+{
+	(void)events;
+	(void)data;
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *ci;
+
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				sd_err("accept: %m");
+			return;
+		}
+		set_nodelay(cfd);
+		ci = xzalloc(sizeof(*ci));
+		ci->fd = cfd;
+		ci->refcnt = 1;
+		list_init(&ci->tx_list);
+		if (register_event(cfd, client_handler, ci) < 0) {
+			close(cfd);
+			free(ci);
+			continue;
+		}
+	}
+}
+
+int create_listen_ports(const char *bindaddr, int port, const char *unix_path)
+{
+	int fd;
+
+	fd = listen_tcp(bindaddr, port);
+	if (fd < 0) {
+		sd_err("cannot listen on %s:%d: %s", bindaddr ? bindaddr : "*", port,
+		       strerror(-fd));
+		return fd;
+	}
+	set_nonblocking(fd);
+	register_event(fd, listen_handler, NULL);
+	if (unix_path) {
+		fd = listen_unix(unix_path);
+		if (fd < 0) {
+			sd_err("cannot listen on %s: %s", unix_path, strerror(-fd));
+			return fd;
+		}
+		set_nonblocking(fd);
+		register_event(fd, listen_handler, NULL);
+	}
+	return 0;
+}

@@ -1,0 +1,469 @@
+/*
+ * sheep.c - the daemon's entry point, and the multi-call switch: run as
+ * `dog` (or `sheep dog ...`) it is the admin CLI instead.
+ *
+ * Parses options, takes the store directory's lock, daemonizes (the parent
+ * exits only once the child has joined its cluster, so `sheep DIR && dog ...`
+ * never races), starts the loop, the workers and the cluster driver, and
+ * decides when the process stops.  Only this file and dog.c call exit().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "event.h"
+#include "net.h"
+#include "sheep.h"
+#include "store.h"
+#include "vdi.h"
+
+#define SHEEP_VERSION "0.1.0"
+#define DEFAULT_WORKERS 8
+
+int dog_main(int argc, char **argv);
+
+static int ready_fd = -1;	/* write end of the daemonize pipe */
+static char pidfile[PATH_MAX * 2];
+static char sock_path[PATH_MAX + 16];
+
+static const struct option long_options[] = {
+	{ "bindaddr", required_argument, NULL, 'b' },
+	{ "cluster", required_argument, NULL, 'c' },
+	{ "directio", no_argument, NULL, 'D' },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "gateway", no_argument, NULL, 'g' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "ioaddr", required_argument, NULL, 'i' },
+	{ "journal", required_argument, NULL, 'j' },
+	{ "log", required_argument, NULL, 'l' },
+	{ "nosync", no_argument, NULL, 'n' },
+	{ "stdout", no_argument, NULL, 'o' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "pidfile", required_argument, NULL, 'P' },
+	{ "version", no_argument, NULL, 'v' },
+	{ "vnodes", required_argument, NULL, 'V' },
+	{ "wq-threads", required_argument, NULL, 'w' },
+	{ "myaddr", required_argument, NULL, 'y' },
+	{ "zone", required_argument, NULL, 'z' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void usage(int status) __attribute__((noreturn));
+static void usage(int status)
+{
+	FILE *f = status ? stderr : stdout;
+
+	fprintf(f,
+		"Usage: sheep [OPTION]... [PATH]\n"
+		"Sheepdog daemon: stores objects in PATH (default /tmp) and serves the\n"
+		"Sheepdog protocol.  Run as 'dog' (or 'sheep dog ...') for the admin CLI.\n\n"
+		"Options:\n"
+		"  -b, --bindaddr IP       listen on IP only (default: all addresses)\n"
+		"  -c, --cluster DRIVER    cluster driver and options, e.g. local[:DIR]\n"
+		"  -f, --foreground        do not daemonize\n"
+		"  -g, --gateway           gateway only: store nothing (0 vnodes)\n"
+		"  -h, --help              this help\n"
+		"  -i, --ioaddr host=IP[,port=N]  dedicated IO NIC address\n"
+		"  -l, --log level=L[,dir=D][,dst=stdout]  log level: emerg alert crit err\n"
+		"                          warning notice info debug (or 0-7); default info\n"
+		"  -n, --nosync            do not fdatasync writes (benchmarks only: unsafe)\n"
+		"  -o, --stdout            log to standard output\n"
+		"  -p, --port N            TCP port (default %d)\n"
+		"  -P, --pidfile FILE      write the pid to FILE\n"
+		"  -v, --version           print the version and the cluster drivers\n"
+		"  -V, --vnodes N          number of virtual nodes (1-65535, default %d)\n"
+		"  -w, --wq-threads N      worker threads for disk IO (default %d)\n"
+		"  -y, --myaddr IP         address advertised to other sheep\n"
+		"  -z, --zone N            zone id (failure domain; default from the address)\n",
+		SD_LISTEN_PORT, SD_DEFAULT_VNODES, DEFAULT_WORKERS);
+	exit(status);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sheep: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* called by group.c once we are a member: the parent may return now */
+void sheep_ready(void)
+{
+	if (ready_fd >= 0) {
+		char ok = 'R';
+
+		(void)!write(ready_fd, &ok, 1);
+		close(ready_fd);
+		ready_fd = -1;
+	}
+	if (pidfile[0]) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (!f) {
+			sd_err("cannot write pidfile %s: %m", pidfile);
+			return;
+		}
+		fprintf(f, "%d\n", getpid());
+		fclose(f);
+	}
+}
+
+void sheep_request_exit(void)
+{
+	sys->exiting = true;
+}
+
+static void check_exit(void)
+{
+	if (sys->exiting && work_outstanding() == 0)
+		event_loop_stop();
+}
+
+static void signal_handler(int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)data;
+	while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			sd_notice("signal %u: stopping", si.ssi_signo);
+			sheep_request_exit();
+		}
+	}
+}
+
+static int init_signals(void)
+{
+	sigset_t mask;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return register_event(fd, signal_handler, NULL);
+}
+
+/* "host=IP[,port=N]" */
+static void parse_ioaddr(const char *arg, struct node_id *nid)
+{
+	char *s = xstrdup(arg), *tok, *save = NULL;
+
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (!strncmp(tok, "host=", 5)) {
+			if (str_to_addr(tok + 5, nid->io_addr))
+				die("invalid IO address '%s'", tok + 5);
+		} else if (!strncmp(tok, "port=", 5)) {
+			if (parse_uint(tok + 5, 65535, &v) || !v)
+				die("invalid IO port '%s'", tok + 5);
+			nid->io_port = (uint16_t)v;
+		} else {
+			die("invalid --ioaddr option '%s' (want host=IP[,port=N])", tok);
+		}
+	}
+	free(s);
+}
+
+/* "level=L[,dir=D][,dst=stdout]"; a bare level is accepted too */
+static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, bool *to_stdout)
+{
+	char *s = xstrdup(arg), *tok, *save = NULL;
+
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const char *v = strchr(tok, '=') ? strchr(tok, '=') + 1 : tok;
+
+		if (!strncmp(tok, "level=", 6) || !strchr(tok, '=')) {
+			*level = log_parse_level(v);
+			if (*level < 0)
+				die("invalid log level '%s'", v);
+		} else if (!strncmp(tok, "dir=", 4)) {
+			snprintf(dir, dirlen, "%s", v);
+		} else if (!strncmp(tok, "dst=", 4)) {
+			if (!strcmp(v, "stdout"))
+				*to_stdout = true;
+			else if (strcmp(v, "default"))
+				die("unsupported log destination '%s'", v);
+		} else if (!strncmp(tok, "format=", 7)) {
+			continue;
+		} else {
+			die("invalid --log option '%s'", tok);
+		}
+	}
+	free(s);
+}
+
+static int lock_store_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		die("cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		die("another sheep is already using %s", dir);
+	return fd;
+}
+
+/* fork; the parent waits until the child reports it joined, then exits */
+static void daemonize(void)
+{
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd) < 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) == 1)
+			exit(0);
+		fprintf(stderr, "sheep: failed to start; see the log in the store directory\n");
+		exit(1);
+	}
+	close(pfd[0]);
+	ready_fd = pfd[1];
+	setsid();
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+static int sheep_main(int argc, char **argv)
+{
+	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp";
+	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
+	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
+	uint64_t v, vnodes = SD_DEFAULT_VNODES, zone = 0;
+	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
+	struct node_id *nid = &sys->this_node.nid;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "b:c:Dfghi:j:l:noP:p:vV:w:y:z:", long_options,
+				  NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			bindaddr = optarg;
+			break;
+		case 'c':
+			cluster = optarg;
+			break;
+		case 'D':
+			die("--directio is not supported by this build");
+		case 'f':
+			foreground = true;
+			break;
+		case 'g':
+			gateway = true;
+			break;
+		case 'h':
+			usage(0);
+		case 'i':
+			parse_ioaddr(optarg, nid);
+			break;
+		case 'j':
+			die("--journal is not supported: every write is synced before it is acknowledged");
+		case 'l':
+			parse_log(optarg, &level, logdir, sizeof(logdir), &to_stdout);
+			break;
+		case 'n':
+			store_nosync = true;
+			break;
+		case 'o':
+			to_stdout = true;
+			break;
+		case 'p':
+			if (parse_uint(optarg, 65535, &v) || !v)
+				die("invalid port '%s' (1-65535)", optarg);
+			port = (int)v;
+			break;
+		case 'P':
+			if (!realpath(dirname(xstrdup(optarg)), piddir))
+				die("invalid pidfile path '%s'", optarg);
+			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir,
+				 basename(xstrdup(optarg)));
+			break;
+		case 'v': {
+			char names[256];
+
+			printf("Sheepdog daemon version %s\nCluster drivers: %s\n", SHEEP_VERSION,
+			       cdrv_names(names, sizeof(names)));
+			exit(0);
+		}
+		case 'V':
+			if (parse_uint(optarg, 65535, &vnodes) || !vnodes)
+				die("invalid number of vnodes '%s' (1-65535)", optarg);
+			break;
+		case 'w':
+			if (!strncmp(optarg, "io=", 3))
+				optarg += 3;
+			if (parse_uint(optarg, 256, &v) || !v)
+				die("invalid number of worker threads '%s' (1-256)", optarg);
+			workers = (int)v;
+			break;
+		case 'y':
+			myaddr = optarg;
+			break;
+		case 'z':
+			if (parse_uint(optarg, UINT32_MAX, &zone))
+				die("invalid zone '%s' (0-%" PRIu32 ")", optarg, UINT32_MAX);
+			zone_set = true;
+			break;
+		default:
+			usage(64);
+		}
+	}
+	if (optind < argc)
+		dir = argv[optind++];
+	if (optind < argc)
+		die("unexpected argument '%s'", argv[optind]);
+	if (gateway && vnodes != SD_DEFAULT_VNODES)
+		die("--gateway and --vnodes exclude each other");
+
+	ret = mkdir_p(dir, 0755);
+	if (ret)
+		die("cannot create %s: %s", dir, strerror(-ret));
+	if (!realpath(dir, abspath))
+		die("cannot resolve %s: %s", dir, strerror(errno));
+	dir = abspath;
+
+	/* identity */
+	if (myaddr) {
+		if (str_to_addr(myaddr, nid->addr))
+			die("invalid address '%s' for --myaddr", myaddr);
+	} else if (bindaddr && strcmp(bindaddr, "0.0.0.0") && strcmp(bindaddr, "::")) {
+		if (str_to_addr(bindaddr, nid->addr))
+			die("invalid bind address '%s'", bindaddr);
+	} else {
+		str_to_addr("127.0.0.1", nid->addr);
+	}
+	nid->port = (uint16_t)port;
+	if (nid->io_port == 0 && nid->io_addr[15])
+		nid->io_port = (uint16_t)port;
+	sys->this_node.nr_vnodes = gateway ? 0 : (uint16_t)vnodes;
+	if (!zone_set)
+		memcpy(&zone, nid->addr + 12, 4);	/* the reference's default */
+	sys->this_node.zone = (uint32_t)zone;
+
+	lock_store_dir(dir);
+	if (!foreground)
+		daemonize();
+
+	if (to_stdout) {
+		logfd = dup(1);
+	} else {
+		snprintf(logpath, sizeof(logpath), "%s/sheep.log", logdir[0] ? logdir : dir);
+		logfd = open(logpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (logfd < 0)
+			die("cannot open log %s: %s", logpath, strerror(errno));
+	}
+	log_init("sheep", logfd, level);
+	sd_notice("sheep %s starting: store %s, port %d, cluster driver %s", SHEEP_VERSION, dir,
+		  port, cluster);
+
+	ret = store_init(dir);
+	if (ret)
+		die("cannot initialize the store in %s: %s", dir, strerror(-ret));
+	{
+		uint64_t size, avail;
+
+		if (store_stat(&size, &avail) == 0)
+			sys->this_node.space = avail;
+	}
+	if (event_init() < 0 || init_signals() < 0)
+		die("cannot set up the event loop: %s", strerror(errno));
+	ret = work_init(workers);
+	if (ret)
+		die("cannot start worker threads: %s", strerror(-ret));
+	vdi_init();
+	ret = vdi_load_local();
+	if (ret)
+		die("cannot scan the local objects: %s", strerror(-ret));
+
+	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
+	if (strlen(sock_path) >= 108) {
+		sd_warn("store path too long for a unix socket; serving TCP only");
+		sock_path[0] = '\0';
+	}
+	ret = create_listen_ports(bindaddr, port, sock_path[0] ? sock_path : NULL);
+	if (ret)
+		die("cannot listen on port %d: %s", port, strerror(-ret));
+	if (nid->io_addr[15] || nid->io_addr[0]) {
+		char a[64];
+
+		addr_to_str(nid->io_addr, a, sizeof(a));
+		ret = create_listen_ports(a, nid->io_port, NULL);
+		if (ret)
+			die("cannot listen on IO address %s:%u: %s", a, nid->io_port,
+			    strerror(-ret));
+	}
+
+	ret = group_init(cluster);
+	if (ret)
+		die("cannot start the cluster driver '%s'", cluster);
+	event_set_post_hook(check_exit);
+
+	if (!foreground && !to_stdout)
+		detach_stdio();
+	event_loop();
+
+	sd_notice("sheep stopping");
+	sys->cdrv->leave();
+	if (sock_path[0])
+		unlink(sock_path);
+	if (pidfile[0])
+		unlink(pidfile);
+	return sys->status == SD_STATUS_KILLED && !sys->joined ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+
+	if (!strcmp(prog, "dog") || !strcmp(prog, "collie"))
+		return dog_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "dog"))
+		return dog_main(argc - 1, argv + 1);
+	return sheep_main(argc, argv);
+}

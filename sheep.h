@@ -1,0 +1,73 @@
+/*
+ * sheep.h - what the whole daemon shares: the node's cluster state (owned by
+ * the main thread) and the request that carries one client operation from
+ * the socket through a handler and back.
+ */
+#ifndef SHEEP_SHEEP_H
+#define SHEEP_SHEEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "util.h"
+#include "work.h"
+
+struct cluster_driver;
+struct sd_op_template;
+struct client;
+
+/* main-thread state; worker threads may read the fixed fields set at start */
+struct system_info {
+	struct sd_node this_node;
+	const struct cluster_driver *cdrv;
+	char cdrv_option[256];
+
+	/* cluster state */
+	uint8_t status;			/* SD_STATUS_* */
+	bool joined;
+	uint64_t ctime;			/* 0: not formatted */
+	uint32_t epoch;
+	uint8_t copies;
+	uint8_t copy_policy;
+	uint8_t block_size_shift;
+	uint16_t flags;
+	char store_name[SD_MAX_STORE_NAME];
+
+	struct sd_node *nodes;		/* current members, sorted by node id */
+	int nr_nodes;
+
+	bool exiting;			/* graceful stop requested */
+};
+
+extern struct system_info *sys;
+
+/* one client (or cluster) operation */
+struct request {
+	struct sd_req rq;
+	struct sd_rsp rp;
+	void *data;		/* request payload, reused for the response payload */
+	uint32_t data_size;	/* allocated bytes in data */
+	const struct sd_op_template *op;
+	struct client *ci;	/* NULL once the client went away */
+	struct work work;
+	struct list_node link;	/* client tx queue or pending cluster list */
+};
+
+/* request.c */
+int create_listen_ports(const char *bindaddr, int port, const char *unix_path);
+void put_request(struct request *req);
+/* hand a finished request back to its client (main thread) */
+void request_done(struct request *req);
+
+/* group.c */
+int group_init(const char *driver_spec);
+void queue_cluster_request(struct request *req);
+bool node_is_local(const struct sd_node *n);
+int node_cmp(const struct sd_node *a, const struct sd_node *b);
+void sheep_request_exit(void);
+void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
+int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * store.h - the local object store and the node's persistent metadata
+ * (config file, epoch log).  Called from worker threads (object IO) and from
+ * the main thread (config, epochs); it holds no cluster state itself.
+ */
+#ifndef SHEEP_STORE_H
+#define SHEEP_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+#define STORE_CONFIG_VERSION 1
+
+/* <dir>/config, 40 bytes, the reference layout */
+struct store_config {
+	uint64_t ctime;
+	uint16_t flags;
+	uint8_t copies;
+	uint8_t store[SD_MAX_STORE_NAME];
+	uint8_t shutdown;
+	uint8_t copy_policy;
+	uint8_t block_size_shift;
+	uint16_t version;
+	uint64_t space;
+};
+_Static_assert(sizeof(struct store_config) == 40, "config file is 40 bytes");
+
+extern bool store_nosync;	/* -n: skip fdatasync (tests of throughput only) */
+
+int store_init(const char *dir);
+const char *store_dir(void);
+
+/* object IO; all return SD_RES_* */
+int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen);
+int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
+/*
+ * Create oid of objsize bytes, atomically: it appears complete or not at all.
+ * Its initial content is base (objsize bytes) or zeros, with buf applied at
+ * off.  If oid already exists, buf is written into it instead (a retried
+ * create must not wipe what an earlier one wrote).
+ */
+int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
+			   const void *buf, uint32_t len, uint32_t off);
+int store_remove(uint64_t oid);
+bool store_exists(uint64_t oid);
+/* calls fn for every object; stops and returns fn's value if non-zero */
+int store_for_each(int (*fn)(uint64_t oid, void *arg), void *arg);
+int store_wipe(void);
+int store_stat(uint64_t *size, uint64_t *free);
+
+/* config and epoch log (main thread) */
+int store_read_config(struct store_config *cfg);
+int store_write_config(const struct store_config *cfg);
+int store_write_epoch(uint32_t epoch, const struct sd_node *nodes, int nr, uint64_t time);
+/* returns the number of nodes or -errno; *time may be NULL */
+int store_read_epoch(uint32_t epoch, struct sd_node *nodes, int max, uint64_t *time);
+uint32_t store_latest_epoch(void);
+int store_wipe_epochs(void);
+
+#endif

@@ -1,0 +1,415 @@
+/*
+ * vdi.c - VDI ids, the vid bitmaps and the VDI operations.
+ *
+ * A name hashes (FNV-1a) to a starting vid; its VDIs occupy the run of set
+ * bits from there (open addressing), so lookups scan that run newest first
+ * and read inode headers.  Deleted VDIs keep their bit (the run must not
+ * break) and get a bit in the deleted bitmap.  The bitmaps and the state
+ * table are written by the main thread (cluster main phases, startup) and
+ * read by workers (lookups, object sizes): vdi_lock guards both.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "store.h"
+#include "vdi.h"
+
+static pthread_mutex_t vdi_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *in_use_bitmap;		/* SD_VDI_BITMAP_SIZE */
+static uint8_t *deleted_bitmap;
+
+/* open-addressing table of vdi_state keyed by vid (vid 0 = empty slot) */
+static struct vdi_state *states;
+static size_t states_cap, states_nr;
+
+static bool test_bit(const uint8_t *map, uint32_t nr)
+{
+	return map[nr >> 3] & (1u << (nr & 7));
+}
+
+static void set_bit(uint8_t *map, uint32_t nr)
+{
+	map[nr >> 3] |= (uint8_t)(1u << (nr & 7));
+}
+
+static struct vdi_state *state_slot(uint32_t vid)
+{
+	size_t i = (vid * 2654435761u) & (states_cap - 1);
+
+	while (states[i].vid && states[i].vid != vid)
+		i = (i + 1) & (states_cap - 1);
+	return &states[i];
+}
+
+static void state_grow(void)
+{
+	struct vdi_state *old = states;
+	size_t old_cap = states_cap;
+
+	states_cap = old_cap ? old_cap * 2 : 1024;
+	states = xcalloc(states_cap, sizeof(*states));
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].vid)
+			*state_slot(old[i].vid) = old[i];
+	free(old);
+}
+
+int vdi_init(void)
+{
+	in_use_bitmap = xzalloc(SD_VDI_BITMAP_SIZE);
+	deleted_bitmap = xzalloc(SD_VDI_BITMAP_SIZE);
+	state_grow();
+	return 0;
+}
+
+void vdi_reset(void)
+{
+	pthread_mutex_lock(&vdi_lock);
+	memset(in_use_bitmap, 0, SD_VDI_BITMAP_SIZE);
+	memset(deleted_bitmap, 0, SD_VDI_BITMAP_SIZE);
+	memset(states, 0, states_cap * sizeof(*states));
+	states_nr = 0;
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+void vdi_mark_in_use(uint32_t vid, uint8_t copies, uint8_t bss, bool snapshot)
+{
+	struct vdi_state *st;
+
+	pthread_mutex_lock(&vdi_lock);
+	set_bit(in_use_bitmap, vid);
+	if ((states_nr + 1) * 2 > states_cap)
+		state_grow();
+	st = state_slot(vid);
+	if (!st->vid)
+		states_nr++;
+	st->vid = vid;
+	st->copies = copies;
+	st->block_size_shift = bss;
+	st->snapshot = snapshot;
+	st->deleted = false;
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+void vdi_mark_deleted(uint32_t vid)
+{
+	struct vdi_state *st;
+
+	pthread_mutex_lock(&vdi_lock);
+	set_bit(in_use_bitmap, vid);
+	set_bit(deleted_bitmap, vid);
+	st = state_slot(vid);
+	if (st->vid)
+		st->deleted = true;
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+bool vdi_get_state(uint32_t vid, struct vdi_state *out)
+{
+	struct vdi_state *st;
+	bool found;
+
+	pthread_mutex_lock(&vdi_lock);
+	st = state_slot(vid);
+	found = st->vid != 0;
+	if (found)
+		*out = *st;
+	pthread_mutex_unlock(&vdi_lock);
+	return found;
+}
+
+void vdi_copy_bitmap(void *buf, bool deleted)
+{
+	pthread_mutex_lock(&vdi_lock);
+	memcpy(buf, deleted ? deleted_bitmap : in_use_bitmap, SD_VDI_BITMAP_SIZE);
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+static bool vid_in_use(uint32_t vid)
+{
+	bool r;
+
+	pthread_mutex_lock(&vdi_lock);
+	r = test_bit(in_use_bitmap, vid);
+	pthread_mutex_unlock(&vdi_lock);
+	return r;
+}
+
+uint32_t vdi_object_size(uint64_t oid)
+{
+	struct vdi_state st;
+
+	if (oid & VDI_BIT)
+		return SD_INODE_SIZE;
+	if (oid & VDI_ATTR_BIT)
+		return SD_VDI_ATTR_SIZE;
+	if (oid & (VDI_BTREE_BIT | LEDGER_BIT))
+		return SD_DATA_OBJ_SIZE;
+	if (vdi_get_state(oid_to_vid(oid), &st) && st.block_size_shift)
+		return UINT32_C(1) << st.block_size_shift;
+	return UINT32_C(1) << (sys->block_size_shift ? sys->block_size_shift :
+			       SD_DEFAULT_BLOCK_SIZE_SHIFT);
+}
+
+static uint32_t next_vid(uint32_t vid)
+{
+	vid = (vid + 1) & (SD_NR_VDIS - 1);
+	return vid ? vid : 1;
+}
+
+static uint32_t prev_vid(uint32_t vid)
+{
+	vid = (vid - 1) & (SD_NR_VDIS - 1);
+	return vid ? vid : SD_NR_VDIS - 1;
+}
+
+static int load_one(uint64_t oid, void *arg)
+{
+	struct sd_inode *hdr = arg;
+	uint32_t rlen, vid = oid_to_vid(oid);
+
+	if (!is_vdi_obj(oid) || (uint32_t)oid != 0)
+		return 0;
+	if (store_read(oid, hdr, SD_INODE_HEADER_SIZE, 0, &rlen) != SD_RES_SUCCESS) {
+		sd_err("vdi %06" PRIx32 ": unreadable inode header", vid);
+		return 0;
+	}
+	vdi_mark_in_use(vid, hdr->nr_copies, hdr->block_size_shift, hdr->snap_ctime != 0);
+	if (!hdr->name[0])
+		vdi_mark_deleted(vid);
+	return 0;
+}
+
+int vdi_load_local(void)
+{
+	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
+	int ret = store_for_each(load_one, hdr);
+
+	free(hdr);
+	return ret;
+}
+
+/* name and tag from a request payload: name[256] [+ tag[256]] */
+static int parse_name(const struct request *req, char *name, char *tag)
+{
+	uint32_t len = (req->rq.flags & SD_FLAG_CMD_WRITE) ? req->rq.data_length : 0;
+	const char *p = req->data;
+
+	name[0] = tag[0] = '\0';
+	if (len == 0 || len > SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN)
+		return SD_RES_INVALID_PARMS;
+	memcpy(name, p, MIN(len, SD_MAX_VDI_LEN));
+	name[MIN(len, SD_MAX_VDI_LEN - 1)] = '\0';
+	if (len > SD_MAX_VDI_LEN) {
+		uint32_t tlen = len - SD_MAX_VDI_LEN;
+
+		memcpy(tag, p + SD_MAX_VDI_LEN, tlen);
+		tag[MIN(tlen, SD_MAX_VDI_TAG_LEN - 1)] = '\0';
+	}
+	if (!name[0])
+		return SD_RES_INVALID_PARMS;
+	return SD_RES_SUCCESS;
+}
+
+/*
+ * Find a VDI by name: the working VDI when neither tag nor snapid is given,
+ * else the snapshot with that tag or id.  Scans the name's run of vids newest
+ * first.  hdr (SD_INODE_HEADER_SIZE bytes) receives the inode header.
+ */
+static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid_out,
+		    struct sd_inode *hdr)
+{
+	uint32_t start = sd_hash_vdi(name, strlen(name)), end = start, count = 0;
+	bool name_seen = false;
+
+	while (vid_in_use(end) && count < SD_NR_VDIS) {
+		end = next_vid(end);
+		count++;
+	}
+	/* walk the run [start, end) backwards: newest first */
+	for (uint32_t i = 0, vid = end; i < count; i++) {
+		int ret;
+
+		vid = prev_vid(vid);
+		ret = gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0);
+		if (ret == SD_RES_NO_OBJ)
+			continue;
+		if (ret)
+			return ret;
+		if (strncmp(hdr->name, name, SD_MAX_VDI_LEN))
+			continue;
+		name_seen = true;
+		if (tag && tag[0]) {
+			if (strncmp(hdr->tag, tag, SD_MAX_VDI_TAG_LEN))
+				continue;
+		} else if (snapid) {
+			if (hdr->snap_id != snapid)
+				continue;
+		} else if (hdr->snap_ctime) {
+			continue;
+		}
+		*vid_out = vid;
+		return SD_RES_SUCCESS;
+	}
+	if (name_seen && tag && tag[0])
+		return SD_RES_NO_TAG;
+	return SD_RES_NO_VDI;
+}
+
+static int find_free_vid(uint32_t start, uint32_t *vid)
+{
+	uint32_t v = start ? start : 1;
+
+	for (uint32_t n = 0; n < SD_NR_VDIS; n++, v = next_vid(v)) {
+		if (!vid_in_use(v)) {
+			*vid = v;
+			return SD_RES_SUCCESS;
+		}
+	}
+	return SD_RES_FULL_VDI;
+}
+
+int vdi_op_new(struct request *req)
+{
+	const struct sd_req *hdr = &req->rq;
+	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
+	struct sd_inode *inode;
+	uint8_t copies = hdr->vdi.copies ? hdr->vdi.copies : sys->copies;
+	uint8_t bss = hdr->vdi.block_size_shift ? hdr->vdi.block_size_shift :
+		      sys->block_size_shift;
+	uint32_t vid, old;
+	int ret;
+
+	req->rp.data_length = 0;
+	ret = parse_name(req, name, tag);
+	if (ret)
+		return ret;
+	if (hdr->vdi.snapid || hdr->vdi.store_policy) {
+		sd_err("%s: snapshots and hyper volumes are not supported yet", name);
+		return SD_RES_NO_SUPPORT;
+	}
+	if (copies < 1 || copies > SD_MAX_COPIES || bss < 20 || bss > 22 ||
+	    hdr->vdi.vdi_size > SD_OLD_MAX_VDI_SIZE)
+		return SD_RES_INVALID_PARMS;
+
+	inode = xzalloc(SD_INODE_HEADER_SIZE);
+	ret = find_vdi(name, NULL, 0, &old, inode);
+	if (ret == SD_RES_SUCCESS) {
+		ret = SD_RES_VDI_EXIST;
+		goto out;
+	}
+	if (ret != SD_RES_NO_VDI)
+		goto out;
+	ret = find_free_vid(sd_hash_vdi(name, strlen(name)), &vid);
+	if (ret)
+		goto out;
+
+	memset(inode, 0, SD_INODE_HEADER_SIZE);
+	strncpy(inode->name, name, sizeof(inode->name) - 1);
+	inode->create_time = now_ctime();
+	inode->vdi_size = hdr->vdi.vdi_size;
+	inode->copy_policy = hdr->vdi.copy_policy;
+	inode->nr_copies = copies;
+	inode->block_size_shift = bss;
+	inode->snap_id = 1;
+	inode->vdi_id = vid;
+	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, SD_INODE_HEADER_SIZE,
+					   0);
+	if (ret) {
+		sd_err("%s: cannot create inode %06" PRIx32 ": result %02x", name, vid, ret);
+		goto out;
+	}
+	sd_info("created vdi %s, vid %06" PRIx32 ", %" PRIu64 " bytes, %u copies", name, vid,
+		hdr->vdi.vdi_size, copies);
+	req->rp.vdi.vdi_id = vid;
+	req->rp.vdi.copies = copies;
+	req->rp.vdi.block_size_shift = bss;
+out:
+	free(inode);
+	return ret;
+}
+
+int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)req;
+	(void)data;
+	vdi_mark_in_use(rsp->vdi.vdi_id, rsp->vdi.copies, rsp->vdi.block_size_shift, false);
+	return SD_RES_SUCCESS;
+}
+
+int vdi_op_lookup(struct request *req)
+{
+	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
+	struct sd_inode *inode;
+	uint32_t vid;
+	int ret;
+
+	req->rp.data_length = 0;
+	ret = parse_name(req, name, tag);
+	if (ret)
+		return ret;
+	inode = xmalloc(SD_INODE_HEADER_SIZE);
+	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
+	if (ret == SD_RES_SUCCESS) {
+		req->rp.vdi.vdi_id = vid;
+		req->rp.vdi.copies = inode->nr_copies;
+		req->rp.vdi.block_size_shift = inode->block_size_shift;
+	}
+	free(inode);
+	return ret;
+}
+
+int vdi_op_del(struct request *req)
+{
+	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
+	struct sd_inode *inode;
+	uint32_t vid;
+	int ret;
+
+	req->rp.data_length = 0;
+	ret = parse_name(req, name, tag);
+	if (ret)
+		return ret;
+	inode = xmalloc(SD_INODE_SIZE);
+	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
+	if (ret)
+		goto out;
+	ret = gateway_read_obj(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE +
+			       SD_INODE_INDEX_SIZE, 0);
+	if (ret)
+		goto out;
+	for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++) {
+		int r;
+
+		if (inode->data_vdi_id[i] != vid)
+			continue;
+		r = gateway_remove_obj(vid_to_data_oid(vid, i));
+		if (r && r != SD_RES_NO_OBJ) {
+			sd_err("vdi %s: cannot remove object %u: result %02x", name, i, r);
+			ret = r;
+			goto out;
+		}
+	}
+	/* keep the inode so the name's vid run stays intact; an empty name = deleted */
+	memset(inode->name, 0, sizeof(inode->name));
+	inode->vdi_size = 0;
+	ret = gateway_write_obj(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE, 0);
+	if (ret)
+		goto out;
+	sd_info("deleted vdi %s, vid %06" PRIx32, name, vid);
+	req->rp.vdi.vdi_id = vid;
+out:
+	free(inode);
+	return ret;
+}
+
+int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)req;
+	(void)data;
+	vdi_mark_deleted(rsp->vdi.vdi_id);
+	return SD_RES_SUCCESS;
+}

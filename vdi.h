@@ -1,0 +1,39 @@
+/*
+ * vdi.h - VDI bookkeeping: the in-use and deleted vid bitmaps, the per-VDI
+ * state (copies, object size) and the worker-phase VDI operations.
+ */
+#ifndef SHEEP_VDI_H
+#define SHEEP_VDI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sheep.h"
+
+struct vdi_state {
+	uint32_t vid;
+	uint8_t copies;
+	uint8_t block_size_shift;
+	bool snapshot;
+	bool deleted;
+};
+
+int vdi_init(void);
+void vdi_reset(void);
+/* scan local inode objects (startup) */
+int vdi_load_local(void);
+void vdi_mark_in_use(uint32_t vid, uint8_t copies, uint8_t bss, bool snapshot);
+void vdi_mark_deleted(uint32_t vid);
+bool vdi_get_state(uint32_t vid, struct vdi_state *st);
+void vdi_copy_bitmap(void *buf, bool deleted);
+uint32_t vdi_object_size(uint64_t oid);
+
+/* worker-phase handlers (ops table) */
+int vdi_op_new(struct request *req);
+int vdi_op_lookup(struct request *req);
+int vdi_op_del(struct request *req);
+/* main-phase handlers */
+int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+
+#endif

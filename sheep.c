@@ -108,22 +108,23 @@ static void die(const char *fmt, ...)
 /* called by group.c once we are a member: the parent may return now */
 void sheep_ready(void)
 {
+	/* the pidfile first: whoever waits for us may read it at once */
+	if (pidfile[0]) {
+		FILE *f = fopen(pidfile, "w");
+
+		if (f) {
+			fprintf(f, "%d\n", getpid());
+			fclose(f);
+		} else {
+			sd_err("cannot write pidfile %s: %m", pidfile);
+		}
+	}
 	if (ready_fd >= 0) {
 		char ok = 'R';
 
 		(void)!write(ready_fd, &ok, 1);
 		close(ready_fd);
 		ready_fd = -1;
-	}
-	if (pidfile[0]) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (!f) {
-			sd_err("cannot write pidfile %s: %m", pidfile);
-			return;
-		}
-		fprintf(f, "%d\n", getpid());
-		fclose(f);
 	}
 }
 
@@ -221,7 +222,7 @@ static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, boo
 
 static int lock_store_dir(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", dir);

@@ -1,0 +1,75 @@
+#!/bin/bash
+# Bad input gets a clear error and an operator-friendly exit code, never a
+# crash or a hang: bad daemon flags, bad sizes and names, unknown VDIs,
+# operations on an unformatted cluster, out-of-range reads and writes.
+TEST_PORT_OFFSET=20
+source "$(dirname "$0")/../lib.sh"
+
+# daemon flags
+expect_fail "sheep rejects a bad port" 1 "invalid port" "$SHEEP" -p 99999 "$T/x"
+expect_fail "sheep rejects port 0" 1 "invalid port" "$SHEEP" -p 0 "$T/x"
+expect_fail "sheep rejects an unknown driver" 1 "cannot start the cluster driver|unknown cluster driver" \
+	"$SHEEP" -f -o -b 127.0.0.1 -p "$(port_of 9)" -c nosuchdriver "$T/x"
+expect_fail "sheep rejects a bad zone" 1 "invalid zone" "$SHEEP" -z abc "$T/x"
+expect_fail "sheep rejects a bad log level" 1 "invalid log level" "$SHEEP" -l level=loud "$T/x"
+expect_fail "sheep rejects an unknown option" 64 "Usage" "$SHEEP" --frobnicate "$T/x"
+expect_fail "sheep rejects two store dirs" 1 "unexpected argument" "$SHEEP" "$T/x" "$T/y"
+check "sheep --help exits 0" bash -c "'$SHEEP' --help | grep -q Usage"
+check "sheep -v lists the local driver" bash -c "'$SHEEP' -v | grep -q 'Cluster drivers:.*local'"
+
+check "sheep starts" start_sheep 0
+expect_fail "a second sheep on the same store is refused" 1 "already using" \
+	"$SHEEP" -b 127.0.0.1 -p "$(port_of 1)" "$T/0"
+expect_fail "a second sheep on the same port is refused" 1 "cannot listen" \
+	"$SHEEP" -b 127.0.0.1 -p "$(port_of 0)" "$T/other"
+
+# unformatted cluster
+expect_fail "vdi create before format" 2 "Waiting for cluster to be formatted" dogp 0 vdi create a 1G
+check "vdi list before format lists nothing" test "$(dogp 0 vdi list -r | wc -l)" -eq 0
+check "cluster info before format says waiting" \
+	bash -c "'$DOG' cluster info -p $(port_of 0) | grep -q 'Waiting for cluster to be formatted'"
+expect_fail "format with 0 copies" 64 "Invalid number of copies" dogp 0 cluster format -c 0
+expect_fail "format with 99 copies" 64 "Invalid number of copies" dogp 0 cluster format -c 99
+check "format" dogp 0 cluster format -c 1
+
+# dog usage
+expect_fail "dog without a command" 64 "Usage" "$DOG"
+expect_fail "dog with an unknown command" 64 "Invalid command" "$DOG" frob
+expect_fail "dog with an unknown subcommand" 64 "Invalid subcommand" "$DOG" vdi frob
+expect_fail "dog with an unknown option" 64 "Usage" dogp 0 vdi list --frob
+expect_fail "dog to a port nobody listens on" 2 "failed to connect" "$DOG" vdi list -p "$(port_of 8)"
+expect_fail "dog with a bad port" 64 "Invalid port" "$DOG" vdi list -p 70000
+
+# sizes and names
+expect_fail "vdi create without a size" 64 "specify the VDI size" dogp 0 vdi create a
+expect_fail "vdi create with size 0" 64 "Invalid size" dogp 0 vdi create a 0
+expect_fail "vdi create with a negative size" 64 "Invalid size|invalid option" dogp 0 vdi create a -5G
+expect_fail "vdi create with a negative size after --" 64 "Invalid size" dogp 0 vdi create -- a -5G
+expect_fail "vdi create with a junk size" 64 "Invalid size" dogp 0 vdi create a 10Q
+expect_fail "vdi create with a fractional size" 64 "Invalid size" dogp 0 vdi create a 1.5G
+expect_fail "vdi create over 4 TiB" 64 "larger than" dogp 0 vdi create a 5T
+expect_fail "vdi create with a 300-character name" 64 "Invalid VDI name" \
+	dogp 0 vdi create "$(printf 'n%.0s' $(seq 300))" 1G
+check "vdi create exactly 4 TiB" dogp 0 vdi create max 4T
+check "vdi create a" dogp 0 vdi create a 10M
+expect_fail "vdi create of an existing name" 3 "VDI exists already" dogp 0 vdi create a 10M
+
+# unknown VDIs
+expect_fail "read an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi read nope
+expect_fail "write an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi write nope </dev/null
+expect_fail "delete an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi delete nope
+expect_fail "resize an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi resize nope 1G
+
+# ranges
+expect_fail "read past the end" 64 "Too big length or offset" dogp 0 vdi read a 10M 1
+expect_fail "read at a bad offset" 64 "Invalid offset" dogp 0 vdi read a xyz
+expect_fail "write past the end" 64 "Too big length or offset" dogp 0 vdi write a 9M 2M </dev/null
+expect_fail "write with short input" 1 "short" dogp 0 vdi write a 0 1M < <(head -c 1000 /dev/zero)
+check "the short write kept what it got" cmp -s <(head -c 1000 /dev/zero) <(dogp 0 vdi read a 0 1000)
+expect_fail "resize smaller" 64 "Shrinking VDIs is not implemented" dogp 0 vdi resize a 1M
+expect_fail "resize over 4 TiB" 64 "too large" dogp 0 vdi resize a 5T
+check "read of the whole VDI gives its size" \
+	test "$(dogp 0 vdi read a | wc -c)" -eq $((10 * 1024 * 1024))
+
+check "sheep still running" kill -0 "$(pid_of 0)"
+finish

@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Wire-level checks against a running, formatted sheep: header layout,
+pipelining, version checks, result codes, and garbage that must neither crash
+nor hang the daemon.  Usage: wire.py PORT STORE_DIR.  Prints PASS:/FAIL: lines."""
+import os
+import random
+import socket
+import struct
+import sys
+import time
+
+PORT = int(sys.argv[1])
+STORE = sys.argv[2]
+FAILED = 0
+
+REQ = struct.Struct("<BBHIII32s")
+RSP = struct.Struct("<BBHIII32s")
+
+
+def report(ok, desc):
+    global FAILED
+    print(("PASS" if ok else "FAIL") + ": wire: " + desc, flush=True)
+    if not ok:
+        FAILED += 1
+
+
+def conn(unix=False):
+    if unix:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(os.path.join(STORE, "sock"))
+    else:
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+    s.settimeout(10)
+    return s
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def obj_body(oid, offset=0, cow=0, copies=0):
+    return struct.pack("<QQBBBBIII", oid, cow, copies, 0, 0, 0, 0, offset, 0)
+
+
+def vdi_body(size=0, base=0, copies=0, snapid=0, typ=0):
+    return struct.pack("<QIBBBBII8x", size, base, copies, 0, 0, 0, snapid, typ)
+
+
+def send_req(s, opcode, body=b"\0" * 32, flags=0, data=b"", dlen=None, ver=2, rid=1):
+    if dlen is None:
+        dlen = len(data)
+    s.sendall(REQ.pack(ver, opcode, flags, 0, rid, dlen, body) + data)
+
+
+def read_rsp(s):
+    ver, op, flags, epoch, rid, dlen, body = RSP.unpack(recv_exact(s, 48))
+    data = recv_exact(s, dlen) if dlen else b""
+    result = struct.unpack_from("<I", body, 0)[0]
+    return {"op": op, "epoch": epoch, "id": rid, "dlen": dlen, "body": body,
+            "result": result, "data": data}
+
+
+def call(opcode, body=b"\0" * 32, flags=0, data=b"", dlen=None, ver=2, rid=7, s=None):
+    own = s is None
+    if own:
+        s = conn()
+    send_req(s, opcode, body, flags, data, dlen, ver, rid)
+    r = read_rsp(s)
+    if own:
+        s.close()
+    return r
+
+
+def alive():
+    try:
+        return call(0x18)["result"] == 0
+    except OSError:
+        return False
+
+
+def name_buf(name, tag=""):
+    return name.encode().ljust(256, b"\0") + (tag.encode().ljust(256, b"\0") if tag else b"")
+
+
+# --- headers and simple ops ---
+r = call(0x18, rid=0xdeadbeef)
+report(r["result"] == 0 and r["id"] == 0xdeadbeef and r["op"] == 0x18,
+       "GET_CLUSTER_DEFAULT answers with echoed id and opcode")
+report(r["body"][4] == 1 and r["body"][6] == 22, "cluster default copies 1, block shift 22")
+report(r["epoch"] >= 1, "response carries the cluster epoch")
+
+r = call(0x82, dlen=80 * 16, ver=2)
+report(r["result"] == 0x14, "internal op with client version gets VER_MISMATCH")
+r = call(0x82, dlen=80 * 16, ver=0x0a)
+report(r["result"] == 0 and r["dlen"] == 80, "GET_NODE_LIST returns one 80-byte node")
+if r["dlen"] == 80:
+    nid = r["data"][24:64]
+    report(nid[:12] == b"\0" * 12 and nid[12:16] == bytes([127, 0, 0, 1]),
+           "node address is 12 zero bytes + IPv4")
+    report(struct.unpack_from("<H", nid, 16)[0] == PORT, "node port little-endian")
+
+r = call(0x02, obj_body(1 << 63 | 0x7c2b25 << 32), ver=3, dlen=16)
+report(r["result"] == 0x14, "client op with proto_ver 3 gets VER_MISMATCH")
+for v in (0, 1, 2):
+    report(call(0x18, ver=v)["result"] == 0, "client op with proto_ver %d accepted" % v)
+report(call(0x16, obj_body(1 << 63 | 0x7c2b25 << 32))["result"] == 0x05,
+       "FLUSH_VDI answers INVALID_PARMS (clients fall back to direct mode)")
+report(call(0x7f)["result"] == 0x05, "unknown opcode answers INVALID_PARMS")
+
+# --- VDI lookups ---
+r = call(0x14, vdi_body(), flags=1, data=name_buf("test"))
+report(r["result"] == 0 and struct.unpack_from("<I", r["body"], 8)[0] == 0x7c2b25,
+       "GET_VDI_INFO test -> vid 0x7c2b25")
+r = call(0x14, vdi_body(), flags=1, data=name_buf("test", "notag"))
+report(r["result"] == 0x0e, "GET_VDI_INFO with an unknown tag -> NO_TAG")
+r = call(0x14, vdi_body(), flags=1, data=name_buf("nosuchvdi"))
+report(r["result"] == 0x08, "GET_VDI_INFO of an unknown name -> NO_VDI")
+r = call(0x12, vdi_body(typ=1), flags=1, data=name_buf("test"), ver=1)
+report(r["result"] == 0 and struct.unpack_from("<I", r["body"], 8)[0] == 0x7c2b25,
+       "LOCK_VDI (tgt style, shared, proto 1) -> vid")
+r = call(0x13, vdi_body(base=0x7c2b25, typ=1), ver=0)
+report(r["result"] == 0, "RELEASE_VDI with proto_ver 0 succeeds")
+r = call(0x11, vdi_body(size=1 << 30), flags=1, data=name_buf("test"))
+report(r["result"] == 0x04, "NEW_VDI of an existing name -> VDI_EXIST")
+r = call(0x11, vdi_body(size=1 << 43), flags=1, data=name_buf("huge"))
+report(r["result"] == 0x05, "NEW_VDI over 4 TiB without hyper volume -> INVALID_PARMS")
+r = call(0x11, vdi_body(size=1 << 20), flags=1, data=b"")
+report(r["result"] == 0x05, "NEW_VDI without a name -> INVALID_PARMS")
+
+inode_oid = 1 << 63 | 0x7c2b25 << 32
+r = call(0x02, obj_body(inode_oid), dlen=4664)
+hdr = r["data"]
+report(r["result"] == 0 and hdr[:4] == b"test" and
+       struct.unpack_from("<Q", hdr, 536)[0] == 1 << 30 and hdr[555] == 22 and
+       struct.unpack_from("<I", hdr, 560)[0] == 0x7c2b25,
+       "inode header decodes: name, vdi_size, block_size_shift, vdi_id")
+r = call(0x02, obj_body(inode_oid), dlen=4198968)
+report(r["result"] == 0 and r["dlen"] == 4198968, "tgt-size inode read (header + index)")
+
+# --- object IO ---
+data_oid = 0x7c2b25 << 32 | 0x3ff
+r = call(0x02, obj_body(data_oid), dlen=512)
+report(r["result"] == 0x02, "READ_OBJ of a never-written object -> NO_OBJ")
+r = call(0x03, obj_body(data_oid, 0), flags=1, data=b"x" * 512)
+report(r["result"] == 0x02, "WRITE_OBJ to a missing object -> NO_OBJ")
+payload = os.urandom(512)
+r = call(0x01, obj_body(data_oid, 8192), flags=1, data=payload)
+report(r["result"] == 0 and r["dlen"] == 0, "CREATE_AND_WRITE ok, response carries no data")
+payload2 = os.urandom(512)
+r = call(0x03, obj_body(data_oid, 8192 + 100), flags=0x25, data=payload2)
+report(r["result"] == 0 and r["dlen"] == 0, "WRITE_OBJ (tgt flags 0x25) ok, no data in response")
+r = call(0x02, obj_body(data_oid, 8192), dlen=612, flags=0x20)
+report(r["data"] == payload[:100] + payload2, "READ_OBJ returns what was written")
+r = call(0x03, obj_body(data_oid, (4 << 20) - 10), flags=1, data=b"y" * 20)
+report(r["result"] == 0x05, "write past the object end -> INVALID_PARMS")
+r = call(0x02, obj_body(data_oid, (4 << 20) + 1), dlen=4)
+report(r["result"] == 0x05, "read starting past the object end -> INVALID_PARMS")
+r = call(0x02, obj_body(data_oid, 8192), dlen=612)
+report(r["data"] == payload[:100] + payload2, "failed writes left the object untouched")
+
+cow_oid = 0x7c2b25 << 32 | 0x400
+r = call(0x01, obj_body(cow_oid, 8192 + 50, cow=data_oid), flags=0x27, data=b"Z" * 10)
+r2 = call(0x02, obj_body(cow_oid, 8192), dlen=612)
+expect = bytearray(payload[:100] + payload2)
+expect[50:60] = b"Z" * 10
+report(r["result"] == 0 and r2["data"] == bytes(expect),
+       "CREATE_AND_WRITE with COW copies the source, then applies the write")
+
+# --- pipelining ---
+s = conn()
+for i in range(100, 102):
+    send_req(s, 0x02, obj_body(data_oid, 8192), dlen=612, rid=i)
+ids = sorted(read_rsp(s)["id"] for _ in range(2))
+report(ids == [100, 101], "two pipelined reads answered with matching ids")
+N = 300
+batch = b"".join(REQ.pack(2, 0x02, 0, 0, 1000 + i, 4096, obj_body(data_oid, (i % 1000) * 4096))
+                 for i in range(N))
+s.sendall(batch)
+got = [read_rsp(s) for _ in range(N)]
+report(sorted(g["id"] for g in got) == list(range(1000, 1000 + N)) and
+       all(g["result"] == 0 and g["dlen"] == 4096 for g in got),
+       "%d pipelined requests each answered exactly once" % N)
+s.close()
+
+# --- the unix socket ---
+try:
+    s = conn(unix=True)
+    r = call(0x18, s=s)
+    s.close()
+    report(r["result"] == 0, "unix socket <store>/sock serves the protocol")
+except OSError as e:
+    report(False, "unix socket <store>/sock serves the protocol (%s)" % e)
+
+# --- READ_VDIS ---
+r = call(0x15, dlen=4096)
+report(r["result"] == 0x05, "READ_VDIS with a 4 KiB buffer -> INVALID_PARMS")
+r = call(0x15, dlen=2 << 20)
+bits = [i for i, b in enumerate(r["data"]) for j in range(8) if b >> j & 1]
+vids = sorted(i * 8 + j for i, b in enumerate(r["data"]) for j in range(8) if b >> j & 1)
+inodes = sorted(int(f[2:8], 16) for f in os.listdir(os.path.join(STORE, "obj"))
+                if f.startswith("80") and len(f) == 16)
+report(r["result"] == 0 and vids == inodes, "READ_VDIS bitmap = the VDIs on disk")
+
+# --- garbage ---
+s = conn()
+oversized = REQ.pack(2, 0x03, 1, 0, 1, 0xffffffff, obj_body(data_oid))
+s.sendall(oversized)
+try:
+    closed = s.recv(48) == b""
+except ConnectionError:
+    closed = True
+report(closed, "an absurd write payload closes the connection")
+s.close()
+report(alive(), "sheep alive after an oversized payload")
+
+s = conn()
+send_req(s, 0x02, obj_body(data_oid), dlen=0xffffffff)
+r = read_rsp(s)
+send_req(s, 0x18, rid=5)
+r2 = read_rsp(s)
+s.close()
+report(r["result"] == 0x05 and r2["id"] == 5 and r2["result"] == 0,
+       "an absurd read size is refused and the connection stays usable")
+
+s = conn()
+s.sendall(b"\x02\x02\x00")
+s.close()
+report(alive(), "sheep alive after a half header")
+
+random.seed(1)
+for k in range(20):
+    s = conn()
+    try:
+        s.sendall(bytes(random.getrandbits(8) for _ in range(random.randint(1, 4000))))
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+    s.close()
+report(alive(), "sheep alive after 20 connections of random garbage")
+
+s = conn()
+try:
+    s.sendall(REQ.pack(2, 0x01, 1, 0, 1, 1 << 20, obj_body(data_oid)) + b"q" * 1000)
+finally:
+    s.close()
+time.sleep(0.2)
+r = call(0x02, obj_body(data_oid, 0), dlen=1000)
+report(alive() and r["data"] != b"q" * 1000, "a payload cut short is never applied")
+
+print("wire: %d failed" % FAILED)
+sys.exit(1 if FAILED else 0)

@@ -1,0 +1,53 @@
+#!/bin/bash
+# tests/run.sh - run every unit test and every cluster test; print each
+# result and close with "N passed, N failed".  Exit non-zero on any failure.
+# Usage: tests/run.sh [test-name-substring]
+cd "$(dirname "$0")/.." || exit 1
+filter=${1:-}
+passed=0
+failed=0
+failures=()
+
+tally() {	# tally LOGFILE: count ok/PASS and FAIL lines
+	local p f
+	p=$(grep -cE '^(ok |PASS: )' "$1")
+	f=$(grep -cE '^(FAIL |FAIL: )' "$1")
+	passed=$((passed + p))
+	failed=$((failed + f))
+	grep -E '^(FAIL |FAIL: )' "$1" | while read -r l; do echo "  $l"; done
+}
+
+run_one() {	# run_one NAME COMMAND...
+	local name=$1 log rc
+	shift
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
+	log=$(mktemp /tmp/sheep-run.XXXXXX)
+	printf '%-28s ' "$name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	tally "$log"
+	if [ $rc -ne 0 ] && ! grep -qE '^(FAIL |FAIL: )' "$log"; then
+		# a crash or an unexpected exit counts as a failure of its own
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "exited $rc without reporting a failure:"
+		tail -20 "$log" | sed 's/^/    /'
+	elif [ $rc -ne 0 ]; then
+		failures+=("$name")
+		echo "FAILED"
+	else
+		echo "ok ($(grep -cE '^(ok |PASS: )' "$log") checks)"
+	fi
+	rm -f "$log"
+}
+
+for t in tests/unit/test_*; do
+	[ -x "$t" ] && [[ "$t" != *.c ]] && run_one "unit/$(basename "$t")" "$t"
+done
+for t in tests/cluster/*.sh; do
+	run_one "cluster/$(basename "$t" .sh)" bash "$t"
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,180 @@
+/*
+ * test_store.c - the object store on a real directory: create, partial
+ * writes, reads past the written part, idempotent re-create, removal,
+ * leftover temp files after a crash, config and epoch log round trips.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "unit.h"
+#include "util.h"
+
+static char dir[] = "/tmp/sheep-unit-store.XXXXXX";
+
+TEST(create_write_read)
+{
+	uint64_t oid = vid_to_data_oid(0x1234, 7);
+	char buf[8192], out[8192];
+	uint32_t rlen;
+
+	memset(buf, 0xab, sizeof(buf));
+	CHECK_EQ(store_read(oid, out, 10, 0, &rlen), SD_RES_NO_OBJ);
+	CHECK_EQ(store_write(oid, buf, 10, 0), SD_RES_NO_OBJ);
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, buf, 100, 4000),
+		 SD_RES_SUCCESS);
+	CHECK(store_exists(oid));
+	CHECK_EQ(store_read(oid, out, 8192, 0, &rlen), SD_RES_SUCCESS);
+	CHECK_EQ(rlen, 8192);
+	for (int i = 0; i < 8192; i++)
+		if (out[i] != ((i >= 4000 && i < 4100) ? (char)0xab : 0)) {
+			CHECK(!"unexpected byte");
+			break;
+		}
+	/* the object is full size even though only 100 bytes were written */
+	CHECK_EQ(store_read(oid, out, 16, SD_DATA_OBJ_SIZE - 16, &rlen), SD_RES_SUCCESS);
+	memset(buf, 0x11, 16);
+	CHECK_EQ(store_write(oid, buf, 16, SD_DATA_OBJ_SIZE - 16), SD_RES_SUCCESS);
+	CHECK_EQ(store_read(oid, out, 16, SD_DATA_OBJ_SIZE - 16, &rlen), SD_RES_SUCCESS);
+	CHECK(!memcmp(out, buf, 16));
+}
+
+TEST(recreate_keeps_data)
+{
+	uint64_t oid = vid_to_data_oid(0x1234, 8);
+	char a[512], b[512], out[1024];
+	uint32_t rlen;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, a, 512, 0), SD_RES_SUCCESS);
+	/* a retried create (e.g. a client resending after reconnect) must not wipe */
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, b, 512, 512),
+		 SD_RES_SUCCESS);
+	CHECK_EQ(store_read(oid, out, 1024, 0, &rlen), SD_RES_SUCCESS);
+	CHECK(!memcmp(out, a, 512));
+	CHECK(!memcmp(out + 512, b, 512));
+}
+
+TEST(create_with_base)
+{
+	uint64_t oid = vid_to_data_oid(0x1235, 0);
+	char *base = xmalloc(SD_DATA_OBJ_SIZE), out[64];
+	uint32_t rlen;
+
+	for (uint32_t i = 0; i < SD_DATA_OBJ_SIZE; i++)
+		base[i] = (char)(i * 7);
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, base, "xyz", 3, 100),
+		 SD_RES_SUCCESS);
+	CHECK_EQ(store_read(oid, out, 64, 90, &rlen), SD_RES_SUCCESS);
+	CHECK(!memcmp(out, base + 90, 10));
+	CHECK(!memcmp(out + 10, "xyz", 3));
+	CHECK(!memcmp(out + 13, base + 103, 51));
+	free(base);
+}
+
+static int count_cb(uint64_t oid, void *arg)
+{
+	(void)oid;
+	(*(int *)arg)++;
+	return 0;
+}
+
+TEST(leftover_tmp_removed)
+{
+	char path[512];
+	int fd, n = 0;
+
+	/* a crash mid-create leaves only a temp file: it must not become an object */
+	snprintf(path, sizeof(path), "%s/obj/%016llx.tmp.123", dir, 0x00abcdef00000001ULL);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(!store_exists(0x00abcdef00000001ULL));
+	CHECK_EQ(store_init(dir), 0);
+	CHECK(access(path, F_OK) != 0);
+	store_for_each(count_cb, &n);
+	CHECK_EQ(n, 3);
+}
+
+TEST(remove_and_wipe)
+{
+	int n = 0;
+
+	CHECK_EQ(store_remove(vid_to_data_oid(0x1234, 7)), SD_RES_SUCCESS);
+	CHECK_EQ(store_remove(vid_to_data_oid(0x1234, 7)), SD_RES_NO_OBJ);
+	CHECK_EQ(store_wipe(), 0);
+	store_for_each(count_cb, &n);
+	CHECK_EQ(n, 0);
+}
+
+TEST(config_roundtrip)
+{
+	struct store_config c = { 0 }, r;
+
+	CHECK_EQ(store_read_config(&r), 0);
+	CHECK_EQ(r.ctime, 0);		/* no config yet: unformatted */
+	c.ctime = 0x1122334455667788ULL;
+	c.copies = 3;
+	c.flags = SD_CLUSTER_FLAG_USE_LOCK;
+	c.block_size_shift = 22;
+	strcpy((char *)c.store, "plain");
+	CHECK_EQ(store_write_config(&c), 0);
+	CHECK_EQ(store_read_config(&r), 0);
+	CHECK(!memcmp(&c, &r, sizeof(c)));
+}
+
+TEST(epoch_roundtrip)
+{
+	struct sd_node nodes[3] = { 0 }, out[8];
+	uint64_t t = 0;
+
+	for (int i = 0; i < 3; i++) {
+		nodes[i].nid.port = (uint16_t)(7000 + i);
+		nodes[i].zone = (uint32_t)i;
+	}
+	CHECK_EQ(store_latest_epoch(), 0);
+	CHECK_EQ(store_write_epoch(1, nodes, 1, 111), 0);
+	CHECK_EQ(store_write_epoch(2, nodes, 3, 222), 0);
+	CHECK_EQ(store_latest_epoch(), 2);
+	CHECK_EQ(store_read_epoch(2, out, 8, &t), 3);
+	CHECK_EQ(t, 222);
+	CHECK(!memcmp(out, nodes, sizeof(nodes)));
+	CHECK_EQ(store_read_epoch(2, out, 2, &t), -E2BIG);
+	CHECK(store_read_epoch(9, out, 8, &t) < 0);
+	CHECK_EQ(store_wipe_epochs(), 0);
+	CHECK_EQ(store_latest_epoch(), 0);
+}
+
+static int run(void)
+{
+	if (!mkdtemp(dir) || store_init(dir)) {
+		perror("store setup");
+		return 1;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	static const struct unit_test tests[] = {
+		T(create_write_read), T(recreate_keeps_data), T(create_with_base),
+		T(leftover_tmp_removed), T(remove_and_wipe), T(config_roundtrip),
+		T(epoch_roundtrip),
+	};
+	char cmd[128];
+	int ret;
+
+	if (run())
+		return 1;
+	ret = unit_run(tests, ARRAY_SIZE(tests));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		return 1;
+	return ret;
+}

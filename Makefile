@@ -7,8 +7,9 @@
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread
-LDFLAGS += -pthread
+SAN     ?=
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread $(CFLAGS) $(SAN)
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
 
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o
@@ -23,16 +24,16 @@ UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store
 all: sheep dog
 
 sheep: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $(OBJS) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(ALL_LDFLAGS)
 
 dog: sheep
 	ln -sf sheep dog
 
 %.o: %.c $(HDRS)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 tests/unit/test_%: tests/unit/test_%.c $(CORE) $(DRIVERS) $(HDRS) tests/unit/unit.h
-	$(CC) $(CFLAGS) -I. -o $@ $< $(CORE) $(DRIVERS) tests/unit/stubs.c $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -I. -o $@ $< $(CORE) $(DRIVERS) tests/unit/stubs.c $(ALL_LDFLAGS)
 
 unit: $(UNIT_TESTS)
 
@@ -42,8 +43,8 @@ test: all unit
 # sanitizers: a separate build tree so objects never mix
 asan:
 	$(MAKE) clean
-	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" all
+	$(MAKE) CFLAGS="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" \
+		all unit
 
 FUZZ_CC = clang
 fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(HDRS)

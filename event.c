@@ -86,34 +86,38 @@ void unregister_event(int fd)
 	events[fd].data = NULL;
 }
 
-int event_loop(void)
+int event_loop_once(int timeout_ms)
 {
 	struct epoll_event evs[128];
+	int n = epoll_wait(efd, evs, (int)ARRAY_SIZE(evs), timeout_ms);
 
-	loop_running = 1;
-	while (loop_running) {
-		int n = epoll_wait(efd, evs, (int)ARRAY_SIZE(evs), -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			panic("epoll_wait: %m");
-		}
-		for (int i = 0; i < n; i++) {
-			int fd = (int)(evs[i].data.u64 >> 32);
-			uint32_t gen = (uint32_t)evs[i].data.u64;
-			struct event_info *ei;
-
-			if (fd >= nr_events_slots)
-				continue;
-			ei = &events[fd];
-			if (!ei->handler || (uint32_t)ei->gen != gen)
-				continue;
-			ei->handler(fd, evs[i].events, ei->data);
-		}
-		if (post_hook)
-			post_hook();
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		panic("epoll_wait: %m");
 	}
+	for (int i = 0; i < n; i++) {
+		int fd = (int)(evs[i].data.u64 >> 32);
+		uint32_t gen = (uint32_t)evs[i].data.u64;
+		struct event_info *ei;
+
+		if (fd >= nr_events_slots)
+			continue;
+		ei = &events[fd];
+		if (!ei->handler || (uint32_t)ei->gen != gen)
+			continue;
+		ei->handler(fd, evs[i].events, ei->data);
+	}
+	if (post_hook)
+		post_hook();
+	return n;
+}
+
+int event_loop(void)
+{
+	loop_running = 1;
+	while (loop_running)
+		event_loop_once(-1);
 	return 0;
 }
 

@@ -16,6 +16,8 @@ void unregister_event(int fd);
 /* run until event_loop_stop(); returns 0 */
 int event_loop(void);
 void event_loop_stop(void);
+/* one batch of events, waiting at most timeout_ms; returns the count */
+int event_loop_once(int timeout_ms);
 /* called after every batch of events; may call event_loop_stop() */
 void event_set_post_hook(void (*fn)(void));
 

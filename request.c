@@ -26,6 +26,8 @@
 
 #define MAX_INFLIGHT 64
 
+static int nr_clients;		/* open connections */
+
 struct client {
 	int fd;
 	int refcnt;		/* the connection itself + each request in flight */
@@ -73,6 +75,7 @@ static void client_close(struct client *ci)
 	if (ci->closed)
 		return;
 	ci->closed = true;
+	nr_clients--;
 	unregister_event(ci->fd);
 	close(ci->fd);
 	if (ci->rx_req) {
@@ -360,13 +363,36 @@ static void client_handler(int fd, uint32_t events, void *data)
 	client_put(ci);
 }
 
+int client_attach(int fd)
+{
+	struct client *ci = xzalloc(sizeof(*ci));
+	int ret;
+
+	ci->fd = fd;
+	ci->refcnt = 1;
+	list_init(&ci->tx_list);
+	set_nonblocking(fd);
+	ret = register_event(fd, client_handler, ci);
+	if (ret < 0) {
+		close(fd);
+		free(ci);
+		return ret;
+	}
+	nr_clients++;
+	return 0;
+}
+
+int clients_open(void)
+{
+	return nr_clients;
+}
+
 static void listen_handler(int fd, uint32_t events, void *data)
 {
 	(void)events;
 	(void)data;
 	for (;;) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct client *ci;
 
 		if (cfd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -374,15 +400,7 @@ static void listen_handler(int fd, uint32_t events, void *data)
 			return;
 		}
 		set_nodelay(cfd);
-		ci = xzalloc(sizeof(*ci));
-		ci->fd = cfd;
-		ci->refcnt = 1;
-		list_init(&ci->tx_list);
-		if (register_event(cfd, client_handler, ci) < 0) {
-			close(cfd);
-			free(ci);
-			continue;
-		}
+		client_attach(cfd);
 	}
 }
 

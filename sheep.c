@@ -173,8 +173,9 @@ static int init_signals(void)
 /* "host=IP[,port=N]" */
 static void parse_ioaddr(const char *arg, struct node_id *nid)
 {
-	char *s = xstrdup(arg), *tok, *save = NULL;
+	char s[512], *tok, *save = NULL;
 
+	snprintf(s, sizeof(s), "%s", arg);
 	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t v;
 
@@ -189,14 +190,14 @@ static void parse_ioaddr(const char *arg, struct node_id *nid)
 			die("invalid --ioaddr option '%s' (want host=IP[,port=N])", tok);
 		}
 	}
-	free(s);
 }
 
 /* "level=L[,dir=D][,dst=stdout]"; a bare level is accepted too */
 static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, bool *to_stdout)
 {
-	char *s = xstrdup(arg), *tok, *save = NULL;
+	char s[512], *tok, *save = NULL;
 
+	snprintf(s, sizeof(s), "%s", arg);
 	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		const char *v = strchr(tok, '=') ? strchr(tok, '=') + 1 : tok;
 
@@ -217,7 +218,6 @@ static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, boo
 			die("invalid --log option '%s'", tok);
 		}
 	}
-	free(s);
 }
 
 static int lock_store_dir(const char *dir)
@@ -248,10 +248,11 @@ static void daemonize(void)
 		die("fork: %s", strerror(errno));
 	if (pid > 0) {
 		close(pfd[1]);
+		/* _exit: the child owns everything this process allocated */
 		if (read(pfd[0], &c, 1) == 1)
-			exit(0);
+			_exit(0);
 		fprintf(stderr, "sheep: failed to start; see the log in the store directory\n");
-		exit(1);
+		_exit(1);
 	}
 	close(pfd[0]);
 	ready_fd = pfd[1];
@@ -278,6 +279,7 @@ static int sheep_main(int argc, char **argv)
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
 	uint64_t v, vnodes = SD_DEFAULT_VNODES, zone = 0;
 	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
+	char pidarg[PATH_MAX];
 	struct node_id *nid = &sys->this_node.nid;
 	int opt;
 
@@ -320,10 +322,11 @@ static int sheep_main(int argc, char **argv)
 			port = (int)v;
 			break;
 		case 'P':
-			if (!realpath(dirname(xstrdup(optarg)), piddir))
+			snprintf(pidarg, sizeof(pidarg), "%s", optarg);
+			if (!realpath(dirname(pidarg), piddir))
 				die("invalid pidfile path '%s'", optarg);
-			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir,
-				 basename(xstrdup(optarg)));
+			snprintf(pidarg, sizeof(pidarg), "%s", optarg);
+			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir, basename(pidarg));
 			break;
 		case 'v': {
 			char names[256];

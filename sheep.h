@@ -57,6 +57,9 @@ struct request {
 /* request.c */
 int create_listen_ports(const char *bindaddr, int port, const char *unix_path);
 void put_request(struct request *req);
+/* serve the protocol on an accepted (or socketpair) fd */
+int client_attach(int fd);
+int clients_open(void);
 /* hand a finished request back to its client (main thread) */
 void request_done(struct request *req);
 

@@ -308,7 +308,7 @@ int vdi_op_new(struct request *req)
 		goto out;
 
 	memset(inode, 0, SD_INODE_HEADER_SIZE);
-	strncpy(inode->name, name, sizeof(inode->name) - 1);
+	memcpy(inode->name, name, strlen(name));
 	inode->create_time = now_ctime();
 	inode->vdi_size = hdr->vdi.vdi_size;
 	inode->copy_policy = hdr->vdi.copy_policy;

@@ -11,6 +11,9 @@ DOG=${DOG:-$TOP/dog}
 PORT_BASE=$(( ${SHEEP_TEST_PORT_BASE:-17300} + ${TEST_PORT_OFFSET:-0} ))
 T=$(mktemp -d /tmp/sheep-test.XXXXXX)
 PIDS=()
+# sanitizer builds (make asan): reports go to files the test checks at the end
+export ASAN_OPTIONS="log_path=$T/asan:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="log_path=$T/ubsan:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 PASSED=0
 FAILED=0
 TEST_NAME=$(basename "$0" .sh)
@@ -67,8 +70,12 @@ wait_dead() {
 start_sheep() {
 	local idx=$1
 	shift
-	"$SHEEP" -b 127.0.0.1 -p "$(port_of "$idx")" -P "$T/$idx.pid" "$@" "$T/$idx" || return 1
-	PIDS+=("$(cat "$T/$idx.pid")")
+	local rc=0
+	rm -f "$T/$idx.pid"
+	"$SHEEP" -b 127.0.0.1 -p "$(port_of "$idx")" -P "$T/$idx.pid" "$@" "$T/$idx" || rc=1
+	# record the daemon even if the launcher failed, so cleanup kills it
+	[ -s "$T/$idx.pid" ] && PIDS+=("$(cat "$T/$idx.pid")")
+	return $rc
 }
 
 pid_of() { cat "$T/$1.pid"; }
@@ -93,6 +100,11 @@ dogp() {
 }
 
 finish() {
+	local f
+	for f in "$T"/asan.* "$T"/ubsan.*; do
+		[ -e "$f" ] || continue
+		fail "sanitizer report $(basename "$f"): $(head -c 600 "$f")"
+	done
 	echo "$TEST_NAME: $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }

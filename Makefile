@@ -59,7 +59,8 @@ fuzz: fuzz/fuzz_request
 
 check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--suppress=missingIncludeSystem -D_GNU_SOURCE --std=c11 *.c
+		--suppress=missingIncludeSystem -D_GNU_SOURCE -D__BYTE_ORDER__=1234 \
+		-D__ORDER_LITTLE_ENDIAN__=1234 --std=c11 *.c tests/unit/*.c
 
 clean:
 	rm -f sheep dog *.o $(UNIT_TESTS) fuzz/fuzz_request

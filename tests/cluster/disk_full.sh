@@ -2,7 +2,12 @@
 # A full disk: the client gets SD_RES_NO_SPACE ("Server has no space for new
 # objects", dog exit 4), the daemon keeps running, no object is left torn or
 # half-created, data written before reads back intact, and writes work again
-# once space is freed.  Needs root for a small tmpfs (CI runs as root).
+# once space is freed.  Runs in a private mount namespace (as root, or as a
+# user through an unprivileged user namespace) so the small tmpfs needs no
+# privileges and vanishes with the test.
+if [ -z "${SHEEP_IN_MOUNT_NS:-}" ]; then
+	SHEEP_IN_MOUNT_NS=1 exec unshare --map-root-user --mount bash "$0" "$@"
+fi
 TEST_PORT_OFFSET=30
 source "$(dirname "$0")/../lib.sh"
 

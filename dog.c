@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ static const char *const results[256] = {
 	[SD_RES_INVALID_EPOCH] = "Invalid epoch",
 	[SD_RES_NETWORK_ERROR] = "Network error between sheep",
 	[SD_RES_BUFFER_SMALL] = "The buffer is too small",
+	[SD_RES_NO_STORE] = "No targeted backend store",
 	[SD_RES_NO_SUPPORT] = "Operation is not supported by backend store",
 	[SD_RES_KILLED] = "Node is killed",
 	[SD_RES_OID_EXIST] = "Object ID exists already",
@@ -90,28 +92,51 @@ void dog_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* as Sheepdog's dog: a request the cluster refused is a plain failure */
 int result_to_exit(uint32_t result)
 {
-	switch (result) {
-	case SD_RES_SUCCESS:
-		return EXIT_SUCCESS;
-	case SD_RES_VDI_EXIST:
-		return EXIT_EXISTS;
-	case SD_RES_NO_SPACE:
-	case SD_RES_FULL_VDI:
-		return EXIT_FULL;
-	case SD_RES_NO_VDI:
-	case SD_RES_NO_TAG:
-	case SD_RES_NO_OBJ:
-		return EXIT_MISSING;
-	case SD_RES_WAIT_FOR_FORMAT:
-	case SD_RES_WAIT_FOR_JOIN:
-	case SD_RES_SHUTDOWN:
-	case SD_RES_HALT:
-		return EXIT_SYSFAIL;
-	default:
-		return EXIT_FAILURE;
+	return result == SD_RES_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+char *dog_size_str(uint64_t size, char *buf, size_t len)
+{
+	if (dog_opts.raw) {
+		snprintf(buf, len, "%" PRIu64, size);
+		return buf;
 	}
+	return size_to_str(size, buf, len);
+}
+
+int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void *arg),
+		     void *arg)
+{
+	uint8_t *bitmap = xmalloc(SD_VDI_BITMAP_SIZE);
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int ret = -1;
+
+	dog_init_req(&hdr, SD_OP_READ_VDIS);
+	hdr.data_length = SD_VDI_BITMAP_SIZE;
+	if (dog_exec(&hdr, bitmap, &rsp))
+		goto out;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to read VDIs: %s", sd_strerror(rsp.result));
+		goto out;
+	}
+	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
+		if (!(bitmap[vid >> 3] & (1u << (vid & 7))))
+			continue;
+		if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
+			goto out;
+		if (inode->name[0])
+			fn(vid, inode, arg);
+	}
+	ret = 0;
+out:
+	free(bitmap);
+	free(inode);
+	return ret;
 }
 
 void dog_init_req(struct sd_req *hdr, uint8_t opcode)
@@ -141,6 +166,29 @@ int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp)
 			strerror(-ret));
 		close(conn_fd);
 		conn_fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
+		  struct sd_rsp *rsp)
+{
+	char host[64];
+	int fd, ret;
+
+	addr_to_str(nid->addr, host, sizeof(host));
+	fd = connect_tcp(host, nid->port, 5000);
+	if (fd < 0) {
+		dog_err("failed to connect to %s:%u: %s", host, nid->port, strerror(-fd));
+		return -1;
+	}
+	hdr->id = next_id++;
+	ret = exec_req(fd, hdr, data, rsp, data,
+		       (hdr->flags & SD_FLAG_CMD_WRITE) ? 0 : hdr->data_length);
+	close(fd);
+	if (ret) {
+		dog_err("failed to communicate with %s:%u: %s", host, nid->port, strerror(-ret));
 		return -1;
 	}
 	return 0;
@@ -285,10 +333,13 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.verbose = true;
 			break;
 		case 'c':
-			if (parse_uint(optarg, SD_MAX_COPIES, &v) || !v) {
-				dog_err("Invalid number of copies '%s': it must be 1-%d", optarg,
-					SD_MAX_COPIES);
-				return EXIT_USAGE;
+			if (parse_uint(optarg, UINT32_MAX, &v) || !v) {
+				dog_err("There must be at least one copy of data");
+				return EXIT_FAILURE;
+			}
+			if (v > SD_MAX_COPIES) {
+				dog_err("Redundancy may not exceed %d copies", SD_MAX_COPIES);
+				return EXIT_FAILURE;
 			}
 			dog_opts.copies = (int)v;
 			break;

@@ -6,6 +6,7 @@
 #define SHEEP_DOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -57,10 +58,18 @@ extern const struct command vdi_command, node_command, cluster_command;
 
 /* one request on the shared connection; 0 or -1 (message already printed) */
 int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);
+/* one request on a fresh connection to a given node */
+int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
+		  struct sd_rsp *rsp);
 void dog_init_req(struct sd_req *hdr, uint8_t opcode);
 const char *sd_strerror(uint32_t result);
 void dog_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int result_to_exit(uint32_t result);
+/* a size as dog prints it: "4.0 GB", or plain bytes with -r */
+char *dog_size_str(uint64_t size, char *buf, size_t len);
+/* call fn for every live (not deleted) VDI; the inode has header + index */
+int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void *arg),
+		     void *arg);
 int dog_node_list(struct sd_node **nodes);
 
 /* VDI helpers shared by subcommands */

@@ -6,10 +6,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "dog.h"
 #include "net.h"
+
+static bool cluster_has_vdis(void)
+{
+	uint8_t *bitmap = xzalloc(SD_VDI_BITMAP_SIZE);
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool found = false;
+
+	dog_init_req(&hdr, SD_OP_READ_VDIS);
+	hdr.data_length = SD_VDI_BITMAP_SIZE;
+	if (dog_exec(&hdr, bitmap, &rsp) == 0 && rsp.result == SD_RES_SUCCESS)
+		for (size_t i = 0; i < SD_VDI_BITMAP_SIZE && !found; i++)
+			found = bitmap[i] != 0;
+	free(bitmap);
+	return found;
+}
+
+/* ask on the terminal; anything but "yes" (or end of input) says no */
+static bool confirm(const char *question)
+{
+	char answer[16] = "";
+
+	fputs(question, stdout);
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return !strncasecmp(answer, "yes", 3);
+}
 
 static int cluster_format(int argc, char **argv)
 {
@@ -22,15 +51,21 @@ static int cluster_format(int argc, char **argv)
 		return EXIT_USAGE;
 	if (dog_opts.store) {
 		if (strcmp(dog_opts.store, "plain") && strcmp(dog_opts.store, "tree")) {
-			dog_err("Invalid backend store '%s': supported are plain and tree",
-				dog_opts.store);
-			return EXIT_USAGE;
+			dog_err("Format failed: %s", sd_strerror(SD_RES_NO_STORE));
+			printf("Available stores:\n---------------------------------------\n"
+			       "plain\ntree\n");
+			return EXIT_SYSFAIL;
 		}
-		snprintf(store, sizeof(store), "%s", "plain");
+		snprintf(store, sizeof(store), "%s", dog_opts.store);
 	}
+	if (!dog_opts.force && cluster_has_vdis() &&
+	    !confirm("    __\n   ()'`;\n   /\\|`\n"
+		     "  /  |   Caution! The cluster is not empty.\n"
+		     "(/_)_|_  Are you sure you want to continue? [yes/no]: "))
+		return EXIT_SUCCESS;
 	dog_init_req(&hdr, SD_OP_MAKE_FS);
 	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = sizeof(store);
+	hdr.data_length = (uint32_t)strlen(store) + 1;
 	hdr.cluster.copies = (uint8_t)(dog_opts.copies > 0 ? dog_opts.copies : SD_DEFAULT_COPIES);
 	hdr.cluster.ctime = now_ctime();
 	hdr.cluster.block_size_shift = (uint8_t)(dog_opts.bss > 0 ? dog_opts.bss :
@@ -58,8 +93,8 @@ static void format_nodes(const struct sd_node *nodes, uint32_t nr, char *buf, si
 		char a[64];
 
 		addr_to_str(nodes[i].nid.addr, a, sizeof(a));
-		off += (size_t)snprintf(buf + off, len - off, "%s%s:%u", i ? ", " : "", a,
-					nodes[i].nid.port);
+		off += (size_t)snprintf(buf + off, len - off, "%s%s:%u:%u", i ? ", " : "", a,
+					nodes[i].nid.port, nodes[i].nr_vnodes);
 	}
 }
 
@@ -89,16 +124,13 @@ static int cluster_info(int argc, char **argv)
 		printf("%s\n", sd_strerror(rsp.result));
 	if (rsp.data_length < sizeof(struct epoch_log))
 		goto out;
-	{
+	if (!dog_opts.raw) {
 		const struct epoch_log *log = (const struct epoch_log *)buf;
 		time_t ct = (time_t)(log->ctime >> 32);
-		char tbuf[128];
 
-		strftime(tbuf, sizeof(tbuf), "%c", localtime(&ct));
-		if (!dog_opts.raw)
-			printf("\nCluster created at %s\n\n", tbuf);
-		if (!dog_opts.raw)
-			printf("Epoch Time           Version [Host:Port:V-Nodes,,,]\n");
+		/* ctime() ends in a newline: the reference prints a blank line here */
+		printf("\nCluster created at %s\n", ctime(&ct));
+		printf("Epoch Time           Version [Host:Port:V-Nodes,,,]\n");
 	}
 	while (off + sizeof(struct epoch_log) <= rsp.data_length) {
 		const struct epoch_log *log = (const struct epoch_log *)(buf + off);
@@ -107,9 +139,13 @@ static int cluster_info(int argc, char **argv)
 
 		if (off + sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes > rsp.data_length)
 			break;
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", localtime(&t));
+		if (dog_opts.raw)
+			snprintf(tbuf, sizeof(tbuf), "%" PRIu64, (uint64_t)t);
+		else
+			strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", localtime(&t));
 		format_nodes(log->nodes, log->nr_nodes, nodes_str, 65536);
-		printf("%s %6" PRIu32 " [%s]\n", tbuf, log->epoch, nodes_str);
+		printf(dog_opts.raw ? "%s %" PRIu32 " [%s]\n" : "%s %6" PRIu32 " [%s]\n", tbuf,
+		       log->epoch, nodes_str);
 		off += sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes;
 	}
 out:
@@ -127,11 +163,9 @@ static int cluster_shutdown(int argc, char **argv)
 	if (argc > 0)
 		return EXIT_USAGE;
 	dog_init_req(&hdr, SD_OP_SHUTDOWN);
-	if (dog_exec(&hdr, NULL, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("failed to shutdown the cluster: %s", sd_strerror(rsp.result));
-		return EXIT_SYSFAIL;
+	if (dog_exec(&hdr, NULL, &rsp) || rsp.result != SD_RES_SUCCESS) {
+		dog_err("failed to execute request");
+		return EXIT_FAILURE;
 	}
 	return EXIT_SUCCESS;
 }
@@ -165,11 +199,19 @@ static int node_list(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static void add_vdi_size(uint32_t vid, const struct sd_inode *inode, void *arg)
+{
+	(void)vid;
+	if (!inode->snap_ctime)
+		*(uint64_t *)arg += inode->vdi_size;
+}
+
 static int node_info(int argc, char **argv)
 {
 	struct sd_node *nodes;
-	uint64_t total_size = 0, total_avail = 0;
-	int nr;
+	uint64_t total_size = 0, total_avail = 0, total_vdi = 0;
+	char s1[32], s2[32], s3[32], s4[32];
+	int nr, success = 0;
 
 	(void)argv;
 	if (argc > 0)
@@ -184,49 +226,43 @@ static int node_info(int argc, char **argv)
 	for (int i = 0; i < nr; i++) {
 		struct sd_req hdr;
 		struct sd_rsp rsp;
-		char a[64], s1[32], s2[32], s3[32];
-		const char *saved = dog_opts.addr;
-		int saved_port = dog_opts.port;
-		uint64_t size, avail, used;
+		uint64_t size, avail;
 
-		/* ask each node itself: capacity is per node */
-		addr_to_str(nodes[i].nid.addr, a, sizeof(a));
-		(void)saved;
-		(void)saved_port;
 		dog_init_req(&hdr, SD_OP_STAT_SHEEP);
-		if (dog_exec(&hdr, NULL, &rsp) || rsp.result != SD_RES_SUCCESS) {
-			dog_err("failed to get the capacity of node %d", i);
-			free(nodes);
-			return EXIT_SYSFAIL;
-		}
+		if (dog_exec_node(&nodes[i].nid, &hdr, NULL, &rsp) ||
+		    rsp.result != SD_RES_SUCCESS)
+			continue;
 		size = rsp.node.store_size;
 		avail = rsp.node.store_free;
-		used = size - avail;
+		printf(dog_opts.raw ? "%d %s %s %s %d%%\n" : "%2d\t%s\t%s\t%s\t%3d%%\n", i,
+		       dog_size_str(size, s1, sizeof(s1)), dog_size_str(size - avail, s2, sizeof(s2)),
+		       dog_size_str(avail, s3, sizeof(s3)),
+		       size ? (int)((double)(size - avail) / (double)size * 100) : 0);
 		total_size += size;
 		total_avail += avail;
-		if (dog_opts.raw)
-			printf("%d %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "%%\n", i, size, used,
-			       avail, size ? used * 100 / size : 0);
-		else
-			printf("%2d\t%s\t%s\t%s\t%3" PRIu64 "%%\n", i,
-			       size_to_str(size, s1, sizeof(s1)), size_to_str(used, s2, sizeof(s2)),
-			       size_to_str(avail, s3, sizeof(s3)), size ? used * 100 / size : 0);
-	}
-	if (!dog_opts.raw) {
-		char s1[32], s2[32], s3[32];
-		uint64_t used = total_size - total_avail;
-
-		printf("Total\t%s\t%s\t%s\t%3" PRIu64 "%%\n", size_to_str(total_size, s1, sizeof(s1)),
-		       size_to_str(used, s2, sizeof(s2)), size_to_str(total_avail, s3, sizeof(s3)),
-		       total_size ? used * 100 / total_size : 0);
+		success++;
 	}
 	free(nodes);
+	if (!success) {
+		dog_err("Cannot get information from any nodes");
+		return EXIT_SYSFAIL;
+	}
+	if (dog_for_each_vdi(add_vdi_size, &total_vdi))
+		return EXIT_SYSFAIL;
+	printf(dog_opts.raw ? "Total %s %s %s %d%% %s\n" :
+			      "Total\t%s\t%s\t%s\t%3d%%\n\nTotal virtual image size\t%s\n",
+	       dog_size_str(total_size, s1, sizeof(s1)),
+	       dog_size_str(total_size - total_avail, s2, sizeof(s2)),
+	       dog_size_str(total_avail, s3, sizeof(s3)),
+	       total_size ? (int)((double)(total_size - total_avail) / (double)total_size * 100) :
+			    0,
+	       dog_size_str(total_vdi, s4, sizeof(s4)));
 	return EXIT_SUCCESS;
 }
 
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
-	{ "format", "", "bc:ltz:f", "create a Sheepdog store", cluster_format },
+	{ "format", "", "b:c:ltz:f", "create a Sheepdog store", cluster_format },
 	{ "shutdown", "", "", "stop Sheepdog", cluster_shutdown },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

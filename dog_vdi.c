@@ -38,13 +38,10 @@ static int open_vdi(const char *name, uint32_t *vid)
 		return EXIT_SUCCESS;
 	if (result == SD_RES_NETWORK_ERROR)
 		return EXIT_SYSFAIL;
-	if (result == SD_RES_NO_VDI)
-		dog_err("VDI not found: %s", name);
-	else if (result == SD_RES_NO_TAG)
-		dog_err("Snapshot not found: %s", dog_opts.snapshot);
-	else
-		dog_err("Failed to open VDI %s: %s", name, sd_strerror(result));
-	return result_to_exit(result);
+	dog_err("Cannot get VDI info for %s%s%s: %s", name, dog_opts.snapshot ? " " : "",
+		dog_opts.snapshot ? dog_opts.snapshot : "", sd_strerror(result));
+	dog_err("Failed to open VDI %s", name);
+	return EXIT_FAILURE;
 }
 
 static int write_object(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
@@ -104,9 +101,23 @@ static int vdi_create(int argc, char **argv)
 	if (check_name(argv[0]))
 		return EXIT_USAGE;
 	if (parse_size(argv[1], &size) || size == 0) {
-		dog_err("Invalid size '%s': use a positive number with an optional unit "
-			"(K, M, G, T)", argv[1]);
+		dog_err("Invalid size '%s'", argv[1]);
+		dog_err("You may use k, M, G or T suffixes for kilobytes, megabytes, gigabytes "
+			"and terabytes.");
 		return EXIT_USAGE;
+	}
+	if (dog_opts.copies > 0) {
+		struct sd_node *nodes;
+		int nr = dog_node_list(&nodes);
+
+		free(nodes);
+		if (nr < 0)
+			return EXIT_SYSFAIL;
+		if (dog_opts.copies > nr) {
+			dog_err("There are not enough nodes(%d) to hold the copies(%d)", nr,
+				dog_opts.copies);
+			return EXIT_USAGE;
+		}
 	}
 	if (dog_opts.hyper) {
 		dog_err("Hyper volumes (-y) are not supported yet");
@@ -171,10 +182,6 @@ static int vdi_delete(int argc, char **argv)
 	hdr.vdi.snapid = (uint32_t)snapid;
 	if (dog_exec(&hdr, buf, &rsp))
 		return EXIT_SYSFAIL;
-	if (rsp.result == SD_RES_NO_VDI) {
-		dog_err("VDI not found: %s", argv[0]);
-		return EXIT_MISSING;
-	}
 	if (rsp.result != SD_RES_SUCCESS) {
 		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(rsp.result));
 		return result_to_exit(rsp.result);
@@ -182,83 +189,64 @@ static int vdi_delete(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
+{
+	const char *filter = arg;
+	uint64_t used = 0, shared = 0, objsize;
+	uint32_t nr_objs;
+	char s1[32], s2[32], s3[32], tbuf[64], copies[8];
+	time_t ct = (time_t)(inode->create_time >> 32);
+	struct tm tm;
+	char kind = inode->snap_ctime ? 's' :
+		    (inode->snap_id == 1 && inode->parent_vdi_id ? 'c' : ' ');
+
+	if (filter && strncmp(inode->name, filter, SD_MAX_VDI_LEN))
+		return;
+	objsize = UINT64_C(1) << (inode->block_size_shift ? inode->block_size_shift :
+				  SD_DEFAULT_BLOCK_SIZE_SHIFT);
+	nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize), SD_INODE_DATA_INDEX);
+	for (uint32_t i = 0; i < nr_objs; i++) {
+		if (!inode->data_vdi_id[i])
+			continue;
+		if (inode->data_vdi_id[i] == vid)
+			used += objsize;
+		else
+			shared += objsize;
+	}
+	snprintf(copies, sizeof(copies), "%u", inode->nr_copies);
+	dog_size_str(inode->vdi_size, s1, sizeof(s1));
+	dog_size_str(used, s2, sizeof(s2));
+	dog_size_str(shared, s3, sizeof(s3));
+	if (dog_opts.raw) {
+		/* machine-readable: epoch seconds, names with blanks escaped */
+		printf("%c ", kind == ' ' ? '=' : kind);
+		for (const char *p = inode->name; *p; p++) {
+			if (*p == ' ' || *p == '\t' || *p == '\\')
+				putchar('\\');
+			putchar(*p);
+		}
+		printf(" %u %s %s %s %" PRIu64 " %" PRIx32 " %s %s %u\n",
+		       inode->snap_ctime ? inode->snap_id : 0, s1, s2, s3, (uint64_t)ct, vid,
+		       copies, inode->tag, inode->block_size_shift);
+		return;
+	}
+	localtime_r(&ct, &tm);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M", &tm);
+	printf("%c %-8s %5u %7s %7s %7s %s  %7" PRIx32 " %6s %13s %3u\n", kind, inode->name,
+	       inode->snap_ctime ? inode->snap_id : 0, s1, s2, s3, tbuf, vid, copies, inode->tag,
+	       inode->block_size_shift);
+}
+
 static int vdi_list(int argc, char **argv)
 {
-	uint8_t *bitmap = xmalloc(SD_VDI_BITMAP_SIZE);
-	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-	int ret = EXIT_SYSFAIL;
-
-	if (argc > 1) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	dog_init_req(&hdr, SD_OP_READ_VDIS);
-	hdr.data_length = SD_VDI_BITMAP_SIZE;
-	if (dog_exec(&hdr, bitmap, &rsp))
-		goto out;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to read VDIs: %s", sd_strerror(rsp.result));
-		ret = result_to_exit(rsp.result);
-		goto out;
-	}
+	if (argc > 1)
+		return EXIT_USAGE;
 	if (!dog_opts.raw)
 		printf("  Name        Id    Size    Used  Shared    Creation time   VDI id  Copies"
 		       "  Tag   Block Size Shift\n");
-	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
-		uint64_t used = 0, shared = 0, objsize;
-		uint32_t nr_objs;
-		char s1[32], s2[32], s3[32], tbuf[64], copies[8];
-		time_t ct;
-		struct tm tm;
-
-		if (!(bitmap[vid >> 3] & (1u << (vid & 7))))
-			continue;
-		if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
-			goto out;
-		if (!inode->name[0])
-			continue;	/* deleted */
-		if (argc == 1 && strncmp(inode->name, argv[0], SD_MAX_VDI_LEN))
-			continue;
-		objsize = UINT64_C(1) << (inode->block_size_shift ? inode->block_size_shift :
-					  SD_DEFAULT_BLOCK_SIZE_SHIFT);
-		nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize),
-					SD_INODE_DATA_INDEX);
-		for (uint32_t i = 0; i < nr_objs; i++) {
-			if (!inode->data_vdi_id[i])
-				continue;
-			if (inode->data_vdi_id[i] == vid)
-				used += objsize;
-			else
-				shared += objsize;
-		}
-		ct = (time_t)(inode->create_time >> 32);
-		localtime_r(&ct, &tm);
-		strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M", &tm);
-		snprintf(copies, sizeof(copies), "%u", inode->nr_copies);
-		if (dog_opts.raw) {
-			printf("%c %s %u %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %06" PRIx32
-			       " %s %s %u\n",
-			       inode->snap_ctime ? 's' : (inode->parent_vdi_id ? 'c' : '='),
-			       inode->name, inode->snap_ctime ? inode->snap_id : 0, inode->vdi_size,
-			       used, shared, tbuf, vid, copies, inode->tag,
-			       inode->block_size_shift);
-		} else {
-			printf("%c %-8s %5u %7s %7s %7s %s  %7" PRIx32 " %6s %13s %3u\n",
-			       inode->snap_ctime ? 's' : (inode->parent_vdi_id ? 'c' : ' '),
-			       inode->name, inode->snap_ctime ? inode->snap_id : 0,
-			       size_to_str(inode->vdi_size, s1, sizeof(s1)),
-			       size_to_str(used, s2, sizeof(s2)),
-			       size_to_str(shared, s3, sizeof(s3)), tbuf, vid, copies, inode->tag,
-			       inode->block_size_shift);
-		}
-	}
-	ret = EXIT_SUCCESS;
-out:
-	free(bitmap);
-	free(inode);
-	return ret;
+	if (dog_for_each_vdi(print_vdi, argc ? argv[0] : NULL))
+		return EXIT_SYSFAIL;
+	return EXIT_SUCCESS;
 }
 
 /* parse [OFFSET [LEN]] against the VDI size; *len = 0 means "to the end" */

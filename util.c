@@ -230,6 +230,7 @@ int parse_size(const char *s, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	uint64_t frac_num = 0, frac_den = 1;
 	int shift = 0;
 
 	if (!s || !isdigit((unsigned char)s[0]))
@@ -238,6 +239,17 @@ int parse_size(const char *s, uint64_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -1;
+	if (*end == '.') {
+		/* "1.5G" as Sheepdog's dog accepts it; only meaningful with a unit */
+		for (end++; isdigit((unsigned char)*end); end++) {
+			if (frac_den > UINT64_MAX / 100)
+				return -1;
+			frac_num = frac_num * 10 + (uint64_t)(*end - '0');
+			frac_den *= 10;
+		}
+		if (frac_den == 1)
+			return -1;
+	}
 	switch (*end) {
 	case 'k': case 'K': shift = 10; break;
 	case 'm': case 'M': shift = 20; break;
@@ -258,9 +270,19 @@ int parse_size(const char *s, uint64_t *out)
 		if (*end)
 			return -1;
 	}
+	if (frac_den > 1 && !shift)
+		return -1;
 	if (shift && v > (UINT64_MAX >> shift))
 		return -1;
 	*out = (uint64_t)v << shift;
+	if (frac_den > 1) {
+		/* frac_num / frac_den < 1, so this cannot exceed 2^shift */
+		uint64_t add = (uint64_t)(((unsigned __int128)frac_num << shift) / frac_den);
+
+		if (*out > UINT64_MAX - add)
+			return -1;
+		*out += add;
+	}
 	return 0;
 }
 

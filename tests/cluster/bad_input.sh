@@ -24,12 +24,12 @@ expect_fail "a second sheep on the same port is refused" 1 "cannot listen" \
 	"$SHEEP" -b 127.0.0.1 -p "$(port_of 0)" "$T/other"
 
 # unformatted cluster
-expect_fail "vdi create before format" 2 "Waiting for cluster to be formatted" dogp 0 vdi create a 1G
+expect_fail "vdi create before format" 1 "Waiting for cluster to be formatted" dogp 0 vdi create a 1G
 check "vdi list before format lists nothing" test "$(dogp 0 vdi list -r | wc -l)" -eq 0
 check "cluster info before format says waiting" \
 	bash -c "'$DOG' cluster info -p $(port_of 0) | grep -q 'Waiting for cluster to be formatted'"
-expect_fail "format with 0 copies" 64 "Invalid number of copies" dogp 0 cluster format -c 0
-expect_fail "format with 99 copies" 64 "Invalid number of copies" dogp 0 cluster format -c 99
+expect_fail "format with 0 copies" 1 "at least one copy" dogp 0 cluster format -c 0
+expect_fail "format with 99 copies" 1 "may not exceed 31 copies" dogp 0 cluster format -c 99
 check "format" dogp 0 cluster format -c 1
 
 # dog usage
@@ -46,19 +46,28 @@ expect_fail "vdi create with size 0" 64 "Invalid size" dogp 0 vdi create a 0
 expect_fail "vdi create with a negative size" 64 "Invalid size|invalid option" dogp 0 vdi create a -5G
 expect_fail "vdi create with a negative size after --" 64 "Invalid size" dogp 0 vdi create -- a -5G
 expect_fail "vdi create with a junk size" 64 "Invalid size" dogp 0 vdi create a 10Q
-expect_fail "vdi create with a fractional size" 64 "Invalid size" dogp 0 vdi create a 1.5G
+expect_fail "vdi create with a fraction of a byte" 64 "Invalid size" dogp 0 vdi create a 1.5
 expect_fail "vdi create over 4 TiB" 64 "larger than" dogp 0 vdi create a 5T
 expect_fail "vdi create with a 300-character name" 64 "Invalid VDI name" \
 	dogp 0 vdi create "$(printf 'n%.0s' $(seq 300))" 1G
 check "vdi create exactly 4 TiB" dogp 0 vdi create max 4T
 check "vdi create a" dogp 0 vdi create a 10M
-expect_fail "vdi create of an existing name" 3 "VDI exists already" dogp 0 vdi create a 10M
+check "vdi create with a fractional size" dogp 0 vdi create frac 1.5M
+check "fractional size is exact" bash -c "'$DOG' vdi list -r frac -p $(port_of 0) | grep -q '^= frac 0 1572864 '"
+expect_fail "vdi create with more copies than nodes" 64 "not enough nodes\(1\) to hold the copies\(2\)" \
+	dogp 0 vdi create c2 1G -c 2
+expect_fail "format of a cluster with VDIs asks first; no means no" 0 "Caution! The cluster is not empty" \
+	bash -c "echo no | '$DOG' cluster format -c 1 -p $(port_of 0)"
+check "the VDIs survive a refused format" bash -c "'$DOG' vdi list -r a -p $(port_of 0) | grep -q '^= a '"
+expect_fail "format with an unknown backend store" 2 "No targeted backend store" \
+	dogp 0 cluster format -b weird -f
+expect_fail "vdi create of an existing name" 1 "Failed to create VDI a: VDI exists already" dogp 0 vdi create a 10M
 
 # unknown VDIs
-expect_fail "read an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi read nope
-expect_fail "write an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi write nope </dev/null
-expect_fail "delete an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi delete nope
-expect_fail "resize an unknown VDI" 5 "VDI not found: nope" dogp 0 vdi resize nope 1G
+expect_fail "read an unknown VDI" 1 "No VDI found" dogp 0 vdi read nope
+expect_fail "write an unknown VDI" 1 "Failed to open VDI nope" dogp 0 vdi write nope </dev/null
+expect_fail "delete an unknown VDI" 1 "No VDI found" dogp 0 vdi delete nope
+expect_fail "resize an unknown VDI" 1 "No VDI found" dogp 0 vdi resize nope 1G
 
 # ranges
 expect_fail "read past the end" 64 "Too big length or offset" dogp 0 vdi read a 10M 1

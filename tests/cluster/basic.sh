@@ -6,12 +6,12 @@ TEST_PORT_OFFSET=0
 source "$(dirname "$0")/../lib.sh"
 
 check "sheep starts" start_sheep 0
-expect_fail "ops before format are refused" 2 "Waiting for cluster to be formatted" \
+expect_fail "ops before format are refused" 1 "Waiting for cluster to be formatted" \
 	dogp 0 vdi create early 1G
 check "format" dogp 0 cluster format -c 1
 out=$(dogp 0 cluster info)
 check "cluster info says running" grep -q "Cluster status: running" <<<"$out"
-check "cluster info lists epoch 1" grep -qE "^[0-9-]+ [0-9:]+ +1 \[127.0.0.1:$(port_of 0)\]" <<<"$out"
+check "cluster info lists epoch 1" grep -qE "^[0-9-]+ [0-9:]+ +1 \[127.0.0.1:$(port_of 0):128\]" <<<"$out"
 out=$(dogp 0 node list)
 check "node list shows the node" grep -qE "^ +0 +127.0.0.1:$(port_of 0) " <<<"$out"
 
@@ -24,8 +24,16 @@ out=$(dogp 0 vdi list -r)
 for n in small medium big odd; do
 	check "list shows $n" grep -qE "^= $n " <<<"$out"
 done
-check "raw list gives the exact size of odd" grep -qE "^= odd 0 12345678 " <<<"$out"
+check "raw list gives the exact size of odd" grep -qE "^= odd 0 12345678 0 0 [0-9]+ [0-9a-f]+ 1  22$" <<<"$out"
 check "test vid is the FNV-1a hash" bash -c "'$DOG' vdi create test 1G -p $(port_of 0) && '$DOG' vdi list -r -p $(port_of 0) test | grep -q ' 7c2b25 '"
+
+out=$(dogp 0 node info -r)
+want=$(( (4 << 20) + (100 << 20) + (10 << 30) + 12345678 + (1 << 30) ))
+check "node info -r: one node line and a total" grep -qE "^0 [0-9]+ [0-9]+ [0-9]+ [0-9]+%$" <<<"$out"
+check "node info -r: total virtual image size is the sum of the VDIs" \
+	grep -qE "^Total [0-9]+ [0-9]+ [0-9]+ [0-9]+% $want$" <<<"$out"
+check "node info (human) prints a total" bash -c "'$DOG' node info -p $(port_of 0) | grep -q '^Total virtual image size'"
+check "cluster info -r: raw epoch line" bash -c "'$DOG' cluster info -r -p $(port_of 0) | grep -qE '^[0-9]+ 1 \[127.0.0.1:$(port_of 0):128\]$'"
 
 # random data at unaligned offsets, crossing object boundaries
 declare -A OFFS=( [medium]="4194000 7" [big]="8388607 5000000" [odd]="12000000 345678" [small]="0 4194304" )
@@ -77,7 +85,7 @@ verify_all "after kill -9"
 check "resize grows" dogp 0 vdi resize odd 20M
 check "resized size visible" bash -c "'$DOG' vdi list -r odd -p $(port_of 0) | grep -qE '^= odd 0 20971520 '"
 check "old data intact after resize" cmp -s "$T/odd.data" <(dogp 0 vdi read odd 12000000 345678)
-small_vid=$(dogp 0 vdi list -r small | awk '{print $9}')
+small_vid=$(printf %06x "0x$(dogp 0 vdi list -r small | awk '{print $8}')")
 check "small has a data object on disk" test -e "$T/0/obj/00${small_vid}00000000"
 check "delete small" dogp 0 vdi delete small
 check "deleted VDI is gone from the list" bash -c "! '$DOG' vdi list -r -p $(port_of 0) | grep -q '^= small '"

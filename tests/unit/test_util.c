@@ -19,6 +19,8 @@ TEST(parse_size_units)
 	CHECK(parse_size("4T", &v) == 0 && v == 4398046511104ULL);
 	CHECK(parse_size("1GB", &v) == 0 && v == 1073741824ULL);
 	CHECK(parse_size("1GiB", &v) == 0 && v == 1073741824ULL);
+	CHECK(parse_size("1.5G", &v) == 0 && v == 1610612736ULL);
+	CHECK(parse_size("0.5k", &v) == 0 && v == 512);
 }
 
 TEST(parse_size_rejects)
@@ -30,7 +32,8 @@ TEST(parse_size_rejects)
 	CHECK(parse_size("G", &v) < 0);
 	CHECK(parse_size("10X", &v) < 0);
 	CHECK(parse_size("10GG", &v) < 0);
-	CHECK(parse_size("1.5G", &v) < 0);
+	CHECK(parse_size("1.5", &v) < 0);	/* a fraction of a byte */
+	CHECK(parse_size("1.G", &v) < 0);
 	CHECK(parse_size(" 10G", &v) < 0);
 	CHECK(parse_size("99999999999999999999", &v) < 0);
 	CHECK(parse_size("16E", &v) < 0);	/* 2^64 overflows */

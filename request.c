@@ -171,7 +171,12 @@ void request_done(struct request *req)
 	req->rp.opcode = req->rq.opcode;
 	req->rp.id = req->rq.id;
 	req->rp.epoch = sys->epoch;
-	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size)
+	/*
+	 * A write is answered with a bare header: tgt reads no payload after a
+	 * write response and would desynchronise on one.
+	 */
+	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size ||
+	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
 		req->rp.data_length = 0;
 	list_add_tail(&req->link, &ci->tx_list);
 	client_put(ci);

@@ -373,7 +373,7 @@ int vdi_op_del(struct request *req)
 	ret = parse_name(req, name, tag);
 	if (ret)
 		return ret;
-	inode = xmalloc(SD_INODE_SIZE);
+	inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
 	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
 	if (ret)
 		goto out;

@@ -17,7 +17,10 @@ expect_fail "sheep rejects two store dirs" 1 "unexpected argument" "$SHEEP" "$T/
 check "sheep --help exits 0" bash -c "'$SHEEP' --help | grep -q Usage"
 check "sheep -v lists the local driver" bash -c "'$SHEEP' -v | grep -q 'Cluster drivers:.*local'"
 
-check "sheep starts" start_sheep 0
+check "sheep starts (with an IO address)" start_sheep 0 -i host=127.0.0.1,port=$(port_of 5)
+check "the IO address serves the protocol too" dogp 5 node list
+expect_fail "sheep rejects a bad IO address" 1 "invalid IO address" "$SHEEP" -i host=300.1.2.3 "$T/x"
+expect_fail "sheep rejects a bad IO option" 1 "invalid --ioaddr option" "$SHEEP" -i nic=eth1 "$T/x"
 expect_fail "a second sheep on the same store is refused" 1 "already using" \
 	"$SHEEP" -b 127.0.0.1 -p "$(port_of 1)" "$T/0"
 expect_fail "a second sheep on the same port is refused" 1 "cannot listen" \

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Verifiable writer for crash tests.
+
+  writer.py write PORT VDI ACKLOG [SECONDS]   write self-describing blocks until
+      the sheep goes away or SECONDS pass.  Before each write it appends
+      "P offset generation" to ACKLOG, after the acknowledgement
+      "A offset generation" (flushed), so the log tells exactly which writes
+      were acknowledged and which were in flight.  Exits 0 when the sheep dies.
+  writer.py verify PORT VDI ACKLOG             every byte must hold the last
+      acknowledged write covering it, or a write that was in flight after it
+      (an unacknowledged write may or may not have been applied); print a
+      PASS/FAIL line.
+
+A block is 64 KiB: an 16-byte header (offset, generation) repeated across it,
+so a torn or stale block is detected wherever it is read."""
+import os
+import random
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sdclient import Client, Vdi  # noqa: E402
+
+BLOCK = 64 << 10
+
+
+def block(offset, gen):
+    return struct.pack("<QQ", offset, gen) * (BLOCK // 16)
+
+
+def last_gen(acklog):
+    gen = 0
+    if os.path.exists(acklog):
+        with open(acklog) as log:
+            for line in log:
+                gen = max(gen, int(line.split()[2]))
+    return gen
+
+
+def do_write(port, name, acklog, seconds):
+    v = Vdi(Client(port), name)
+    nblocks = v.size // BLOCK
+    rnd = random.Random(os.getpid())
+    gen = last_gen(acklog)     # generations stay unique across runs
+    deadline = time.time() + seconds
+    with open(acklog, "a") as log:
+        while time.time() < deadline:
+            gen += 1
+            # unaligned to objects on purpose: blocks straddle object boundaries
+            off = rnd.randrange(nblocks) * BLOCK + (BLOCK // 2 if gen % 3 == 0 else 0)
+            if off + BLOCK > v.size:
+                off -= BLOCK // 2
+            log.write("P %d %d\n" % (off, gen))
+            log.flush()
+            try:
+                v.write(off, block(off, gen))
+            except (OSError, ConnectionError):
+                return 0
+            log.write("A %d %d\n" % (off, gen))
+            log.flush()
+    return 0
+
+
+def do_verify(port, name, acklog):
+    # acceptable (offset, generation) values per 16-byte slot
+    ok = {}
+    acked = 0
+    with open(acklog) as log:
+        for line in log:
+            kind, off, gen = line.split()
+            off, gen = int(off), int(gen)
+            for slot in range(off, off + BLOCK, 16):
+                if kind == "A":
+                    ok[slot] = {(off, gen)}
+                else:
+                    ok.setdefault(slot, {(0, 0)}).add((off, gen))
+            acked += kind == "A"
+    v = Vdi(Client(port), name)
+    bad = checked = 0
+    for base in sorted({s - s % BLOCK for s in ok}):
+        data = v.read(base, min(2 * BLOCK, v.size - base))
+        for i in range(0, len(data), 16):
+            if base + i not in ok:
+                continue
+            got = struct.unpack_from("<QQ", data, i)
+            checked += 1
+            if got not in ok[base + i]:
+                bad += 1
+                if bad <= 5:
+                    print("  byte %d: got %s, want one of %s" % (base + i, got,
+                                                                sorted(ok[base + i])))
+    good = bad == 0 and acked > 0
+    print("%s: writer: %d acknowledged writes, %d slots checked, %d wrong" %
+          ("PASS" if good else "FAIL", acked, checked, bad))
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    mode, port, name, acklog = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if mode == "write":
+        sys.exit(do_write(port, name, acklog, float(sys.argv[5]) if len(sys.argv) > 5 else 3600))
+    sys.exit(do_verify(port, name, acklog))

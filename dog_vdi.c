@@ -249,9 +249,12 @@ static int vdi_list(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/* parse [OFFSET [LEN]] against the VDI size; *len = 0 means "to the end" */
-static int parse_range(int argc, char **argv, uint64_t vdi_size, uint64_t *off, uint64_t *len,
-		       bool *len_given)
+/*
+ * parse [OFFSET [LEN]] against the VDI size as Sheepdog's dog does: an
+ * offset past the end is an error, a length past the end is clamped.
+ */
+static int parse_range(int argc, char **argv, uint64_t vdi_size, const char *what,
+		       uint64_t *off, uint64_t *len, bool *len_given)
 {
 	*off = 0;
 	*len = 0;
@@ -267,11 +270,11 @@ static int parse_range(int argc, char **argv, uint64_t vdi_size, uint64_t *off, 
 		}
 		*len_given = true;
 	}
-	if (*off > vdi_size || (*len_given && *len > vdi_size - *off)) {
-		dog_err("Too big length or offset: the VDI size is %" PRIu64 " bytes", vdi_size);
-		return EXIT_USAGE;
+	if (*off > vdi_size) {
+		dog_err("%s offset is beyond the end of the VDI", what);
+		return EXIT_FAILURE;
 	}
-	if (!*len_given)
+	if (!*len_given || *len > vdi_size - *off)
 		*len = vdi_size - *off;
 	return 0;
 }
@@ -296,7 +299,7 @@ static int vdi_read(int argc, char **argv)
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
-	ret = parse_range(argc - 1, argv + 1, inode->vdi_size, &off, &len, &len_given);
+	ret = parse_range(argc - 1, argv + 1, inode->vdi_size, "Read", &off, &len, &len_given);
 	if (ret)
 		goto out;
 	objsize = UINT64_C(1) << inode->block_size_shift;
@@ -372,7 +375,7 @@ static int vdi_write(int argc, char **argv)
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
-	ret = parse_range(argc - 1, argv + 1, inode->vdi_size, &off, &len, &len_given);
+	ret = parse_range(argc - 1, argv + 1, inode->vdi_size, "Write", &off, &len, &len_given);
 	if (ret)
 		goto out;
 	objsize = UINT64_C(1) << inode->block_size_shift;

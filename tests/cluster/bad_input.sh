@@ -73,9 +73,15 @@ expect_fail "delete an unknown VDI" 1 "No VDI found" dogp 0 vdi delete nope
 expect_fail "resize an unknown VDI" 1 "No VDI found" dogp 0 vdi resize nope 1G
 
 # ranges
-expect_fail "read past the end" 64 "Too big length or offset" dogp 0 vdi read a 10M 1
+expect_fail "read starting past the end" 1 "Read offset is beyond the end of the VDI" dogp 0 vdi read a 11M
+check "read at the very end gives nothing" test "$(dogp 0 vdi read a 10M 1 | wc -c)" -eq 0
+check "a read length past the end is clamped" test "$(dogp 0 vdi read a 9M 5M | wc -c)" -eq $((1 << 20))
 expect_fail "read at a bad offset" 64 "Invalid offset" dogp 0 vdi read a xyz
-expect_fail "write past the end" 64 "Too big length or offset" dogp 0 vdi write a 9M 2M </dev/null
+expect_fail "write starting past the end" 1 "Write offset is beyond the end of the VDI" \
+	dogp 0 vdi write a 11M 1M </dev/null
+head -c 2M /dev/urandom >"$T/two"
+check "a write length past the end is clamped" dogp 0 vdi write a 9M 2M <"$T/two"
+check "the clamped write stored the first part" cmp -s <(head -c 1M "$T/two") <(dogp 0 vdi read a 9M)
 expect_fail "write with short input" 1 "short" dogp 0 vdi write a 0 1M < <(head -c 1000 /dev/zero)
 check "the short write kept what it got" cmp -s <(head -c 1000 /dev/zero) <(dogp 0 vdi read a 0 1000)
 expect_fail "resize smaller" 64 "Shrinking VDIs is not implemented" dogp 0 vdi resize a 1M

@@ -14,12 +14,13 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o
 CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o \
-           vdi.o gateway.o
+           vdi.o gateway.o ring.o
 DOG      = dog.o dog_vdi.o dog_cluster.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 
-UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store
+UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store \
+             tests/unit/test_ring
 
 all: sheep dog
 

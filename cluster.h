@@ -42,7 +42,12 @@ const char *cdrv_names(char *buf, size_t len);
 		cdrv_register(&drv);					\
 	}
 
-/* callbacks into the core, main thread only (group.c) */
+/*
+ * callbacks into the core, main thread only (group.c).  sd_join_handler runs
+ * on one member and may rewrite opaque; false refuses the joiner: the driver
+ * then delivers sd_accept_handler (with the rewritten opaque, which says why)
+ * to the joiner alone and the membership does not change.
+ */
 bool sd_join_handler(const struct sd_node *joining, const struct sd_node *members,
 		     size_t nr_members, void *opaque);
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,

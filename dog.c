@@ -70,6 +70,7 @@ static const char *const results[256] = {
 	[SD_RES_CLUSTER_ERROR] = "Cluster driver error",
 	[SD_RES_VDI_NOT_EMPTY] = "VDI is not empty",
 	[SD_RES_NOT_FOUND] = "Cannot found target",
+	[SD_RES_GATEWAY_MODE] = "Node doesn't have a storage (gateway mode)",
 };
 
 const char *sd_strerror(uint32_t result)

@@ -260,16 +260,75 @@ static int node_info(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+static int cluster_reweight(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	dog_init_req(&hdr, SD_OP_REWEIGHT);
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to reweight the cluster: %s", sd_strerror(rsp.result));
+		return result_to_exit(rsp.result);
+	}
+	return EXIT_SUCCESS;
+}
+
+/* "node vnodes [set N]": show or fix the vnodes of the node addressed */
+static int node_vnodes(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint32_t v = 0;
+	uint64_t n;
+
+	if (argc == 0) {
+		dog_init_req(&hdr, SD_OP_GET_VNODES);
+		hdr.data_length = sizeof(v);
+		if (dog_exec(&hdr, &v, &rsp))
+			return EXIT_SYSFAIL;
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to get vnodes: %s", sd_strerror(rsp.result));
+			return result_to_exit(rsp.result);
+		}
+		printf("%" PRIu32 "\n", v);
+		return EXIT_SUCCESS;
+	}
+	if (argc != 2 || strcmp(argv[0], "set"))
+		return EXIT_USAGE;
+	if (parse_uint(argv[1], 65535, &n) || !n) {
+		dog_err("Invalid number of vnodes '%s': it must be 1-65535", argv[1]);
+		return EXIT_USAGE;
+	}
+	v = (uint32_t)n;
+	dog_init_req(&hdr, SD_OP_SET_VNODES);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(v);
+	if (dog_exec(&hdr, &v, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to set vnodes: %s", sd_strerror(rsp.result));
+		return result_to_exit(rsp.result);
+	}
+	return EXIT_SUCCESS;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:f", "create a Sheepdog store", cluster_format },
 	{ "shutdown", "", "", "stop Sheepdog", cluster_shutdown },
+	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static const struct subcommand node_subs[] = {
 	{ "list", "", "r", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
+	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

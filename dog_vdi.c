@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dog.h"
+#include "net.h"
 
 static int check_name(const char *name)
 {
@@ -476,6 +477,119 @@ out:
 	return ret;
 }
 
+/* which members hold oid: Sheepdog's "vdi object location" lines */
+static int print_obj_location(uint64_t oid, int copies)
+{
+	struct sd_node *nodes;
+	int nr = dog_node_list(&nodes), ret = EXIT_SUCCESS;
+
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	for (int i = 0; i < nr; i++) {
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+		char name[64];
+
+		node_id_to_str(&nodes[i].nid, name, sizeof(name));
+		dog_init_req(&hdr, SD_OP_EXIST);
+		hdr.obj.oid = oid;
+		if (dog_exec_node(&nodes[i].nid, &hdr, NULL, &rsp)) {
+			ret = EXIT_SYSFAIL;
+			continue;
+		}
+		if (rsp.result == SD_RES_SUCCESS) {
+			printf("%s has the object (should be %d copies)\n", name, copies);
+		} else if (rsp.result == SD_RES_NO_OBJ) {
+			printf("%s doesn't have the object\n", name);
+		} else {
+			dog_err("%s: hit an unexpected error (%s)", name, sd_strerror(rsp.result));
+			ret = EXIT_FAILURE;
+		}
+	}
+	free(nodes);
+	return ret;
+}
+
+static int object_location(const char *name)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	uint32_t vid, idx = dog_opts.index;
+	int ret, nr;
+	struct sd_node *nodes;
+
+	ret = open_vdi(name, &vid);
+	if (ret)
+		goto out;
+	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
+	nr = dog_node_list(&nodes);
+	free(nodes);
+	if (nr < 0) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
+	if (!dog_opts.index_set) {
+		printf("Looking for the inode object 0x%" PRIx32 " with %d nodes\n\n", vid, nr);
+		ret = print_obj_location(vid_to_vdi_oid(vid), inode->nr_copies);
+	} else if (idx >= SD_INODE_DATA_INDEX) {
+		dog_err("The index %" PRIu32 " is out of range (0-%" PRIu32 ")", idx,
+			SD_INODE_DATA_INDEX - 1);
+		ret = EXIT_USAGE;
+	} else if (inode->data_vdi_id[idx]) {
+		uint64_t oid = vid_to_data_oid(inode->data_vdi_id[idx], idx);
+
+		printf("Looking for the object 0x%" PRIx64 " (vid 0x%" PRIx32 " idx %" PRIu32
+		       ", %u copies) with %d nodes\n\n", oid, vid, idx, inode->nr_copies, nr);
+		ret = print_obj_location(oid, inode->nr_copies);
+	} else {
+		printf("The inode object 0x%" PRIx32 " idx %" PRIu32 " is not allocated\n", vid,
+		       idx);
+	}
+out:
+	free(inode);
+	return ret;
+}
+
+/* the allocated indexes and the VDI that owns each */
+static int object_map(const char *name)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	uint32_t vid;
+	int ret;
+
+	ret = open_vdi(name, &vid);
+	if (!ret && dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
+		ret = EXIT_SYSFAIL;
+	if (!ret) {
+		printf("Index       VID\n");
+		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
+			if (inode->data_vdi_id[i])
+				printf("%08" PRIu32 " %8" PRIx32 "\n", i, inode->data_vdi_id[i]);
+	}
+	free(inode);
+	return ret;
+}
+
+/* "vdi object [location|map] <vdi>": location when no subcommand is named */
+static int vdi_object(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[0], "location"))
+		return object_location(argv[1]);
+	if (argc == 2 && !strcmp(argv[0], "map"))
+		return object_map(argv[1]);
+	if (argc == 2) {
+		dog_err("Unknown object subcommand '%s' (location, map)", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (argc != 1)
+		return EXIT_USAGE;
+	return object_location(argv[0]);
+}
+
 static const struct subcommand vdi_subs[] = {
 	{ "create", "[-P] [-c copies] [-z bss] <vdiname> <size>", "Pc:z:y",
 	  "create an image", vdi_create },
@@ -485,6 +599,8 @@ static const struct subcommand vdi_subs[] = {
 	  "read data from an image", vdi_read },
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
+	{ "object", "[location|map] [-i index] [-s snapshot] <vdiname>", "i:s:",
+	  "show where an object lives", vdi_object },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -1,19 +1,435 @@
 /*
- * gateway.c - client object IO.
+ * gateway.c - client object IO and the peer side of replication.
  *
- * Validates each request against the object's size (derived from the oid and
- * the VDI's block size) and applies it to the nodes that hold the object.
- * Worker threads only; never touches cluster state except through vdi.c's
- * locked lookups.  With one node every object lives in the local store;
- * replica fan-out arrives with multi-node support.
+ * The gateway validates a request against the object's size, picks the
+ * object's nodes on the current ring and sends the request to all of them
+ * in parallel (writes: acknowledged only when every replica acknowledged)
+ * or to one of them (reads: the local copy first, then the others).  A peer
+ * whose epoch differs answers OLD/NEW_NODE_VER; the gateway waits for its
+ * own view to catch up and retries.  Until recovery exists, a read that no
+ * current holder can serve is tried on every member, so a replica left on a
+ * node that is no longer a holder is still found.
+ *
+ * Worker threads only.  The ring is replaced by the main thread
+ * (gateway_set_ring) and shared by reference count under ring_lock; idle
+ * peer connections are cached per node under conn_lock.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
+#include "net.h"
+#include "ring.h"
 #include "store.h"
 #include "vdi.h"
+
+#define PEER_TIMEOUT_MS		30000
+#define EPOCH_RETRY_MS		50
+#define EPOCH_RETRIES		200	/* 10 s for a membership change to settle */
+#define MAX_IDLE_CONNS		16
+
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ring *cur_ring;
+
+struct idle_conn {
+	struct node_id nid;
+	int fd;
+};
+
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct idle_conn idle[MAX_IDLE_CONNS];
+static int nr_idle;
+
+void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
+{
+	struct ring *r = ring_build(nodes, nr, epoch), *old;
+
+	pthread_mutex_lock(&ring_lock);
+	old = cur_ring;
+	cur_ring = r;
+	if (old && --old->refcnt == 0)
+		ring_free(old);
+	pthread_mutex_unlock(&ring_lock);
+}
+
+static struct ring *get_ring(void)
+{
+	struct ring *r;
+
+	pthread_mutex_lock(&ring_lock);
+	r = cur_ring;
+	if (r)
+		r->refcnt++;
+	pthread_mutex_unlock(&ring_lock);
+	return r;
+}
+
+static void put_ring(struct ring *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&ring_lock);
+	if (--r->refcnt == 0)
+		ring_free(r);
+	pthread_mutex_unlock(&ring_lock);
+}
+
+uint32_t gateway_epoch(void)
+{
+	uint32_t e;
+
+	pthread_mutex_lock(&ring_lock);
+	e = cur_ring ? cur_ring->epoch : 0;
+	pthread_mutex_unlock(&ring_lock);
+	return e;
+}
+
+static bool nid_is_local(const struct node_id *nid)
+{
+	return !memcmp(nid->addr, sys->this_node.nid.addr, 16) &&
+	       nid->port == sys->this_node.nid.port;
+}
+
+/* IO goes to the dedicated IO address when the node has one */
+static int peer_connect(const struct node_id *nid)
+{
+	char host[64];
+	int fd = -1;
+
+	if (nid->io_port) {
+		addr_to_str(nid->io_addr, host, sizeof(host));
+		fd = connect_tcp(host, nid->io_port, 3000);
+	}
+	if (fd < 0) {
+		addr_to_str(nid->addr, host, sizeof(host));
+		fd = connect_tcp(host, nid->port, 3000);
+	}
+	if (fd >= 0)
+		set_io_timeout(fd, PEER_TIMEOUT_MS);
+	return fd;
+}
+
+static int conn_get(const struct node_id *nid)
+{
+	pthread_mutex_lock(&conn_lock);
+	for (int i = 0; i < nr_idle; i++) {
+		if (node_id_eq(&idle[i].nid, nid)) {
+			int fd = idle[i].fd;
+
+			idle[i] = idle[--nr_idle];
+			pthread_mutex_unlock(&conn_lock);
+			return fd;
+		}
+	}
+	pthread_mutex_unlock(&conn_lock);
+	return peer_connect(nid);
+}
+
+static void conn_put(const struct node_id *nid, int fd, bool healthy)
+{
+	if (fd < 0)
+		return;
+	if (healthy) {
+		pthread_mutex_lock(&conn_lock);
+		if (nr_idle < MAX_IDLE_CONNS) {
+			idle[nr_idle].nid = *nid;
+			idle[nr_idle++].fd = fd;
+			fd = -1;
+		}
+		pthread_mutex_unlock(&conn_lock);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static uint8_t object_copies(uint64_t oid, uint8_t hint)
+{
+	struct vdi_state st;
+
+	if (hint)
+		return hint;
+	if (vdi_get_state(oid_to_vid(oid), &st) && st.copies)
+		return st.copies;
+	return sys->copies ? sys->copies : 1;
+}
+
+/* one peer request as it goes on the wire */
+struct peer_io {
+	uint8_t opcode;		/* SD_OP_*_PEER */
+	uint64_t oid;
+	uint32_t offset;
+	const void *wbuf;
+	uint32_t wlen;
+	void *rbuf;
+	uint32_t rlen;
+	uint32_t objsize;
+	bool exclusive;		/* CREATE_AND_WRITE_PEER of a whole object, only if absent */
+};
+
+static int local_io(const struct peer_io *io)
+{
+	uint32_t rlen;
+
+	switch (io->opcode) {
+	case SD_OP_READ_PEER:
+		return store_read(io->oid, io->rbuf, io->rlen, io->offset, &rlen);
+	case SD_OP_WRITE_PEER:
+		return store_write(io->oid, io->wbuf, io->wlen, io->offset);
+	case SD_OP_CREATE_AND_WRITE_PEER:
+		if (io->exclusive)
+			return io->wlen == io->objsize ?
+			       store_create_exclusive(io->oid, io->objsize, io->wbuf) :
+			       SD_RES_INVALID_PARMS;
+		return store_create_and_write(io->oid, io->objsize, NULL, io->wbuf, io->wlen,
+					      io->offset);
+	case SD_OP_REMOVE_PEER:
+		return store_remove(io->oid);
+	}
+	return SD_RES_INVALID_PARMS;
+}
+
+static void fill_peer_req(struct sd_req *hdr, const struct peer_io *io, uint32_t epoch,
+			  uint8_t copies)
+{
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->proto_ver = SD_SHEEP_PROTO_VER;
+	hdr->opcode = io->opcode;
+	hdr->epoch = epoch;
+	hdr->obj.oid = io->oid;
+	hdr->obj.offset = io->offset;
+	hdr->obj.copies = copies;
+	if (io->wlen || io->opcode == SD_OP_CREATE_AND_WRITE_PEER ||
+	    io->opcode == SD_OP_WRITE_PEER) {
+		hdr->flags = SD_FLAG_CMD_WRITE | (io->exclusive ? SD_FLAG_CMD_RECOVERY : 0);
+		hdr->data_length = io->wlen;
+	} else {
+		hdr->data_length = io->rlen;
+	}
+}
+
+/* one node, blocking: SD_RES_* or SD_RES_NETWORK_ERROR */
+static int node_io(const struct sd_node *n, const struct peer_io *io, uint32_t epoch,
+		   uint8_t copies)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int fd, ret;
+
+	if (nid_is_local(&n->nid))
+		return local_io(io);
+	fd = conn_get(&n->nid);
+	if (fd < 0)
+		return SD_RES_NETWORK_ERROR;
+	fill_peer_req(&hdr, io, epoch, copies);
+	ret = exec_req(fd, &hdr, io->wbuf, &rsp, io->rbuf, io->rlen);
+	conn_put(&n->nid, fd, ret == 0);
+	if (ret)
+		return SD_RES_NETWORK_ERROR;
+	if (rsp.result == SD_RES_SUCCESS && io->opcode == SD_OP_READ_PEER &&
+	    rsp.data_length < io->rlen)
+		memset((char *)io->rbuf + rsp.data_length, 0, io->rlen - rsp.data_length);
+	return (int)rsp.result;
+}
+
+static bool epoch_mismatch(int res)
+{
+	return res == SD_RES_OLD_NODE_VER || res == SD_RES_NEW_NODE_VER;
+}
+
+/*
+ * Apply a write-type io on every holder in parallel: send to the remote ones,
+ * do the local one, then collect.  Returns the first failure, or success
+ * only if every holder succeeded.
+ */
+static int fanout_write(const struct ring *r, const int *idx, int nr, const struct peer_io *io,
+			uint8_t copies)
+{
+	int fds[SD_MAX_COPIES], res[SD_MAX_COPIES], ret = SD_RES_SUCCESS;
+	struct sd_req hdr;
+
+	fill_peer_req(&hdr, io, r->epoch, copies);
+	for (int i = 0; i < nr; i++) {
+		const struct sd_node *n = &r->nodes[idx[i]];
+
+		fds[i] = -1;
+		res[i] = SD_RES_SUCCESS;
+		if (nid_is_local(&n->nid))
+			continue;
+		fds[i] = conn_get(&n->nid);
+		if (fds[i] < 0 || xwrite_full(fds[i], &hdr, sizeof(hdr)) ||
+		    (hdr.data_length && xwrite_full(fds[i], io->wbuf, hdr.data_length))) {
+			conn_put(&n->nid, fds[i], false);
+			fds[i] = -1;
+			res[i] = SD_RES_NETWORK_ERROR;
+		}
+	}
+	for (int i = 0; i < nr; i++)
+		if (nid_is_local(&r->nodes[idx[i]].nid))
+			res[i] = local_io(io);
+	for (int i = 0; i < nr; i++) {
+		struct sd_rsp rsp;
+		char sink[64];
+
+		if (fds[i] < 0)
+			continue;
+		if (xread_full(fds[i], &rsp, sizeof(rsp)) ||
+		    (rsp.data_length && (rsp.data_length > sizeof(sink) ||
+					 xread_full(fds[i], sink, rsp.data_length)))) {
+			conn_put(&r->nodes[idx[i]].nid, fds[i], false);
+			res[i] = SD_RES_NETWORK_ERROR;
+			continue;
+		}
+		conn_put(&r->nodes[idx[i]].nid, fds[i], true);
+		res[i] = (int)rsp.result;
+	}
+	for (int i = 0; i < nr; i++) {
+		if (res[i] == SD_RES_SUCCESS)
+			continue;
+		if (ret == SD_RES_SUCCESS || epoch_mismatch(res[i]))
+			ret = res[i];
+		/* a missing object on remove is fine; on write the caller repairs */
+		if (res[i] != SD_RES_NO_OBJ || io->opcode == SD_OP_CREATE_AND_WRITE_PEER) {
+			char name[64];
+
+			node_id_to_str(&r->nodes[idx[i]].nid, name, sizeof(name));
+			sd_err("oid %016" PRIx64 ": op %02x on %s failed: result %02x", io->oid,
+			       io->opcode, name, res[i]);
+		}
+	}
+	return ret;
+}
+
+static int do_read_io(const struct peer_io *io, uint8_t hint);
+
+/*
+ * A write found holders without the object: the membership changed and the
+ * object was not recovered to them yet.  Copy the whole object from wherever
+ * it is (holders first) to every holder that lacks it, without overwriting
+ * one that appeared meanwhile; the caller then retries the write.
+ */
+static int repair_holders(uint64_t oid, uint8_t copies)
+{
+	uint32_t size = vdi_object_size(oid);
+	char *whole = xmalloc(size);
+	struct peer_io rd = { .opcode = SD_OP_READ_PEER, .oid = oid, .rbuf = whole,
+			      .rlen = size };
+	struct peer_io cr = { .opcode = SD_OP_CREATE_AND_WRITE_PEER, .oid = oid,
+			      .wbuf = whole, .wlen = size, .objsize = size, .exclusive = true };
+	int ret = do_read_io(&rd, copies);
+	struct ring *r;
+
+	if (ret) {
+		free(whole);
+		return ret;
+	}
+	r = get_ring();
+	if (!r) {
+		free(whole);
+		return SD_RES_HALT;
+	}
+	{
+		int idx[SD_MAX_COPIES], nr = ring_pick_nodes(r, oid, copies, idx);
+
+		for (int i = 0; i < nr && !ret; i++) {
+			int res = node_io(&r->nodes[idx[i]], &cr, r->epoch, copies);
+
+			if (res != SD_RES_SUCCESS && res != SD_RES_OID_EXIST)
+				ret = res;
+		}
+	}
+	put_ring(r);
+	free(whole);
+	if (!ret)
+		sd_info("oid %016" PRIx64 ": copied to its new holders before a write", oid);
+	return ret;
+}
+
+static int do_write_io(const struct peer_io *io, uint8_t hint)
+{
+	uint8_t copies = object_copies(io->oid, hint);
+	int repairs = 0;
+
+	for (int attempt = 0;; attempt++) {
+		struct ring *r = get_ring();
+		int idx[SD_MAX_COPIES], nr, ret;
+
+		if (!r)
+			return SD_RES_HALT;
+		nr = ring_pick_nodes(r, io->oid, copies, idx);
+		if (nr == 0) {
+			put_ring(r);
+			return SD_RES_HALT;
+		}
+		ret = fanout_write(r, idx, nr, io, copies);
+		put_ring(r);
+		if (ret == SD_RES_NO_OBJ && io->opcode == SD_OP_WRITE_PEER && repairs++ < 3) {
+			ret = repair_holders(io->oid, copies);
+			if (ret && !epoch_mismatch(ret) && ret != SD_RES_NETWORK_ERROR)
+				return ret;
+			continue;
+		}
+		if ((!epoch_mismatch(ret) && ret != SD_RES_NETWORK_ERROR) ||
+		    attempt >= EPOCH_RETRIES)
+			return ret;
+		usleep(EPOCH_RETRY_MS * 1000);
+	}
+}
+
+static int do_read_io(const struct peer_io *io, uint8_t hint)
+{
+	uint8_t copies = object_copies(io->oid, hint);
+
+	for (int attempt = 0;; attempt++) {
+		struct ring *r = get_ring();
+		int idx[SD_MAX_COPIES], nr, ret = SD_RES_NO_OBJ;
+		bool retry = false, tried[SD_MAX_NODES] = { false };
+
+		if (!r)
+			return SD_RES_HALT;
+		nr = ring_pick_nodes(r, io->oid, copies, idx);
+		/* the local replica first */
+		for (int i = 1; i < nr; i++)
+			if (nid_is_local(&r->nodes[idx[i]].nid)) {
+				int t = idx[0];
+
+				idx[0] = idx[i];
+				idx[i] = t;
+			}
+		for (int i = 0; i < nr; i++) {
+			int res = node_io(&r->nodes[idx[i]], io, r->epoch, copies);
+
+			tried[idx[i]] = true;
+			if (res == SD_RES_SUCCESS) {
+				put_ring(r);
+				return res;
+			}
+			retry |= epoch_mismatch(res);
+			if (res != SD_RES_NO_OBJ)
+				ret = res;
+		}
+		/* not on its holders (not recovered yet): any member that has it */
+		for (int i = 0; i < r->nr_nodes && r->nr_nodes <= SD_MAX_NODES; i++) {
+			int res;
+
+			if (tried[i] || !r->nodes[i].nr_vnodes)
+				continue;
+			res = node_io(&r->nodes[i], io, r->epoch, copies);
+			if (res == SD_RES_SUCCESS) {
+				put_ring(r);
+				return res;
+			}
+			retry |= epoch_mismatch(res);
+		}
+		put_ring(r);
+		if (!retry || attempt >= EPOCH_RETRIES)
+			return ret;
+		usleep(EPOCH_RETRY_MS * 1000);
+	}
+}
 
 static int check_range(uint64_t oid, uint32_t len, uint32_t off)
 {
@@ -39,30 +455,35 @@ static int check_writable(uint64_t oid)
 
 int gateway_read_obj(uint64_t oid, void *buf, uint32_t len, uint32_t off)
 {
-	uint32_t rlen;
+	struct peer_io io = { .opcode = SD_OP_READ_PEER, .oid = oid, .offset = off,
+			      .rbuf = buf, .rlen = len };
 	int ret = check_range(oid, len, off);
 
 	if (ret)
 		return ret;
-	return store_read(oid, buf, len, off, &rlen);
+	return do_read_io(&io, 0);
 }
 
 int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
 {
+	struct peer_io io = { .opcode = SD_OP_WRITE_PEER, .oid = oid, .offset = off,
+			      .wbuf = buf, .wlen = len };
 	int ret = check_range(oid, len, off);
 
 	if (!ret)
 		ret = check_writable(oid);
 	if (ret)
 		return ret;
-	return store_write(oid, buf, len, off);
+	return do_write_io(&io, 0);
 }
 
 int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
 				 uint32_t len, uint32_t off)
 {
-	uint32_t size = vdi_object_size(oid), rlen;
-	void *base = NULL;
+	uint32_t size = vdi_object_size(oid);
+	struct peer_io io = { .opcode = SD_OP_CREATE_AND_WRITE_PEER, .oid = oid,
+			      .offset = off, .wbuf = buf, .wlen = len, .objsize = size };
+	char *whole = NULL;
 	int ret = check_range(oid, len, off);
 
 	if (!ret)
@@ -70,25 +491,32 @@ int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf
 	if (ret)
 		return ret;
 	if (cow_oid) {
+		/* copy-on-write: the new object is the source with the write applied */
 		if (vdi_object_size(cow_oid) != size)
 			return SD_RES_INVALID_PARMS;
-		base = xmalloc(size);
-		ret = store_read(cow_oid, base, size, 0, &rlen);
+		whole = xmalloc(size);
+		ret = gateway_read_obj(cow_oid, whole, size, 0);
 		if (ret) {
 			sd_err("oid %016" PRIx64 ": cannot read cow source %016" PRIx64, oid,
 			       cow_oid);
-			free(base);
+			free(whole);
 			return ret;
 		}
+		memcpy(whole + off, buf, len);
+		io.wbuf = whole;
+		io.wlen = size;
+		io.offset = 0;
 	}
-	ret = store_create_and_write(oid, size, base, buf, len, off);
-	free(base);
+	ret = do_write_io(&io, 0);
+	free(whole);
 	return ret;
 }
 
 int gateway_remove_obj(uint64_t oid)
 {
-	return store_remove(oid);
+	struct peer_io io = { .opcode = SD_OP_REMOVE_PEER, .oid = oid };
+
+	return do_write_io(&io, 0);
 }
 
 int gateway_op_create_and_write(struct request *req)
@@ -114,7 +542,7 @@ int gateway_op_read(struct request *req)
 	ret = gateway_read_obj(hdr->obj.oid, req->data, len, hdr->obj.offset);
 	if (ret == SD_RES_SUCCESS) {
 		req->rp.data_length = len;
-		req->rp.obj.copies = hdr->obj.copies;
+		req->rp.obj.copies = object_copies(hdr->obj.oid, hdr->obj.copies);
 	}
 	return ret;
 }
@@ -160,5 +588,49 @@ int gateway_op_discard(struct request *req)
 		if (ret == SD_RES_NO_OBJ)
 			ret = SD_RES_SUCCESS;
 	}
+	return ret;
+}
+
+/* peer side: act on the local store, if the sender sees the same epoch */
+static int peer_check_epoch(const struct sd_req *hdr)
+{
+	uint32_t mine = gateway_epoch();
+
+	if (hdr->epoch < mine)
+		return SD_RES_OLD_NODE_VER;
+	if (hdr->epoch > mine)
+		return SD_RES_NEW_NODE_VER;
+	return SD_RES_SUCCESS;
+}
+
+int peer_op(struct request *req)
+{
+	const struct sd_req *hdr = &req->rq;
+	struct peer_io io = { .opcode = hdr->opcode, .oid = hdr->obj.oid,
+			      .offset = hdr->obj.offset };
+	uint32_t size = vdi_object_size(hdr->obj.oid);
+	int ret = peer_check_epoch(hdr);
+
+	req->rp.data_length = 0;
+	if (ret)
+		return ret;
+	if (hdr->opcode == SD_OP_READ_PEER) {
+		if (hdr->obj.offset > size)
+			return SD_RES_INVALID_PARMS;
+		io.rbuf = req->data;
+		io.rlen = MIN(hdr->data_length, size - hdr->obj.offset);
+	} else if (hdr->opcode != SD_OP_REMOVE_PEER) {
+		io.wbuf = req->data;
+		io.wlen = (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0;
+		io.objsize = size;
+		io.exclusive = hdr->opcode == SD_OP_CREATE_AND_WRITE_PEER &&
+			       (hdr->flags & SD_FLAG_CMD_RECOVERY);
+		ret = check_range(hdr->obj.oid, io.wlen, hdr->obj.offset);
+		if (ret)
+			return ret;
+	}
+	ret = local_io(&io);
+	if (ret == SD_RES_SUCCESS && hdr->opcode == SD_OP_READ_PEER)
+		req->rp.data_length = io.rlen;
 	return ret;
 }

@@ -16,7 +16,12 @@ int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf
 				 uint32_t len, uint32_t off);
 int gateway_remove_obj(uint64_t oid);
 
+/* main thread: a new membership or epoch; workers pick it up */
+void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch);
+uint32_t gateway_epoch(void);
+
 /* ops table handlers */
+int peer_op(struct request *req);
 int gateway_op_create_and_write(struct request *req);
 int gateway_op_read(struct request *req);
 int gateway_op_write(struct request *req);

@@ -17,8 +17,10 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "gateway.h"
 #include "net.h"
 #include "ops.h"
+#include "ring.h"
 #include "sheep.h"
 #include "store.h"
 #include "vdi.h"
@@ -142,97 +144,194 @@ static bool epoch_nodes_gathered(const struct cluster_info *ci, const struct sd_
 	return true;
 }
 
+static void copy_cluster_params(struct cluster_info *dst, const struct cluster_info *src)
+{
+	dst->ctime = src->ctime;
+	dst->flags = src->flags;
+	dst->nr_copies = src->nr_copies;
+	dst->copy_policy = src->copy_policy;
+	dst->block_size_shift = src->block_size_shift;
+	memcpy(dst->default_store, src->default_store, sizeof(dst->default_store));
+}
+
+/*
+ * Runs on one member (the first) for every joiner; what it leaves in the
+ * join message is what every member applies at accept, so all decisions
+ * about status and epoch are made here, once.
+ */
 bool sd_join_handler(const struct sd_node *joining, const struct sd_node *members,
 		     size_t nr_members, void *opaque)
 {
-	struct cluster_info *ci = opaque;
+	struct cluster_info *ci = opaque, *mine, *view;
+	struct sd_node *all;
 	char name[64];
+	size_t len;
 
 	node_id_to_str(&joining->nid, name, sizeof(name));
 	if (ci->proto_ver != SD_SHEEP_PROTO_VER) {
 		sd_err("%s: join refused: protocol version %u, we speak %u", name,
 		       ci->proto_ver, SD_SHEEP_PROTO_VER);
+		ci->proto_ver = SD_SHEEP_PROTO_VER;
 		ci->status = SD_STATUS_KILLED;
-		return true;
+		return false;
 	}
 	if (nr_members == 0) {
 		/* first node: decide on its own view */
-		struct sd_node self = *joining;
-
 		if (!ci->ctime)
 			ci->status = SD_STATUS_WAIT;
 		else
-			ci->status = epoch_nodes_gathered(ci, &self, 1) ? SD_STATUS_OK :
+			ci->status = epoch_nodes_gathered(ci, joining, 1) ? SD_STATUS_OK :
 				     SD_STATUS_WAIT;
 		return true;
 	}
 	if (sys->ctime && ci->ctime && ci->ctime != sys->ctime) {
 		sd_err("%s: join refused: it belongs to another cluster (ctime %016" PRIx64
 		       ", ours %016" PRIx64 ")", name, ci->ctime, sys->ctime);
+		ci->ctime = sys->ctime;	/* tells the joiner why */
 		ci->status = SD_STATUS_KILLED;
-		return true;
+		return false;
 	}
-	/* hand the joiner our view */
-	{
-		size_t len;
-		struct cluster_info *mine = build_cinfo(&len);
-		struct sd_node *all = xcalloc(nr_members + 1, sizeof(*all));
 
-		memcpy(all, members, nr_members * sizeof(*all));
-		all[nr_members] = *joining;
-		if (mine->status != SD_STATUS_OK && mine->ctime &&
-		    epoch_nodes_gathered(mine, all, (int)nr_members + 1))
+	mine = build_cinfo(&len);
+	all = xcalloc(nr_members + 1, sizeof(*all));
+	memcpy(all, members, nr_members * sizeof(*all));
+	all[nr_members] = *joining;
+	qsort(all, nr_members + 1, sizeof(*all), node_qsort_cmp);
+	if (sys->status == SD_STATUS_OK) {
+		/* a running cluster: every join is a new epoch */
+		mine->epoch = sys->epoch + 1;
+		mine->status = SD_STATUS_OK;
+	} else if (mine->ctime || ci->ctime) {
+		/*
+		 * Formatted but waiting for the nodes of the latest epoch: the
+		 * newest view (ours or the joiner's) says who must be back.
+		 */
+		view = ci->ctime && ci->epoch > mine->epoch ? ci : mine;
+		if (view != mine) {
+			copy_cluster_params(mine, ci);
+			mine->epoch = ci->epoch;
+			mine->nr_nodes = ci->nr_nodes;
+			memcpy(mine->nodes, ci->nodes, sizeof(*ci->nodes) * (size_t)ci->nr_nodes);
+		}
+		if (epoch_nodes_gathered(mine, all, (int)nr_members + 1)) {
 			mine->status = SD_STATUS_OK;
-		memcpy(ci, mine, cinfo_size(mine->nr_nodes));
-		free(all);
-		free(mine);
+			if (!same_nodes(mine->nodes, mine->nr_nodes, all, (int)nr_members + 1))
+				mine->epoch++;
+		} else {
+			mine->status = SD_STATUS_WAIT;
+		}
+	} else {
+		mine->status = SD_STATUS_WAIT;	/* waiting for format */
 	}
+	memcpy(ci, mine, cinfo_size(mine->nr_nodes));
+	free(all);
+	free(mine);
 	return true;
+}
+
+static void refused(const struct cluster_info *ci)
+{
+	char why[256];
+
+	if (ci->ctime && sys->ctime && ci->ctime != sys->ctime)
+		snprintf(why, sizeof(why),
+			 "the cluster refused us: this store belongs to another cluster "
+			 "(ctime %016" PRIx64 ", the running cluster's is %016" PRIx64
+			 "); start on an empty store to join", sys->ctime, ci->ctime);
+	else
+		snprintf(why, sizeof(why),
+			 "the cluster refused us (protocol version); see its members' logs");
+	sd_err("%s", why);
+	sheep_startup_failed(why);
+	sys->status = SD_STATUS_KILLED;
+	sheep_request_exit();
+}
+
+/* the cluster parameters in sys, to STORE/config */
+static int save_cluster_config(void)
+{
+	struct store_config cfg = { 0 };
+
+	cfg.ctime = sys->ctime;
+	cfg.flags = sys->flags;
+	cfg.copies = sys->copies;
+	memcpy(cfg.store, sys->store_name, sizeof(cfg.store));
+	cfg.copy_policy = sys->copy_policy;
+	cfg.block_size_shift = sys->block_size_shift;
+	cfg.version = STORE_CONFIG_VERSION;
+	return store_write_config(&cfg);
+}
+
+/* an unformatted node joining a formatted cluster takes its parameters */
+static void adopt_cluster_params(const struct cluster_info *ci)
+{
+	int ret;
+
+	sys->ctime = ci->ctime;
+	sys->copies = ci->nr_copies;
+	sys->copy_policy = ci->copy_policy;
+	sys->flags = ci->flags;
+	sys->block_size_shift = ci->block_size_shift;
+	memcpy(sys->store_name, ci->default_store, sizeof(sys->store_name));
+	sys->store_name[sizeof(sys->store_name) - 1] = '\0';
+	ret = save_cluster_config();
+	if (ret)
+		sd_err("cannot write the cluster config: %s", strerror(-ret));
+}
+
+static void update_ring(void)
+{
+	gateway_set_ring(sys->nodes, sys->nr_nodes, sys->epoch);
 }
 
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
 		       size_t nr_members, const void *opaque)
 {
 	const struct cluster_info *ci = opaque;
+	bool self = node_is_local(joined);
 	char name[64];
-	int nr_old;
-	struct sd_node *old;
 
 	node_id_to_str(&joined->nid, name, sizeof(name));
-	if (node_is_local(joined)) {
+	if (self) {
 		if (ci->status == SD_STATUS_KILLED) {
-			sd_err("the cluster refused us; see the log of its members");
-			sys->status = SD_STATUS_KILLED;
-			sheep_request_exit();
+			refused(ci);
 			return;
 		}
 		sys->joined = true;
-		sheep_ready();
-		if (ci->ctime != sys->ctime) {
-			sys->ctime = ci->ctime;
-			sys->copies = ci->nr_copies;
-			sys->copy_policy = ci->copy_policy;
-			sys->flags = ci->flags;
-			sys->block_size_shift = ci->block_size_shift;
-			memcpy(sys->store_name, ci->default_store, sizeof(sys->store_name));
-		}
-		if (ci->epoch > sys->epoch)
-			sys->epoch = ci->epoch;
-	} else if (!sys->joined || ci->status == SD_STATUS_KILLED) {
+	} else if (!sys->joined) {
+		return;
+	} else if (ci->status == SD_STATUS_KILLED) {
+		sd_warn("%s was refused", name);
 		return;
 	}
+	if (ci->ctime && ci->ctime != sys->ctime)
+		adopt_cluster_params(ci);
 	sd_info("%s joined, %zu members", name, nr_members);
 	set_members(members, nr_members);
 	sys->status = ci->status;
-	if (sys->status != SD_STATUS_OK)
-		return;
-	old = latest_epoch_nodes(&nr_old);
-	if (!same_nodes(old, nr_old, sys->nodes, sys->nr_nodes)) {
-		sys->epoch++;
-		log_epoch();
-		sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+	if (sys->status == SD_STATUS_OK) {
+		if (ci->epoch != sys->epoch) {
+			sys->epoch = ci->epoch;
+			log_epoch();
+			sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+		}
+		update_ring();
 	}
-	free(old);
+	if (self) {
+		struct sd_node *others = xcalloc(nr_members ? nr_members : 1, sizeof(*others));
+		int n = 0;
+
+		for (size_t i = 0; i < nr_members; i++)
+			if (!node_is_local(&members[i]))
+				others[n++] = members[i];
+		if (n && sys->ctime)
+			vdi_sync_from(others, n, sheep_ready);
+		else
+			sheep_ready();
+		free(others);
+	} else if (sys->status == SD_STATUS_OK) {
+		vdi_sync_from(joined, 1, NULL);
+	}
 }
 
 void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
@@ -248,14 +347,87 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 	if (sys->status == SD_STATUS_OK) {
 		sys->epoch++;
 		log_epoch();
+		sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+		update_ring();
 	}
 }
 
+/* a member changed its weight (or zone): a new ring, so a new epoch */
 void sd_update_node_handler(const struct sd_node *node)
 {
-	for (int i = 0; i < sys->nr_nodes; i++)
-		if (!node_cmp(&sys->nodes[i], node))
-			sys->nodes[i] = *node;
+	char name[64];
+
+	for (int i = 0; i < sys->nr_nodes; i++) {
+		struct sd_node *n = &sys->nodes[i];
+
+		if (node_cmp(n, node))
+			continue;
+		if (n->nr_vnodes == node->nr_vnodes && n->zone == node->zone) {
+			n->space = node->space;
+			return;
+		}
+		node_id_to_str(&node->nid, name, sizeof(name));
+		sd_info("%s now has %u vnodes, zone %" PRIu32, name, node->nr_vnodes, node->zone);
+		*n = *node;
+		memset(n->__rb, 0, sizeof(n->__rb));
+		if (node_is_local(node)) {
+			sys->this_node.nr_vnodes = node->nr_vnodes;
+			sys->this_node.zone = node->zone;
+		}
+		if (sys->status == SD_STATUS_OK) {
+			sys->epoch++;
+			log_epoch();
+			sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+			update_ring();
+		}
+		return;
+	}
+}
+
+static int announce_vnodes(uint16_t vnodes, uint64_t space)
+{
+	struct sd_node n = sys->this_node;
+
+	n.nr_vnodes = vnodes;
+	n.space = space;
+	memset(n.__rb, 0, sizeof(n.__rb));
+	return sys->cdrv->update_node(&n) < 0 ? SD_RES_CLUSTER_ERROR : SD_RES_SUCCESS;
+}
+
+/* REWEIGHT main phase, on every node: auto-weighted nodes follow their free space */
+int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	uint64_t size, avail;
+	uint16_t v;
+
+	(void)req;
+	(void)rsp;
+	(void)data;
+	if (sys->vnodes_fixed || !sys->this_node.nr_vnodes || store_stat(&size, &avail))
+		return SD_RES_SUCCESS;
+	v = ring_auto_vnodes(avail);
+	if (v != sys->this_node.nr_vnodes)
+		announce_vnodes(v, avail);
+	return SD_RES_SUCCESS;
+}
+
+/* SET_VNODES, local: this node's weight, fixed from now on */
+int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	uint32_t v;
+
+	rsp->data_length = 0;
+	if (req->data_length != sizeof(v) || !(req->flags & SD_FLAG_CMD_WRITE))
+		return SD_RES_INVALID_PARMS;
+	memcpy(&v, data, sizeof(v));
+	if (v < 1 || v > 65535)
+		return SD_RES_INVALID_PARMS;
+	if (!sys->this_node.nr_vnodes)
+		return SD_RES_GATEWAY_MODE;
+	sys->vnodes_fixed = true;
+	if (v == sys->this_node.nr_vnodes)
+		return SD_RES_SUCCESS;
+	return announce_vnodes((uint16_t)v, sys->this_node.space);
 }
 
 static struct vdi_op_message *build_msg(const struct request *req, size_t *len)
@@ -402,7 +574,6 @@ void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
 /* MAKE_FS main phase, on every node */
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	struct store_config cfg = { 0 };
 	int ret;
 
 	(void)rsp;
@@ -431,14 +602,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	else
 		strcpy(sys->store_name, "plain");
 
-	cfg.ctime = sys->ctime;
-	cfg.flags = sys->flags;
-	cfg.copies = sys->copies;
-	memcpy(cfg.store, sys->store_name, sizeof(cfg.store));
-	cfg.copy_policy = sys->copy_policy;
-	cfg.block_size_shift = sys->block_size_shift;
-	cfg.version = STORE_CONFIG_VERSION;
-	ret = store_write_config(&cfg);
+	ret = save_cluster_config();
 	if (ret) {
 		sd_err("format: cannot write config: %s", strerror(-ret));
 		return SD_RES_EIO;
@@ -446,6 +610,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	sys->epoch = 1;
 	log_epoch();
 	sys->status = SD_STATUS_OK;
+	update_ring();
 	sd_info("cluster formatted: copies %u, epoch 1, %d nodes", sys->copies, sys->nr_nodes);
 	return SD_RES_SUCCESS;
 }

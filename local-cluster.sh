@@ -1,12 +1,12 @@
 #!/bin/bash
 # local-cluster.sh - start (or stop) a local sheep cluster for trying things out.
-#   ./local-cluster.sh [start]   start node(s) on 127.0.0.1:7000.., stores under ./run/
+#   ./local-cluster.sh [start]   start nodes on 127.0.0.1:7000.., stores under ./run/
 #   ./local-cluster.sh stop      shut the cluster down (dog cluster shutdown)
-# NODES (default 1) and PORT (default 7000) may be set in the environment.
+# NODES (default 3) and PORT (default 7000) may be set in the environment.
 # A store is formatted once (copies = min(3, NODES)); later starts keep the data.
 set -u
 cd "$(dirname "$0")" || exit 1
-NODES=${NODES:-1}
+NODES=${NODES:-3}
 PORT=${PORT:-7000}
 RUN=${RUN:-$PWD/run}
 
@@ -20,7 +20,7 @@ for i in $(seq 0 $((NODES - 1))); do
 		echo "sheep on port $p is already running"
 		continue
 	fi
-	./sheep -b 127.0.0.1 -p "$p" -z "$i" -c local:"$RUN" "$RUN/$i" || exit 1
+	./sheep -b 127.0.0.1 -p "$p" -z "$i" -c local:"$RUN/cluster" "$RUN/$i" || exit 1
 	echo "started sheep $i on 127.0.0.1:$p (store $RUN/$i, log $RUN/$i/sheep.log)"
 done
 if ./dog cluster info -p "$PORT" | grep -q "Waiting for cluster to be formatted"; then

@@ -202,6 +202,17 @@ static int local_exist(struct request *req)
 	return store_exists(req->rq.obj.oid) ? SD_RES_SUCCESS : SD_RES_NO_OBJ;
 }
 
+static int local_get_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	uint32_t v = sys->this_node.nr_vnodes;
+
+	if (req->data_length < sizeof(v))
+		return SD_RES_BUFFER_SMALL;
+	memcpy(data, &v, sizeof(v));
+	rsp->data_length = sizeof(v);
+	return SD_RES_SUCCESS;
+}
+
 static const struct sd_op_template ops[256] = {
 	/* client object IO */
 	[SD_OP_CREATE_AND_WRITE_OBJ] = { "CREATE_AND_WRITE_OBJ", OP_GATEWAY, false,
@@ -210,6 +221,12 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_WRITE_OBJ] = { "WRITE_OBJ", OP_GATEWAY, false, gateway_op_write, NULL },
 	[SD_OP_REMOVE_OBJ] = { "REMOVE_OBJ", OP_GATEWAY, false, gateway_op_remove, NULL },
 	[SD_OP_DISCARD_OBJ] = { "DISCARD_OBJ", OP_GATEWAY, false, gateway_op_discard, NULL },
+
+	/* replication between sheep */
+	[SD_OP_CREATE_AND_WRITE_PEER] = { "CREATE_AND_WRITE_PEER", OP_PEER, false, peer_op, NULL },
+	[SD_OP_READ_PEER] = { "READ_PEER", OP_PEER, false, peer_op, NULL },
+	[SD_OP_WRITE_PEER] = { "WRITE_PEER", OP_PEER, false, peer_op, NULL },
+	[SD_OP_REMOVE_PEER] = { "REMOVE_PEER", OP_PEER, false, peer_op, NULL },
 
 	/* VDIs: worker phase on the sender, main phase everywhere */
 	[SD_OP_NEW_VDI] = { "NEW_VDI", OP_CLUSTER, false, vdi_op_new, vdi_main_new },
@@ -235,6 +252,9 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_SET_LOGLEVEL] = { "SET_LOGLEVEL", OP_LOCAL, true, NULL, local_set_loglevel },
 	[SD_OP_EXIST] = { "EXIST", OP_LOCAL, true, local_exist, NULL },
 	[SD_OP_READ_DEL_VDIS] = { "READ_DEL_VDIS", OP_LOCAL, true, NULL, local_read_del_vdis },
+	[SD_OP_REWEIGHT] = { "REWEIGHT", OP_CLUSTER, false, NULL, group_main_reweight },
+	[SD_OP_SET_VNODES] = { "SET_VNODES", OP_LOCAL, true, NULL, group_set_vnodes },
+	[SD_OP_GET_VNODES] = { "GET_VNODES", OP_LOCAL, true, NULL, local_get_vnodes },
 };
 
 const struct sd_op_template *get_sd_op(uint8_t opcode)

@@ -56,11 +56,14 @@
 #define SD_OP_WRITE_PEER		0xA5
 #define SD_OP_REMOVE_PEER		0xA6
 #define SD_OP_NOTIFY_VDI_ADD		0xAF
+#define SD_OP_REWEIGHT			0xB5
 #define SD_OP_GET_LOGLEVEL		0xB9
 #define SD_OP_SET_LOGLEVEL		0xBA
 #define SD_OP_EXIST			0xBD
 #define SD_OP_CLUSTER_INFO		0xBE
 #define SD_OP_READ_DEL_VDIS		0xC9
+#define SD_OP_SET_VNODES		0xCC
+#define SD_OP_GET_VNODES		0xCD
 
 /* request flags */
 #define SD_FLAG_CMD_WRITE	0x0001
@@ -118,6 +121,7 @@
 #define SD_RES_CLUSTER_ERROR	0x91
 #define SD_RES_VDI_NOT_EMPTY	0x92
 #define SD_RES_NOT_FOUND	0x93
+#define SD_RES_GATEWAY_MODE	0x97
 
 /* object ids */
 #define VDI_BIT			(UINT64_C(1) << 63)

@@ -26,6 +26,7 @@
 #include "cluster.h"
 #include "event.h"
 #include "net.h"
+#include "ring.h"
 #include "sheep.h"
 #include "store.h"
 #include "vdi.h"
@@ -84,11 +85,12 @@ static void usage(int status)
 		"  -p, --port N            TCP port (default %d)\n"
 		"  -P, --pidfile FILE      write the pid to FILE\n"
 		"  -v, --version           print the version and the cluster drivers\n"
-		"  -V, --vnodes N          number of virtual nodes (1-65535, default %d)\n"
+		"  -V, --vnodes N          fixed number of virtual nodes (1-65535); default:\n"
+		"                          one per 256 MiB of free space, at least %d\n"
 		"  -w, --wq-threads N      worker threads for disk IO (default %d)\n"
 		"  -y, --myaddr IP         address advertised to other sheep\n"
 		"  -z, --zone N            zone id (failure domain; default from the address)\n",
-		SD_LISTEN_PORT, SD_DEFAULT_VNODES, DEFAULT_WORKERS);
+		SD_LISTEN_PORT, RING_MIN_AUTO_VNODES, DEFAULT_WORKERS);
 	exit(status);
 }
 
@@ -125,6 +127,21 @@ void sheep_ready(void)
 		(void)!write(ready_fd, &ok, 1);
 		close(ready_fd);
 		ready_fd = -1;
+	}
+}
+
+/* startup failed after daemonizing: the launcher prints why and exits 1 */
+void sheep_startup_failed(const char *why)
+{
+	if (ready_fd >= 0) {
+		char buf[512];
+		int n = snprintf(buf, sizeof(buf), "E%s", why);
+
+		(void)!write(ready_fd, buf, (size_t)MIN(n, (int)sizeof(buf) - 1));
+		close(ready_fd);
+		ready_fd = -1;
+	} else {
+		fprintf(stderr, "sheep: %s\n", why);
 	}
 }
 
@@ -239,7 +256,8 @@ static void daemonize(void)
 {
 	int pfd[2];
 	pid_t pid;
-	char c;
+	char msg[512];
+	ssize_t n;
 
 	if (pipe(pfd) < 0)
 		die("pipe: %s", strerror(errno));
@@ -249,9 +267,15 @@ static void daemonize(void)
 	if (pid > 0) {
 		close(pfd[1]);
 		/* _exit: the child owns everything this process allocated */
-		if (read(pfd[0], &c, 1) == 1)
+		n = read(pfd[0], msg, sizeof(msg) - 1);
+		if (n >= 1 && msg[0] == 'R')
 			_exit(0);
-		fprintf(stderr, "sheep: failed to start; see the log in the store directory\n");
+		if (n > 1 && msg[0] == 'E') {
+			msg[n] = '\0';
+			fprintf(stderr, "sheep: %s\n", msg + 1);
+		} else {
+			fprintf(stderr, "sheep: failed to start; see the log in the store directory\n");
+		}
 		_exit(1);
 	}
 	close(pfd[0]);
@@ -277,7 +301,7 @@ static int sheep_main(int argc, char **argv)
 	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp";
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
-	uint64_t v, vnodes = SD_DEFAULT_VNODES, zone = 0;
+	uint64_t v, vnodes = 0, zone = 0;	/* vnodes 0: auto, by free space */
 	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
 	char pidarg[PATH_MAX];
 	struct node_id *nid = &sys->this_node.nid;
@@ -362,7 +386,7 @@ static int sheep_main(int argc, char **argv)
 		dir = argv[optind++];
 	if (optind < argc)
 		die("unexpected argument '%s'", argv[optind]);
-	if (gateway && vnodes != SD_DEFAULT_VNODES)
+	if (gateway && vnodes)
 		die("--gateway and --vnodes exclude each other");
 
 	ret = mkdir_p(dir, 0755);
@@ -385,7 +409,7 @@ static int sheep_main(int argc, char **argv)
 	nid->port = (uint16_t)port;
 	if (nid->io_port == 0 && nid->io_addr[15])
 		nid->io_port = (uint16_t)port;
-	sys->this_node.nr_vnodes = gateway ? 0 : (uint16_t)vnodes;
+	sys->this_node.nr_vnodes = (uint16_t)vnodes;
 	if (!zone_set)
 		memcpy(&zone, nid->addr + 12, 4);	/* the reference's default */
 	sys->this_node.zone = (uint32_t)zone;
@@ -414,6 +438,9 @@ static int sheep_main(int argc, char **argv)
 
 		if (store_stat(&size, &avail) == 0)
 			sys->this_node.space = avail;
+		if (!gateway && !vnodes)
+			sys->this_node.nr_vnodes = ring_auto_vnodes(avail);
+		sys->vnodes_fixed = gateway || vnodes;
 	}
 	if (event_init() < 0 || init_signals() < 0)
 		die("cannot set up the event loop: %s", strerror(errno));

@@ -37,6 +37,7 @@ struct system_info {
 	struct sd_node *nodes;		/* current members, sorted by node id */
 	int nr_nodes;
 
+	bool vnodes_fixed;		/* -V, -g or dog node vnodes set: no reweighting */
 	bool exiting;			/* graceful stop requested */
 };
 
@@ -70,7 +71,10 @@ bool node_is_local(const struct sd_node *n);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 void sheep_request_exit(void);
 void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
+void sheep_startup_failed(const char *why);
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 
 #endif

@@ -147,15 +147,15 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
 	return SD_RES_SUCCESS;
 }
 
-int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
-			   const void *buf, uint32_t len, uint32_t off)
+static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const void *buf,
+		      uint32_t len, uint32_t off, bool exclusive)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
 	int fd, ret;
 
 	obj_path(oid, path, sizeof(path));
 	if (access(path, F_OK) == 0)
-		return store_write(oid, buf, len, off);
+		return exclusive ? SD_RES_OID_EXIST : store_write(oid, buf, len, off);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)syscall(SYS_gettid));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -184,7 +184,7 @@ int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
 		ret = -errno;
 		unlink(tmp);
 		if (ret == -EEXIST)	/* a concurrent create won: write into it */
-			return store_write(oid, buf, len, off);
+			return exclusive ? SD_RES_OID_EXIST : store_write(oid, buf, len, off);
 		sd_err("oid %016" PRIx64 ": link failed: %s", oid, strerror(-ret));
 		return err_to_res(ret);
 	}
@@ -202,6 +202,17 @@ out_unlink:
 		close(fd);
 	unlink(tmp);
 	return err_to_res(ret);
+}
+
+int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
+			   const void *buf, uint32_t len, uint32_t off)
+{
+	return create_obj(oid, objsize, base, buf, len, off, false);
+}
+
+int store_create_exclusive(uint64_t oid, uint32_t objsize, const void *buf)
+{
+	return create_obj(oid, objsize, buf, NULL, 0, 0, true);
 }
 
 int store_remove(uint64_t oid)

@@ -43,6 +43,8 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
  */
 int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
 			   const void *buf, uint32_t len, uint32_t off);
+/* create oid with content buf (objsize bytes) only if absent: SD_RES_OID_EXIST */
+int store_create_exclusive(uint64_t oid, uint32_t objsize, const void *buf);
 int store_remove(uint64_t oid);
 bool store_exists(uint64_t oid);
 /* calls fn for every object; stops and returns fn's value if non-zero */

@@ -5,15 +5,20 @@
  * bits from there (open addressing), so lookups scan that run newest first
  * and read inode headers.  Deleted VDIs keep their bit (the run must not
  * break) and get a bit in the deleted bitmap.  The bitmaps and the state
- * table are written by the main thread (cluster main phases, startup) and
- * read by workers (lookups, object sizes): vdi_lock guards both.
+ * table are written by the main thread (cluster main phases, startup) and by
+ * the join-time sync worker, and read by workers (lookups, object sizes):
+ * vdi_lock guards both.  Bits are only ever set, so merging views is a union.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "gateway.h"
+#include "net.h"
 #include "store.h"
 #include "vdi.h"
 
@@ -412,4 +417,108 @@ int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	(void)data;
 	vdi_mark_deleted(rsp->vdi.vdi_id);
 	return SD_RES_SUCCESS;
+}
+
+/*
+ * Join-time sync: a node's local store holds only the inodes placed on it,
+ * so on every join the members merge each other's vid bitmaps and read the
+ * headers of VDIs they did not know.
+ */
+struct vdi_sync {
+	struct work work;
+	struct sd_node *nodes;
+	int nr;
+	void (*done)(void);
+};
+
+static int fetch_bitmap(const struct sd_node *n, uint8_t opcode, uint8_t *buf)
+{
+	struct sd_req hdr = { 0 };
+	struct sd_rsp rsp;
+	char host[64];
+	int fd, ret;
+
+	addr_to_str(n->nid.addr, host, sizeof(host));
+	fd = connect_tcp(host, n->nid.port, 3000);
+	if (fd < 0)
+		return fd;
+	set_io_timeout(fd, 10000);
+	hdr.proto_ver = opcode >= SD_OP_INTERNAL_MIN ? SD_SHEEP_PROTO_VER : SD_PROTO_VER;
+	hdr.opcode = opcode;
+	hdr.data_length = SD_VDI_BITMAP_SIZE;
+	ret = exec_req(fd, &hdr, NULL, &rsp, buf, SD_VDI_BITMAP_SIZE);
+	close(fd);
+	if (!ret && rsp.result != SD_RES_SUCCESS)
+		ret = -EIO;
+	return ret;
+}
+
+static void sync_work(struct work *w)
+{
+	struct vdi_sync *vs = container_of(w, struct vdi_sync, work);
+	uint8_t *in_use = xzalloc(SD_VDI_BITMAP_SIZE), *del = xzalloc(SD_VDI_BITMAP_SIZE);
+	uint8_t *tmp = xmalloc(SD_VDI_BITMAP_SIZE);
+	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
+
+	for (int i = 0; i < vs->nr; i++) {
+		char name[64];
+
+		node_id_to_str(&vs->nodes[i].nid, name, sizeof(name));
+		if (fetch_bitmap(&vs->nodes[i], SD_OP_READ_VDIS, tmp)) {
+			sd_err("cannot fetch the VDI bitmap of %s", name);
+			continue;
+		}
+		for (size_t b = 0; b < SD_VDI_BITMAP_SIZE; b++)
+			in_use[b] |= tmp[b];
+		if (fetch_bitmap(&vs->nodes[i], SD_OP_READ_DEL_VDIS, tmp) == 0)
+			for (size_t b = 0; b < SD_VDI_BITMAP_SIZE; b++)
+				del[b] |= tmp[b];
+	}
+	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
+		if (!(vid & 7) && !in_use[vid >> 3]) {
+			vid += 7;	/* a whole empty byte */
+			continue;
+		}
+		if (!test_bit(in_use, vid) || vid_in_use(vid))
+			continue;
+		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0) ==
+		    SD_RES_SUCCESS) {
+			vdi_mark_in_use(vid, hdr->nr_copies, hdr->block_size_shift,
+					hdr->snap_ctime != 0);
+			if (!hdr->name[0])
+				vdi_mark_deleted(vid);
+		} else {
+			sd_err("VDI %" PRIx32 ": cannot read its inode", vid);
+			vdi_mark_in_use(vid, 0, 0, false);
+		}
+		if (test_bit(del, vid))
+			vdi_mark_deleted(vid);
+	}
+	free(in_use);
+	free(del);
+	free(tmp);
+	free(hdr);
+}
+
+static void sync_done(struct work *w)
+{
+	struct vdi_sync *vs = container_of(w, struct vdi_sync, work);
+
+	if (vs->done)
+		vs->done();
+	free(vs->nodes);
+	free(vs);
+}
+
+void vdi_sync_from(const struct sd_node *nodes, int nr, void (*done)(void))
+{
+	struct vdi_sync *vs = xzalloc(sizeof(*vs));
+
+	vs->nodes = xcalloc((size_t)(nr ? nr : 1), sizeof(*nodes));
+	memcpy(vs->nodes, nodes, sizeof(*nodes) * (size_t)nr);
+	vs->nr = nr;
+	vs->done = done;
+	vs->work.fn = sync_work;
+	vs->work.done = sync_done;
+	queue_work(&vs->work);
 }

@@ -72,7 +72,8 @@ start_sheep() {
 	shift
 	local rc=0
 	rm -f "$T/$idx.pid"
-	"$SHEEP" -b 127.0.0.1 -p "$(port_of "$idx")" -P "$T/$idx.pid" "$@" "$T/$idx" || rc=1
+	"$SHEEP" -b 127.0.0.1 -p "$(port_of "$idx")" -P "$T/$idx.pid" -c "${CLUSTER:-local:$T/cluster}" \
+		-z "$idx" "$@" "$T/$idx" || rc=1
 	# record the daemon even if the launcher failed, so cleanup kills it
 	[ -s "$T/$idx.pid" ] && PIDS+=("$(cat "$T/$idx.pid")")
 	return $rc

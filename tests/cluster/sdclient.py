@@ -33,11 +33,11 @@ class Client:
             buf += chunk
         return bytes(buf)
 
-    def call(self, opcode, body, flags=0, data=b"", dlen=None, ver=2):
+    def call(self, opcode, body, flags=0, data=b"", dlen=None, ver=2, epoch=0):
         self.rid += 1
         if dlen is None:
             dlen = len(data)
-        self.s.sendall(REQ.pack(ver, opcode, flags, 0, self.rid, dlen, body) + data)
+        self.s.sendall(REQ.pack(ver, opcode, flags, epoch, self.rid, dlen, body) + data)
         _, _, _, _, rid, rlen, rbody = REQ.unpack(self._recv(48))
         rdata = self._recv(rlen) if rlen else b""
         if rid != self.rid:

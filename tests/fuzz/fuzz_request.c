@@ -81,7 +81,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	sys->this_node.nid.addr[15] = 1;
 	sys->this_node.nid.port = 7000;
 	sys->this_node.nr_vnodes = 128;
-	if (group_init("local"))
+	char drv[64];
+
+	snprintf(drv, sizeof(drv), "local:%s/cluster", dir);
+	if (group_init(drv))
 		abort();
 	for (int i = 0; i < 100 && !sys->joined; i++)
 		event_loop_once(10);

@@ -13,7 +13,7 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
 
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o
-CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o \
+CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o \
            vdi.o gateway.o ring.o
 DOG      = dog.o dog_vdi.o dog_cluster.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
@@ -41,6 +41,10 @@ unit: $(UNIT_TESTS)
 test: all unit
 	bash tests/run.sh
 
+# the long suite: 20 kill -9/restart rounds in the recovery test
+test-long: all unit
+	RECOVERY_ROUNDS=20 bash tests/run.sh
+
 # sanitizers: a separate build tree so objects never mix
 asan:
 	$(MAKE) clean
@@ -66,4 +70,4 @@ check:
 clean:
 	rm -f sheep dog *.o $(UNIT_TESTS) fuzz/fuzz_request
 
-.PHONY: all unit test asan fuzz check clean
+.PHONY: test-long all unit test asan fuzz check clean

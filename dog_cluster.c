@@ -119,7 +119,9 @@ static int cluster_info(int argc, char **argv)
 	if (!dog_opts.raw)
 		printf("Cluster status: ");
 	if (rsp.result == SD_RES_SUCCESS)
-		printf("running, auto-recovery enabled\n");
+		printf("running, auto-recovery %s\n",
+		       rsp.data_length >= sizeof(struct epoch_log) &&
+		       ((const struct epoch_log *)buf)->disable_recovery ? "disabled" : "enabled");
 	else
 		printf("%s\n", sd_strerror(rsp.result));
 	if (rsp.data_length < sizeof(struct epoch_log))
@@ -317,17 +319,105 @@ static int node_vnodes(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* "cluster recover enable|disable": automatic recovery on or off, cluster-wide */
+static int cluster_recover(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint8_t op;
+
+	if (argc != 1)
+		return EXIT_USAGE;
+	if (!strcmp(argv[0], "enable")) {
+		op = SD_OP_ENABLE_RECOVER;
+	} else if (!strcmp(argv[0], "disable")) {
+		op = SD_OP_DISABLE_RECOVER;
+	} else {
+		dog_err("Unknown recover subcommand '%s' (enable, disable)", argv[0]);
+		return EXIT_USAGE;
+	}
+	dog_init_req(&hdr, op);
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to %s recovery: %s", argv[0], sd_strerror(rsp.result));
+		return result_to_exit(rsp.result);
+	}
+	printf("Recovery %s.\n", op == SD_OP_ENABLE_RECOVER ? "enabled" : "disabled");
+	return EXIT_SUCCESS;
+}
+
+/* "node recovery": the nodes still recovering, with their progress */
+static int node_recovery(int argc, char **argv)
+{
+	struct sd_node *nodes;
+	int nr, ret = EXIT_SUCCESS;
+
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	nr = dog_node_list(&nodes);
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	if (!dog_opts.raw) {
+		printf("Nodes In Recovery:\n");
+		printf("  Id   Host:Port         V-Nodes       Zone       Progress\n");
+	}
+	for (int i = 0; i < nr; i++) {
+		struct {
+			struct recovery_state st;
+			char reason[128];
+		} buf = { 0 };
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+		char a[64], hp[96], prog[160];
+
+		dog_init_req(&hdr, SD_OP_STAT_RECOVERY);
+		hdr.data_length = sizeof(buf);
+		if (dog_exec_node(&nodes[i].nid, &hdr, &buf, &rsp) ||
+		    rsp.result != SD_RES_SUCCESS) {
+			ret = EXIT_SYSFAIL;
+			continue;
+		}
+		if (!buf.st.in_recovery)
+			continue;
+		addr_to_str(nodes[i].nid.addr, a, sizeof(a));
+		snprintf(hp, sizeof(hp), "%s:%u", a, nodes[i].nid.port);
+		buf.reason[sizeof(buf.reason) - 1] = '\0';
+		if (buf.st.state == 3)
+			snprintf(prog, sizeof(prog), "stopped: %s", buf.reason);
+		else
+			snprintf(prog, sizeof(prog), "%.1f%%",
+				 buf.st.nr_total ? 100.0 * (double)buf.st.nr_finished /
+						   (double)buf.st.nr_total : 0.0);
+		if (dog_opts.raw)
+			printf("%d %s %u %u %" PRIu64 " %" PRIu64 " %s\n", i, hp, nodes[i].nr_vnodes,
+			       nodes[i].zone, buf.st.nr_finished, buf.st.nr_total,
+			       buf.st.state == 3 ? "stopped" : "recovering");
+		else
+			printf("%4d   %-20s%5u%11u%15s\n", i, hp, nodes[i].nr_vnodes,
+			       nodes[i].zone, prog);
+	}
+	free(nodes);
+	return ret;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:f", "create a Sheepdog store", cluster_format },
 	{ "shutdown", "", "", "stop Sheepdog", cluster_shutdown },
 	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
+	{ "recover", "enable|disable", "", "turn automatic recovery on or off",
+	  cluster_recover },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static const struct subcommand node_subs[] = {
 	{ "list", "", "r", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
+	{ "recovery", "", "r", "show the nodes still recovering", node_recovery },
 	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

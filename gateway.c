@@ -6,9 +6,9 @@
  * in parallel (writes: acknowledged only when every replica acknowledged)
  * or to one of them (reads: the local copy first, then the others).  A peer
  * whose epoch differs answers OLD/NEW_NODE_VER; the gateway waits for its
- * own view to catch up and retries.  Until recovery exists, a read that no
- * current holder can serve is tried on every member, so a replica left on a
- * node that is no longer a holder is still found.
+ * own view to catch up and retries.  Every replica IO, local or from a peer,
+ * first makes the object current on this node (recovery.c: obj_acquire), so
+ * a holder that missed writes never serves or extends a stale copy.
  *
  * Worker threads only.  The ring is replaced by the main thread
  * (gateway_set_ring) and shared by reference count under ring_lock; idle
@@ -23,6 +23,7 @@
 
 #include "gateway.h"
 #include "net.h"
+#include "recovery.h"
 #include "ring.h"
 #include "store.h"
 #include "vdi.h"
@@ -56,7 +57,7 @@ void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
 	pthread_mutex_unlock(&ring_lock);
 }
 
-static struct ring *get_ring(void)
+struct ring *gateway_get_ring(void)
 {
 	struct ring *r;
 
@@ -68,7 +69,7 @@ static struct ring *get_ring(void)
 	return r;
 }
 
-static void put_ring(struct ring *r)
+void gateway_put_ring(struct ring *r)
 {
 	if (!r)
 		return;
@@ -146,7 +147,19 @@ static void conn_put(const struct node_id *nid, int fd, bool healthy)
 		close(fd);
 }
 
-static uint8_t object_copies(uint64_t oid, uint8_t hint)
+int gateway_peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
+		      struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
+{
+	int fd = conn_get(nid), ret;
+
+	if (fd < 0)
+		return SD_RES_NETWORK_ERROR;
+	ret = exec_req(fd, hdr, wbuf, rsp, rbuf, rlen);
+	conn_put(nid, fd, ret == 0);
+	return ret ? SD_RES_NETWORK_ERROR : (int)rsp->result;
+}
+
+uint8_t gateway_object_copies(uint64_t oid, uint8_t hint)
 {
 	struct vdi_state st;
 
@@ -167,29 +180,35 @@ struct peer_io {
 	void *rbuf;
 	uint32_t rlen;
 	uint32_t objsize;
-	bool exclusive;		/* CREATE_AND_WRITE_PEER of a whole object, only if absent */
+	uint32_t epoch;		/* of the write, stamped into the object's version */
 };
 
 static int local_io(const struct peer_io *io)
 {
 	uint32_t rlen;
+	int ret = obj_acquire(io->oid);
 
+	if (ret)
+		return ret;
 	switch (io->opcode) {
 	case SD_OP_READ_PEER:
-		return store_read(io->oid, io->rbuf, io->rlen, io->offset, &rlen);
+		ret = store_read(io->oid, io->rbuf, io->rlen, io->offset, &rlen);
+		break;
 	case SD_OP_WRITE_PEER:
-		return store_write(io->oid, io->wbuf, io->wlen, io->offset);
+		ret = store_write(io->oid, io->wbuf, io->wlen, io->offset, io->epoch);
+		break;
 	case SD_OP_CREATE_AND_WRITE_PEER:
-		if (io->exclusive)
-			return io->wlen == io->objsize ?
-			       store_create_exclusive(io->oid, io->objsize, io->wbuf) :
-			       SD_RES_INVALID_PARMS;
-		return store_create_and_write(io->oid, io->objsize, NULL, io->wbuf, io->wlen,
-					      io->offset);
+		ret = store_create_and_write(io->oid, io->objsize, NULL, io->wbuf, io->wlen,
+					     io->offset, io->epoch);
+		break;
 	case SD_OP_REMOVE_PEER:
-		return store_remove(io->oid);
+		ret = store_remove(io->oid);
+		break;
+	default:
+		ret = SD_RES_INVALID_PARMS;
 	}
-	return SD_RES_INVALID_PARMS;
+	obj_release(io->oid);
+	return ret;
 }
 
 static void fill_peer_req(struct sd_req *hdr, const struct peer_io *io, uint32_t epoch,
@@ -204,7 +223,7 @@ static void fill_peer_req(struct sd_req *hdr, const struct peer_io *io, uint32_t
 	hdr->obj.copies = copies;
 	if (io->wlen || io->opcode == SD_OP_CREATE_AND_WRITE_PEER ||
 	    io->opcode == SD_OP_WRITE_PEER) {
-		hdr->flags = SD_FLAG_CMD_WRITE | (io->exclusive ? SD_FLAG_CMD_RECOVERY : 0);
+		hdr->flags = SD_FLAG_CMD_WRITE;
 		hdr->data_length = io->wlen;
 	} else {
 		hdr->data_length = io->rlen;
@@ -219,8 +238,12 @@ static int node_io(const struct sd_node *n, const struct peer_io *io, uint32_t e
 	struct sd_rsp rsp;
 	int fd, ret;
 
-	if (nid_is_local(&n->nid))
-		return local_io(io);
+	if (nid_is_local(&n->nid)) {
+		struct peer_io l = *io;
+
+		l.epoch = epoch;
+		return local_io(&l);
+	}
 	fd = conn_get(&n->nid);
 	if (fd < 0)
 		return SD_RES_NETWORK_ERROR;
@@ -268,8 +291,12 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		}
 	}
 	for (int i = 0; i < nr; i++)
-		if (nid_is_local(&r->nodes[idx[i]].nid))
-			res[i] = local_io(io);
+		if (nid_is_local(&r->nodes[idx[i]].nid)) {
+			struct peer_io l = *io;
+
+			l.epoch = r->epoch;
+			res[i] = local_io(&l);
+		}
 	for (int i = 0; i < nr; i++) {
 		struct sd_rsp rsp;
 		char sink[64];
@@ -303,75 +330,23 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 	return ret;
 }
 
-static int do_read_io(const struct peer_io *io, uint8_t hint);
-
-/*
- * A write found holders without the object: the membership changed and the
- * object was not recovered to them yet.  Copy the whole object from wherever
- * it is (holders first) to every holder that lacks it, without overwriting
- * one that appeared meanwhile; the caller then retries the write.
- */
-static int repair_holders(uint64_t oid, uint8_t copies)
-{
-	uint32_t size = vdi_object_size(oid);
-	char *whole = xmalloc(size);
-	struct peer_io rd = { .opcode = SD_OP_READ_PEER, .oid = oid, .rbuf = whole,
-			      .rlen = size };
-	struct peer_io cr = { .opcode = SD_OP_CREATE_AND_WRITE_PEER, .oid = oid,
-			      .wbuf = whole, .wlen = size, .objsize = size, .exclusive = true };
-	int ret = do_read_io(&rd, copies);
-	struct ring *r;
-
-	if (ret) {
-		free(whole);
-		return ret;
-	}
-	r = get_ring();
-	if (!r) {
-		free(whole);
-		return SD_RES_HALT;
-	}
-	{
-		int idx[SD_MAX_COPIES], nr = ring_pick_nodes(r, oid, copies, idx);
-
-		for (int i = 0; i < nr && !ret; i++) {
-			int res = node_io(&r->nodes[idx[i]], &cr, r->epoch, copies);
-
-			if (res != SD_RES_SUCCESS && res != SD_RES_OID_EXIST)
-				ret = res;
-		}
-	}
-	put_ring(r);
-	free(whole);
-	if (!ret)
-		sd_info("oid %016" PRIx64 ": copied to its new holders before a write", oid);
-	return ret;
-}
-
 static int do_write_io(const struct peer_io *io, uint8_t hint)
 {
-	uint8_t copies = object_copies(io->oid, hint);
-	int repairs = 0;
+	uint8_t copies = gateway_object_copies(io->oid, hint);
 
 	for (int attempt = 0;; attempt++) {
-		struct ring *r = get_ring();
+		struct ring *r = gateway_get_ring();
 		int idx[SD_MAX_COPIES], nr, ret;
 
 		if (!r)
 			return SD_RES_HALT;
 		nr = ring_pick_nodes(r, io->oid, copies, idx);
 		if (nr == 0) {
-			put_ring(r);
+			gateway_put_ring(r);
 			return SD_RES_HALT;
 		}
 		ret = fanout_write(r, idx, nr, io, copies);
-		put_ring(r);
-		if (ret == SD_RES_NO_OBJ && io->opcode == SD_OP_WRITE_PEER && repairs++ < 3) {
-			ret = repair_holders(io->oid, copies);
-			if (ret && !epoch_mismatch(ret) && ret != SD_RES_NETWORK_ERROR)
-				return ret;
-			continue;
-		}
+		gateway_put_ring(r);
 		if ((!epoch_mismatch(ret) && ret != SD_RES_NETWORK_ERROR) ||
 		    attempt >= EPOCH_RETRIES)
 			return ret;
@@ -381,12 +356,12 @@ static int do_write_io(const struct peer_io *io, uint8_t hint)
 
 static int do_read_io(const struct peer_io *io, uint8_t hint)
 {
-	uint8_t copies = object_copies(io->oid, hint);
+	uint8_t copies = gateway_object_copies(io->oid, hint);
 
 	for (int attempt = 0;; attempt++) {
-		struct ring *r = get_ring();
+		struct ring *r = gateway_get_ring();
 		int idx[SD_MAX_COPIES], nr, ret = SD_RES_NO_OBJ;
-		bool retry = false, tried[SD_MAX_NODES] = { false };
+		bool retry = false;
 
 		if (!r)
 			return SD_RES_HALT;
@@ -402,29 +377,15 @@ static int do_read_io(const struct peer_io *io, uint8_t hint)
 		for (int i = 0; i < nr; i++) {
 			int res = node_io(&r->nodes[idx[i]], io, r->epoch, copies);
 
-			tried[idx[i]] = true;
 			if (res == SD_RES_SUCCESS) {
-				put_ring(r);
+				gateway_put_ring(r);
 				return res;
 			}
 			retry |= epoch_mismatch(res);
 			if (res != SD_RES_NO_OBJ)
 				ret = res;
 		}
-		/* not on its holders (not recovered yet): any member that has it */
-		for (int i = 0; i < r->nr_nodes && r->nr_nodes <= SD_MAX_NODES; i++) {
-			int res;
-
-			if (tried[i] || !r->nodes[i].nr_vnodes)
-				continue;
-			res = node_io(&r->nodes[i], io, r->epoch, copies);
-			if (res == SD_RES_SUCCESS) {
-				put_ring(r);
-				return res;
-			}
-			retry |= epoch_mismatch(res);
-		}
-		put_ring(r);
+		gateway_put_ring(r);
 		if (!retry || attempt >= EPOCH_RETRIES)
 			return ret;
 		usleep(EPOCH_RETRY_MS * 1000);
@@ -542,7 +503,7 @@ int gateway_op_read(struct request *req)
 	ret = gateway_read_obj(hdr->obj.oid, req->data, len, hdr->obj.offset);
 	if (ret == SD_RES_SUCCESS) {
 		req->rp.data_length = len;
-		req->rp.obj.copies = object_copies(hdr->obj.oid, hdr->obj.copies);
+		req->rp.obj.copies = gateway_object_copies(hdr->obj.oid, hdr->obj.copies);
 	}
 	return ret;
 }
@@ -603,15 +564,44 @@ static int peer_check_epoch(const struct sd_req *hdr)
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * READ_PEER with SD_FLAG_CMD_RECOVERY, for a node that recovers the object:
+ * this node's copy as it is, whole, with its version (data_length 0: the
+ * version only).  No epoch check and no recovery here, so it never waits for
+ * other nodes (it runs on the serve queue).
+ */
+static int peer_recovery_read(struct request *req)
+{
+	struct obj_version ver;
+	uint32_t size = 0;
+	int ret;
+
+	if (req->rq.data_length)
+		ret = store_read_whole(req->rq.obj.oid, req->data, req->rq.data_length, &size,
+				       &ver);
+	else
+		ret = store_get_version(req->rq.obj.oid, &ver);
+	if (ret)
+		return ret;
+	req->rp.data_length = req->rq.data_length ? size : 0;
+	req->rp.recov.ver_epoch = ver.epoch;
+	req->rp.recov.ver_counter = ver.counter;
+	req->rp.recov.obj_size = size;
+	return SD_RES_SUCCESS;
+}
+
 int peer_op(struct request *req)
 {
 	const struct sd_req *hdr = &req->rq;
 	struct peer_io io = { .opcode = hdr->opcode, .oid = hdr->obj.oid,
-			      .offset = hdr->obj.offset };
+			      .offset = hdr->obj.offset, .epoch = hdr->epoch };
 	uint32_t size = vdi_object_size(hdr->obj.oid);
-	int ret = peer_check_epoch(hdr);
+	int ret;
 
 	req->rp.data_length = 0;
+	if (hdr->opcode == SD_OP_READ_PEER && (hdr->flags & SD_FLAG_CMD_RECOVERY))
+		return peer_recovery_read(req);
+	ret = peer_check_epoch(hdr);
 	if (ret)
 		return ret;
 	if (hdr->opcode == SD_OP_READ_PEER) {
@@ -623,8 +613,6 @@ int peer_op(struct request *req)
 		io.wbuf = req->data;
 		io.wlen = (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0;
 		io.objsize = size;
-		io.exclusive = hdr->opcode == SD_OP_CREATE_AND_WRITE_PEER &&
-			       (hdr->flags & SD_FLAG_CMD_RECOVERY);
 		ret = check_range(hdr->obj.oid, io.wlen, hdr->obj.offset);
 		if (ret)
 			return ret;

@@ -16,9 +16,19 @@ int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf
 				 uint32_t len, uint32_t off);
 int gateway_remove_obj(uint64_t oid);
 
+struct ring;
+
 /* main thread: a new membership or epoch; workers pick it up */
 void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch);
 uint32_t gateway_epoch(void);
+/* the current ring, held until gateway_put_ring (NULL before the cluster runs) */
+struct ring *gateway_get_ring(void);
+void gateway_put_ring(struct ring *r);
+/* copies of oid: hint if non-zero, else its VDI's, else the cluster's */
+uint8_t gateway_object_copies(uint64_t oid, uint8_t hint);
+/* one request to a peer over a cached connection: SD_RES_* (NETWORK_ERROR) */
+int gateway_peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
+		      struct sd_rsp *rsp, void *rbuf, uint32_t rlen);
 
 /* ops table handlers */
 int peer_op(struct request *req);

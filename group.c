@@ -20,6 +20,7 @@
 #include "gateway.h"
 #include "net.h"
 #include "ops.h"
+#include "recovery.h"
 #include "ring.h"
 #include "sheep.h"
 #include "store.h"
@@ -279,9 +280,11 @@ static void adopt_cluster_params(const struct cluster_info *ci)
 		sd_err("cannot write the cluster config: %s", strerror(-ret));
 }
 
+/* a new ring for the gateway, and recovery for the epoch it belongs to */
 static void update_ring(void)
 {
 	gateway_set_ring(sys->nodes, sys->nr_nodes, sys->epoch);
+	recovery_start(sys->epoch);
 }
 
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
@@ -555,7 +558,7 @@ void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
 	} else if (ret == SD_RES_SUCCESS && op->process_main) {
 		ret = op->process_main(&m->req, &m->rsp, m->data);
 	}
-	if (node_is_local(sender)) {
+	if (node_is_local(sender) && !(m->req.flags & SD_FLAG_CMD_INTERNAL)) {
 		struct request *req;
 
 		if (list_empty(&pending_notify_list)) {
@@ -569,6 +572,51 @@ void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
 		req->rp.result = (uint32_t)ret;
 		request_done(req);
 	}
+}
+
+/* what COMPLETE_RECOVERY carries */
+struct recovery_done_msg {
+	struct node_id nid;
+	uint32_t epoch;
+	uint32_t __pad;
+};
+
+/* our recovery of epoch is complete: tell every member, in order */
+void group_notify_recovery_complete(uint32_t epoch)
+{
+	struct vdi_op_message *m = xzalloc(sizeof(*m) + sizeof(struct recovery_done_msg));
+	struct recovery_done_msg d = { .nid = sys->this_node.nid, .epoch = epoch };
+
+	m->req.proto_ver = SD_SHEEP_PROTO_VER;
+	m->req.opcode = SD_OP_COMPLETE_RECOVERY;
+	m->req.flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_INTERNAL;
+	m->req.data_length = sizeof(d);
+	memcpy(m->data, &d, sizeof(d));
+	if (sys->cdrv->notify(m, sizeof(*m) + sizeof(d)) < 0)
+		sd_err("cannot announce the end of recovery of epoch %" PRIu32, epoch);
+	free(m);
+}
+
+int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct recovery_done_msg d;
+
+	(void)rsp;
+	if (req->data_length != sizeof(d) || !(req->flags & SD_FLAG_CMD_INTERNAL))
+		return SD_RES_INVALID_PARMS;
+	memcpy(&d, data, sizeof(d));
+	recovery_node_done(&d.nid, d.epoch);
+	return SD_RES_SUCCESS;
+}
+
+int group_main_recover_switch(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)rsp;
+	(void)data;
+	recovery_set_disabled(req->opcode == SD_OP_DISABLE_RECOVER);
+	sd_info("automatic recovery %s",
+		req->opcode == SD_OP_DISABLE_RECOVER ? "disabled" : "enabled");
+	return SD_RES_SUCCESS;
 }
 
 /* MAKE_FS main phase, on every node */

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "gateway.h"
 #include "ops.h"
+#include "recovery.h"
 #include "store.h"
 #include "vdi.h"
 
@@ -82,6 +83,7 @@ static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void
 		log->epoch = e;
 		log->nr_nodes = (uint32_t)nr;
 		log->nr_copies = sys->copies;
+		log->disable_recovery = recovery_disabled();
 		log->copy_policy = sys->copy_policy;
 		log->flags = sys->flags;
 		strncpy(log->drv_name, sys->cdrv->name, sizeof(log->drv_name) - 1);
@@ -213,6 +215,24 @@ static int local_get_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *
 	return SD_RES_SUCCESS;
 }
 
+static int local_stat_recovery(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct recovery_state st;
+	char reason[128];
+
+	if (req->data_length < sizeof(st))
+		return SD_RES_BUFFER_SMALL;
+	recovery_get_state(&st, reason, sizeof(reason));
+	memcpy(data, &st, sizeof(st));
+	rsp->data_length = sizeof(st);
+	/* ours: why recovery stopped, after the reference's 24 bytes */
+	if (req->data_length >= sizeof(st) + sizeof(reason)) {
+		memcpy((char *)data + sizeof(st), reason, sizeof(reason));
+		rsp->data_length += sizeof(reason);
+	}
+	return SD_RES_SUCCESS;
+}
+
 static const struct sd_op_template ops[256] = {
 	/* client object IO */
 	[SD_OP_CREATE_AND_WRITE_OBJ] = { "CREATE_AND_WRITE_OBJ", OP_GATEWAY, false,
@@ -252,10 +272,33 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_SET_LOGLEVEL] = { "SET_LOGLEVEL", OP_LOCAL, true, NULL, local_set_loglevel },
 	[SD_OP_EXIST] = { "EXIST", OP_LOCAL, true, local_exist, NULL },
 	[SD_OP_READ_DEL_VDIS] = { "READ_DEL_VDIS", OP_LOCAL, true, NULL, local_read_del_vdis },
+	[SD_OP_GET_OBJ_LIST] = { "GET_OBJ_LIST", OP_LOCAL, true, recovery_op_get_obj_list, NULL },
+	[SD_OP_STAT_RECOVERY] = { "STAT_RECOVERY", OP_LOCAL, true, NULL, local_stat_recovery },
+	[SD_OP_COMPLETE_RECOVERY] = { "COMPLETE_RECOVERY", OP_CLUSTER, true, NULL,
+				      group_main_recovery_complete },
+	[SD_OP_ENABLE_RECOVER] = { "ENABLE_RECOVER", OP_CLUSTER, false, NULL,
+				   group_main_recover_switch },
+	[SD_OP_DISABLE_RECOVER] = { "DISABLE_RECOVER", OP_CLUSTER, false, NULL,
+				    group_main_recover_switch },
 	[SD_OP_REWEIGHT] = { "REWEIGHT", OP_CLUSTER, false, NULL, group_main_reweight },
 	[SD_OP_SET_VNODES] = { "SET_VNODES", OP_LOCAL, true, NULL, group_set_vnodes },
 	[SD_OP_GET_VNODES] = { "GET_VNODES", OP_LOCAL, true, NULL, local_get_vnodes },
 };
+
+enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op)
+{
+	switch (op->type) {
+	case OP_PEER:
+		/* a recovery read never waits for another node */
+		if (req->opcode == SD_OP_READ_PEER && (req->flags & SD_FLAG_CMD_RECOVERY))
+			return WQ_SERVE;
+		return WQ_PEER;
+	case OP_LOCAL:
+		return WQ_SERVE;	/* local disk only */
+	default:
+		return WQ_GATEWAY;
+	}
+}
 
 const struct sd_op_template *get_sd_op(uint8_t opcode)
 {

@@ -27,5 +27,7 @@ struct sd_op_template {
 };
 
 const struct sd_op_template *get_sd_op(uint8_t opcode);
+/* the work queue a request's worker phase runs on (work.h) */
+enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op);
 
 #endif

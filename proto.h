@@ -46,6 +46,7 @@
 #define SD_OP_SHUTDOWN			0x85
 #define SD_OP_STAT_SHEEP		0x86
 #define SD_OP_STAT_CLUSTER		0x87
+#define SD_OP_STAT_RECOVERY		0x97
 #define SD_OP_GET_STORE_LIST		0x90
 #define SD_OP_NOTIFY_VDI_DEL		0x99
 #define SD_OP_KILL_NODE			0x9A
@@ -55,6 +56,9 @@
 #define SD_OP_READ_PEER			0xA4
 #define SD_OP_WRITE_PEER		0xA5
 #define SD_OP_REMOVE_PEER		0xA6
+#define SD_OP_ENABLE_RECOVER		0xA8
+#define SD_OP_DISABLE_RECOVER		0xA9
+#define SD_OP_COMPLETE_RECOVERY		0xAC
 #define SD_OP_NOTIFY_VDI_ADD		0xAF
 #define SD_OP_REWEIGHT			0xB5
 #define SD_OP_GET_LOGLEVEL		0xB9
@@ -75,6 +79,8 @@
 #define SD_FLAG_CMD_FWD		0x0040
 #define SD_FLAG_CMD_RECOVERY	0x0080
 #define SD_FLAG_CMD_WILDCARD	0x0100
+/* ours: a notify the node sends by itself (no client request waits for it) */
+#define SD_FLAG_CMD_INTERNAL	0x8000
 
 /* result codes */
 #define SD_RES_SUCCESS		0x00
@@ -267,8 +273,33 @@ struct sd_rsp {
 			uint8_t block_size_shift;
 			uint8_t __reserved;
 		} cluster_default;
+		/* ours, internal: READ_PEER with SD_FLAG_CMD_RECOVERY, GET_OBJ_LIST */
+		struct {
+			uint32_t __pad;
+			uint32_t ver_epoch;
+			uint64_t ver_counter;
+			uint32_t obj_size;
+			uint32_t more;		/* GET_OBJ_LIST: call again after the last oid */
+		} recov;
 		uint32_t __pad2[8];
 	};
+};
+
+/* GET_OBJ_LIST entries, sorted by oid (internal) */
+struct obj_list_entry {
+	uint64_t oid;
+	uint32_t epoch;
+	uint32_t __pad;
+	uint64_t counter;
+};
+
+/* STAT_RECOVERY payload */
+struct recovery_state {
+	uint8_t in_recovery;
+	uint8_t __pad[3];
+	uint32_t state;		/* 0 preparing the list, 1 recovering objects, 2 done; ours: 3 stopped */
+	uint64_t nr_finished;
+	uint64_t nr_total;
 };
 
 /* node identity: IPv4 is 12 zero bytes followed by the address */
@@ -355,6 +386,8 @@ _Static_assert(offsetof(struct sd_req, vdi.snapid) == 32, "vdi.snapid at 32");
 _Static_assert(offsetof(struct sd_rsp, vdi.vdi_id) == 24, "rsp vdi_id at 24");
 _Static_assert(offsetof(struct sd_rsp, node.store_size) == 32, "store_size at 32");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
+_Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
+_Static_assert(sizeof(struct obj_list_entry) == 24, "obj_list_entry is 24 bytes");
 _Static_assert(sizeof(struct sd_node) == 80, "sd_node is 80 bytes");
 _Static_assert(offsetof(struct sd_node, zone) == 68, "zone at 68");
 _Static_assert(offsetof(struct sd_inode, data_vdi_id) == SD_INODE_HEADER_SIZE, "index at 4664");

@@ -216,8 +216,8 @@ static int check_request(const struct sd_req *hdr, const struct sd_op_template *
 	} else if (hdr->proto_ver > SD_PROTO_VER) {
 		return SD_RES_VER_MISMATCH;
 	}
-	if (!op)
-		return SD_RES_INVALID_PARMS;
+	if (!op || (hdr->flags & SD_FLAG_CMD_INTERNAL))
+		return SD_RES_INVALID_PARMS;	/* internal notifies come from sheep itself */
 	if (op->force)
 		return SD_RES_SUCCESS;
 	switch (sys->status) {
@@ -258,7 +258,7 @@ static void queue_request(struct request *req)
 		if (op->process_work) {
 			req->work.fn = do_work;
 			req->work.done = do_work_done;
-			queue_work(&req->work);
+			queue_work_on(op_queue(&req->rq, op), &req->work);
 		} else {
 			finish_with(req, op->process_main(&req->rq, &req->rp, req->data));
 		}

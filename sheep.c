@@ -26,6 +26,7 @@
 #include "cluster.h"
 #include "event.h"
 #include "net.h"
+#include "recovery.h"
 #include "ring.h"
 #include "sheep.h"
 #include "store.h"
@@ -59,6 +60,7 @@ static const struct option long_options[] = {
 	{ "wq-threads", required_argument, NULL, 'w' },
 	{ "myaddr", required_argument, NULL, 'y' },
 	{ "zone", required_argument, NULL, 'z' },
+	{ "recovery", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -84,6 +86,7 @@ static void usage(int status)
 		"  -o, --stdout            log to standard output\n"
 		"  -p, --port N            TCP port (default %d)\n"
 		"  -P, --pidfile FILE      write the pid to FILE\n"
+		"  -R, --recovery max=N,interval=MS  recover at most N objects per MS ms\n"
 		"  -v, --version           print the version and the cluster drivers\n"
 		"  -V, --vnodes N          fixed number of virtual nodes (1-65535); default:\n"
 		"                          one per 256 MiB of free space, at least %d\n"
@@ -209,6 +212,27 @@ static void parse_ioaddr(const char *arg, struct node_id *nid)
 	}
 }
 
+/* "max=N,interval=MS": recover at most N objects per MS milliseconds */
+static void parse_recovery(const char *arg, int *max, int *ms)
+{
+	char s[256], *tok, *save = NULL;
+
+	snprintf(s, sizeof(s), "%s", arg);
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (!strncmp(tok, "max=", 4) && !parse_uint(tok + 4, 1000000, &v) && v)
+			*max = (int)v;
+		else if (!strncmp(tok, "interval=", 9) && !parse_uint(tok + 9, 3600000, &v) && v)
+			*ms = (int)v;
+		else
+			die("invalid --recovery option '%s' (want max=N,interval=MS, both > 0)",
+			    tok);
+	}
+	if (!*max || !*ms)
+		die("--recovery needs both max=N and interval=MS");
+}
+
 /* "level=L[,dir=D][,dst=stdout]"; a bare level is accepted too */
 static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, bool *to_stdout)
 {
@@ -301,13 +325,14 @@ static int sheep_main(int argc, char **argv)
 	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp";
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
+	int rec_max = 0, rec_ms = 0;
 	uint64_t v, vnodes = 0, zone = 0;	/* vnodes 0: auto, by free space */
 	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
 	char pidarg[PATH_MAX];
 	struct node_id *nid = &sys->this_node.nid;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "b:c:Dfghi:j:l:noP:p:vV:w:y:z:", long_options,
+	while ((opt = getopt_long(argc, argv, "b:c:Dfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
@@ -351,6 +376,9 @@ static int sheep_main(int argc, char **argv)
 				die("invalid pidfile path '%s'", optarg);
 			snprintf(pidarg, sizeof(pidarg), "%s", optarg);
 			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir, basename(pidarg));
+			break;
+		case 'R':
+			parse_recovery(optarg, &rec_max, &rec_ms);
 			break;
 		case 'v': {
 			char names[256];
@@ -447,6 +475,10 @@ static int sheep_main(int argc, char **argv)
 	ret = work_init(workers);
 	if (ret)
 		die("cannot start worker threads: %s", strerror(-ret));
+	ret = recovery_init();
+	if (ret)
+		die("cannot start recovery: %s", strerror(-ret));
+	recovery_set_throttle(rec_max, rec_ms);
 	vdi_init();
 	ret = vdi_load_local();
 	if (ret)

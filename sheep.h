@@ -74,6 +74,9 @@ void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
 void sheep_startup_failed(const char *why);
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+void group_notify_recovery_complete(uint32_t epoch);
+int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int group_main_recover_switch(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 

@@ -1,6 +1,9 @@
 /*
  * store.c - one file per object under <dir>/obj, named by its 16-hex oid.
  *
+ * A file is the object's data followed by a 16-byte version trailer (see
+ * store.h); a write updates data and trailer, then syncs once.
+ *
  * Durability rules: a write is acknowledged only after fdatasync (unless -n);
  * an object is created as <oid>.tmp.<tid>, filled, synced and then linked to
  * its name (link fails if a concurrent create won, and then we write into the
@@ -126,16 +129,55 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 	return SD_RES_SUCCESS;
 }
 
-int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
+#define TRAILER_MAGIC 0x564f4853	/* "SHOV" */
+
+struct trailer {
+	uint32_t magic;
+	uint32_t epoch;
+	uint64_t counter;
+};
+_Static_assert(sizeof(struct trailer) == 16, "the version trailer is 16 bytes");
+
+/* the trailer of an open object file, and where it sits */
+static int read_trailer(int fd, struct trailer *t, off_t *pos)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size < (off_t)sizeof(*t))
+		return -EINVAL;
+	*pos = st.st_size - (off_t)sizeof(*t);
+	n = xpread_full(fd, t, sizeof(*t), *pos);
+	if (n < 0)
+		return (int)n;
+	if (n < (ssize_t)sizeof(*t) || t->magic != TRAILER_MAGIC)
+		return -EINVAL;
+	return 0;
+}
+
+int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
 {
 	char path[PATH_MAX];
+	struct trailer t;
+	off_t pos;
 	int fd, ret;
 
 	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return err_to_res(errno);
-	ret = xpwrite_full(fd, buf, len, off);
+	ret = read_trailer(fd, &t, &pos);
+	if (!ret && (uint64_t)off + len > (uint64_t)pos)
+		ret = -EINVAL;	/* would run into the trailer */
+	if (!ret)
+		ret = xpwrite_full(fd, buf, len, off);
+	if (!ret) {
+		t.counter++;
+		t.epoch = MAX(t.epoch, epoch);
+		ret = xpwrite_full(fd, &t, sizeof(t), pos);
+	}
 	if (!ret)
 		ret = sync_fd(fd);
 	close(fd);
@@ -147,15 +189,80 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
 	return SD_RES_SUCCESS;
 }
 
+int store_get_version(uint64_t oid, struct obj_version *ver)
+{
+	char path[PATH_MAX];
+	struct trailer t;
+	off_t pos;
+	int fd, ret;
+
+	obj_path(oid, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_to_res(errno);
+	ret = read_trailer(fd, &t, &pos);
+	close(fd);
+	if (ret)
+		return err_to_res(ret);
+	ver->epoch = t.epoch;
+	ver->counter = t.counter;
+	return SD_RES_SUCCESS;
+}
+
+int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
+		     struct obj_version *ver)
+{
+	char path[PATH_MAX];
+	struct trailer t1, t2;
+	off_t pos;
+	int fd, ret = 0;
+
+	obj_path(oid, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_to_res(errno);
+	/* a write in between changes the trailer: read again */
+	for (int tries = 0; tries < 10; tries++) {
+		ssize_t n;
+
+		ret = read_trailer(fd, &t1, &pos);
+		if (ret)
+			break;
+		if ((uint64_t)pos > max) {
+			ret = -E2BIG;
+			break;
+		}
+		n = xpread_full(fd, buf, (size_t)pos, 0);
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		ret = read_trailer(fd, &t2, &pos);
+		if (ret || (t1.epoch == t2.epoch && t1.counter == t2.counter))
+			break;
+	}
+	close(fd);
+	if (ret)
+		return err_to_res(ret);
+	*size = (uint32_t)pos;
+	ver->epoch = t1.epoch;
+	ver->counter = t1.counter;
+	return SD_RES_SUCCESS;
+}
+
+/*
+ * Create oid as a temp file, sync it and move it into place: link() when a
+ * concurrent create must win (replace false), rename() to replace.
+ */
 static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const void *buf,
-		      uint32_t len, uint32_t off, bool exclusive)
+		      uint32_t len, uint32_t off, const struct trailer *t, bool replace)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
 	int fd, ret;
 
 	obj_path(oid, path, sizeof(path));
-	if (access(path, F_OK) == 0)
-		return exclusive ? SD_RES_OID_EXIST : store_write(oid, buf, len, off);
+	if (!replace && access(path, F_OK) == 0)
+		return store_write(oid, buf, len, off, t->epoch);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)syscall(SYS_gettid));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -165,6 +272,9 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 		ret = -errno;
 		goto out_unlink;
 	}
+	ret = xpwrite_full(fd, t, sizeof(*t), objsize);
+	if (ret)
+		goto out_unlink;
 	if (base) {
 		ret = xpwrite_full(fd, base, objsize, 0);
 		if (ret)
@@ -180,15 +290,23 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 		goto out_unlink;
 	close(fd);
 	fd = -1;
-	if (link(tmp, path) < 0) {
+	if (replace) {
+		if (rename(tmp, path) < 0) {
+			ret = -errno;
+			unlink(tmp);
+			sd_err("oid %016" PRIx64 ": rename failed: %s", oid, strerror(-ret));
+			return err_to_res(ret);
+		}
+	} else if (link(tmp, path) < 0) {
 		ret = -errno;
 		unlink(tmp);
 		if (ret == -EEXIST)	/* a concurrent create won: write into it */
-			return exclusive ? SD_RES_OID_EXIST : store_write(oid, buf, len, off);
+			return store_write(oid, buf, len, off, t->epoch);
 		sd_err("oid %016" PRIx64 ": link failed: %s", oid, strerror(-ret));
 		return err_to_res(ret);
+	} else {
+		unlink(tmp);
 	}
-	unlink(tmp);
 	if (!store_nosync) {
 		ret = fsync_dir(obj_dir);
 		if (ret)
@@ -205,14 +323,19 @@ out_unlink:
 }
 
 int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
-			   const void *buf, uint32_t len, uint32_t off)
+			   const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
 {
-	return create_obj(oid, objsize, base, buf, len, off, false);
+	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = epoch, .counter = 1 };
+
+	return create_obj(oid, objsize, base, buf, len, off, &t, false);
 }
 
-int store_create_exclusive(uint64_t oid, uint32_t objsize, const void *buf)
+int store_replace(uint64_t oid, const void *buf, uint32_t size, const struct obj_version *ver)
 {
-	return create_obj(oid, objsize, buf, NULL, 0, 0, true);
+	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = ver->epoch,
+			     .counter = ver->counter };
+
+	return create_obj(oid, size, buf, NULL, 0, 0, &t, true);
 }
 
 int store_remove(uint64_t oid)

@@ -32,9 +32,28 @@ extern bool store_nosync;	/* -n: skip fdatasync (tests of throughput only) */
 int store_init(const char *dir);
 const char *store_dir(void);
 
-/* object IO; all return SD_RES_* */
+/*
+ * Every object file ends with a version trailer: the epoch of the last write
+ * and a counter bumped by every write.  Replicas that saw the same writes
+ * have the same version; recovery keeps the highest (epoch first).
+ */
+struct obj_version {
+	uint32_t epoch;
+	uint64_t counter;
+};
+
+static inline int obj_version_cmp(const struct obj_version *a, const struct obj_version *b)
+{
+	if (a->epoch != b->epoch)
+		return a->epoch < b->epoch ? -1 : 1;
+	if (a->counter != b->counter)
+		return a->counter < b->counter ? -1 : 1;
+	return 0;
+}
+
+/* object IO; all return SD_RES_*.  epoch: the epoch the write belongs to */
 int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen);
-int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
+int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
 /*
  * Create oid of objsize bytes, atomically: it appears complete or not at all.
  * Its initial content is base (objsize bytes) or zeros, with buf applied at
@@ -42,9 +61,17 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
  * create must not wipe what an earlier one wrote).
  */
 int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
-			   const void *buf, uint32_t len, uint32_t off);
-/* create oid with content buf (objsize bytes) only if absent: SD_RES_OID_EXIST */
-int store_create_exclusive(uint64_t oid, uint32_t objsize, const void *buf);
+			   const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
+/* the object's version: SD_RES_NO_OBJ if absent */
+int store_get_version(uint64_t oid, struct obj_version *ver);
+/*
+ * The whole object and its version, consistent with each other, for a peer
+ * that recovers it; *size is the object's data size.
+ */
+int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
+		     struct obj_version *ver);
+/* replace (or create) oid atomically with data and version (recovery) */
+int store_replace(uint64_t oid, const void *buf, uint32_t size, const struct obj_version *ver);
 int store_remove(uint64_t oid);
 bool store_exists(uint64_t oid);
 /* calls fn for every object; stops and returns fn's value if non-zero */

@@ -1,7 +1,8 @@
 /*
  * work.c - a fixed pool of worker threads for disk and network IO.
  *
- * Locking: pending_list is guarded by pending_lock, done_list by done_lock.
+ * Locking: each queue's pending list is guarded by its lock, done_list by
+ * done_lock.
  * Workers never call back into the main loop except by appending to
  * done_list and writing the eventfd; the main thread drains done_list and
  * runs each ->done there, so completion handlers own cluster state safely.
@@ -15,9 +16,15 @@
 #include "event.h"
 #include "work.h"
 
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pending_cond = PTHREAD_COND_INITIALIZER;
-static struct list_node pending_list;
+#define SERVE_THREADS 4
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct list_node pending;
+};
+
+static struct queue queues[NR_WQ];
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_node done_list;
 static int done_efd = -1;
@@ -25,17 +32,18 @@ static int outstanding;		/* main thread only */
 
 static void *worker_main(void *arg)
 {
-	(void)arg;
+	struct queue *q = arg;
+
 	for (;;) {
 		struct work *w;
 		uint64_t one = 1;
 
-		pthread_mutex_lock(&pending_lock);
-		while (list_empty(&pending_list))
-			pthread_cond_wait(&pending_cond, &pending_lock);
-		w = list_first_entry(&pending_list, struct work, link);
+		pthread_mutex_lock(&q->lock);
+		while (list_empty(&q->pending))
+			pthread_cond_wait(&q->cond, &q->lock);
+		w = list_first_entry(&q->pending, struct work, link);
 		list_del(&w->link);
-		pthread_mutex_unlock(&pending_lock);
+		pthread_mutex_unlock(&q->lock);
 
 		w->fn(w);
 
@@ -76,23 +84,19 @@ static void done_handler(int fd, uint32_t events, void *data)
 	}
 }
 
-int work_init(int nr_threads)
+static int start_threads(struct queue *q, int nr)
 {
-	list_init(&pending_list);
-	list_init(&done_list);
-	done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (done_efd < 0)
-		return -errno;
-	if (register_event(done_efd, done_handler, NULL) < 0)
-		return -EINVAL;
-	for (int i = 0; i < nr_threads; i++) {
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	list_init(&q->pending);
+	for (int i = 0; i < nr; i++) {
 		pthread_t t;
 		pthread_attr_t attr;
 		int ret;
 
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		ret = pthread_create(&t, &attr, worker_main, NULL);
+		ret = pthread_create(&t, &attr, worker_main, q);
 		pthread_attr_destroy(&attr);
 		if (ret)
 			return -ret;
@@ -100,13 +104,34 @@ int work_init(int nr_threads)
 	return 0;
 }
 
-void queue_work(struct work *w)
+/* nr_threads each for the gateway and peer queues; a few serve threads */
+int work_init(int nr_threads)
 {
+	int ret;
+
+	list_init(&done_list);
+	done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (done_efd < 0)
+		return -errno;
+	if (register_event(done_efd, done_handler, NULL) < 0)
+		return -EINVAL;
+	ret = start_threads(&queues[WQ_GATEWAY], nr_threads);
+	if (!ret)
+		ret = start_threads(&queues[WQ_PEER], nr_threads);
+	if (!ret)
+		ret = start_threads(&queues[WQ_SERVE], SERVE_THREADS);
+	return ret;
+}
+
+void queue_work_on(enum wq which, struct work *w)
+{
+	struct queue *q = &queues[which];
+
 	outstanding++;
-	pthread_mutex_lock(&pending_lock);
-	list_add_tail(&w->link, &pending_list);
-	pthread_cond_signal(&pending_cond);
-	pthread_mutex_unlock(&pending_lock);
+	pthread_mutex_lock(&q->lock);
+	list_add_tail(&w->link, &q->pending);
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
 }
 
 int work_outstanding(void)

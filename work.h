@@ -13,8 +13,20 @@ struct work {
 	struct list_node link;
 };
 
+/*
+ * Three queues so that a request never waits for a thread of the kind it
+ * occupies: client-facing work (gateway, cluster ops) calls peers, whose
+ * peer work may recover an object by asking other nodes' serve work, which
+ * only touches the local disk.  gateway -> peer -> serve, never a cycle.
+ */
+enum wq { WQ_GATEWAY, WQ_PEER, WQ_SERVE, NR_WQ };
+
 int work_init(int nr_threads);
-void queue_work(struct work *w);
+void queue_work_on(enum wq q, struct work *w);
+static inline void queue_work(struct work *w)
+{
+	queue_work_on(WQ_GATEWAY, w);
+}
 /* number of works queued or running, for graceful shutdown */
 int work_outstanding(void);
 

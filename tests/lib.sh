@@ -100,6 +100,100 @@ dogp() {
 	"$DOG" "$sub" "$cmd" -p "$(port_of "$idx")" "$@"
 }
 
+# ---- multi-node helpers -------------------------------------------------
+
+# epoch_of IDX: the newest epoch in node IDX's cluster info
+epoch_of() { dogp "$1" cluster info -r | awk '/^[0-9]+ [0-9]+ \[/ { print $2; exit }'; }
+
+# members IDX: the ports node IDX lists as members, sorted, one line
+members() { dogp "$1" node list -r | awk '{ split($2, a, ":"); print a[2] }' | sort -n | xargs; }
+
+# wait_epoch IDX N: node IDX reaches epoch N (up to 10 s)
+wait_epoch() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(epoch_of "$1")" = "$2" ] && return 0
+		sleep 0.05
+	done
+	echo "node $1 is at epoch $(epoch_of "$1"), want $2"
+	return 1
+}
+
+ports() { local i; for i in "$@"; do port_of "$i"; done | sort -n | xargs; }
+
+# wait_members IDX NODES...: node IDX lists exactly NODES (up to 10 s)
+wait_members() {
+	local idx=$1 want i
+	shift
+	want=$(ports "$@")
+	for i in $(seq 1 200); do
+		[ "$(members "$idx")" = "$want" ] && return 0
+		sleep 0.05
+	done
+	echo "node $idx lists [$(members "$idx")], want [$want]"
+	return 1
+}
+
+# placement COPIES ZONE0 ZONE1 ... (zone of node index BASE+k is ZONEk):
+# every object on disk under nodes BASE.. has exactly COPIES replicas, all
+# in different zones, and all replicas of an object hold the same data
+placement() {
+	python3 - "$T" "$BASE" "$@" <<'EOF'
+import collections, hashlib, os, sys
+top, base, want, zones = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+where = collections.defaultdict(list)
+sums = collections.defaultdict(set)
+for k, z in enumerate(zones):
+    d = os.path.join(top, str(base + k), "obj")
+    if not os.path.isdir(d):
+        continue
+    for f in os.listdir(d):
+        if len(f) == 16:
+            where[f].append(z)
+            with open(os.path.join(d, f), "rb") as fh:
+                # the data; the version trailer may differ by retried writes
+                sums[f].add(hashlib.sha1(fh.read()[:-16]).hexdigest())
+bad = [(o, z) for o, z in where.items() if len(z) != want or len(set(z)) != want]
+diff = [o for o, s in sums.items() if len(s) != 1]
+print("%d objects, %d misplaced, %d with differing replicas" % (len(where), len(bad), len(diff)))
+for o, z in bad[:5]:
+    print("  %s in zones %s" % (o, z))
+for o in diff[:5]:
+    for k in range(len(zones)):
+        f = os.path.join(top, str(base + k), "obj", o)
+        if os.path.exists(f):
+            with open(f, "rb") as fh:
+                data = fh.read()
+            print("  %s on node %d: version %s, sha1 %s" % (
+                o, base + k, data[-16:].hex(), hashlib.sha1(data[:-16]).hexdigest()[:12]))
+sys.exit(0 if where and not bad and not diff else 1)
+EOF
+}
+
+# patch IDX VDI MODEL OFFSET LEN: write LEN random bytes at OFFSET through
+# node IDX, and the same bytes into the model file
+patch() {
+	head -c "$5" /dev/urandom >"$T/patch"
+	dd if="$T/patch" of="$3" bs=1M conv=notrunc status=none oflag=seek_bytes seek="$4"
+	dogp "$1" vdi write "$2" "$4" "$5" <"$T/patch"
+}
+
+# same_data IDX FILE VDI: the whole VDI read through node IDX equals FILE
+same_data() { cmp -s "$2" <(dogp "$1" vdi read "$3"); }
+
+# retry SECONDS COMMAND...: run COMMAND until it succeeds, for up to SECONDS
+retry() {
+	local end=$(($(date +%s) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$end" ] && { "$@"; return 1; }
+		sleep 0.2
+	done
+}
+
+# recovered IDX: node IDX sees no member still recovering
+recovered() { [ -z "$(dogp "$1" node recovery -r)" ] && dogp "$1" node recovery -r >/dev/null; }
+
 finish() {
 	local f
 	for f in "$T"/asan.* "$T"/ubsan.*; do

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Verifiable writer for crash tests.
 
-  writer.py write PORT VDI ACKLOG [SECONDS]   write self-describing blocks until
-      the sheep goes away or SECONDS pass.  Before each write it appends
+  writer.py write PORT[,PORT...] VDI ACKLOG [SECONDS]   write self-describing
+      blocks until SECONDS pass.  Before each write it appends
       "P offset generation" to ACKLOG, after the acknowledgement
       "A offset generation" (flushed), so the log tells exactly which writes
-      were acknowledged and which were in flight.  Exits 0 when the sheep dies.
+      were acknowledged and which were in flight.  With one port it exits 0
+      when that sheep dies; with several, a failed write moves it to the next
+      port (a new generation each time), and it gives up only when no port
+      has taken a write for 60 s.
   writer.py verify PORT VDI ACKLOG             every byte must hold the last
       acknowledged write covering it, or a write that was in flight after it
       (an unacknowledged write may or may not have been applied); print a
@@ -20,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sdclient import Client, Vdi  # noqa: E402
+from sdclient import Client, SheepError, Vdi  # noqa: E402
 
 BLOCK = 64 << 10
 
@@ -38,12 +41,14 @@ def last_gen(acklog):
     return gen
 
 
-def do_write(port, name, acklog, seconds):
-    v = Vdi(Client(port), name)
+def do_write(ports, name, acklog, seconds):
+    which = 0
+    v = Vdi(Client(ports[which]), name)
     nblocks = v.size // BLOCK
     rnd = random.Random(os.getpid())
     gen = last_gen(acklog)     # generations stay unique across runs
     deadline = time.time() + seconds
+    last_ok = time.time()
     with open(acklog, "a") as log:
         while time.time() < deadline:
             gen += 1
@@ -55,8 +60,19 @@ def do_write(port, name, acklog, seconds):
             log.flush()
             try:
                 v.write(off, block(off, gen))
-            except (OSError, ConnectionError):
-                return 0
+            except (OSError, ConnectionError, SheepError):
+                if len(ports) == 1 or time.time() - last_ok > 60:
+                    return 0
+                # fail over: the next sheep (a dead one is skipped next round)
+                time.sleep(0.1)
+                which = (which + 1) % len(ports)
+                try:
+                    v.c.close()
+                    v.c = Client(ports[which], timeout=30)
+                except OSError:
+                    pass
+                continue
+            last_ok = time.time()
             log.write("A %d %d\n" % (off, gen))
             log.flush()
     return 0
@@ -104,7 +120,8 @@ def do_verify(port, name, acklog):
 
 
 if __name__ == "__main__":
-    mode, port, name, acklog = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    mode, ports, name, acklog = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    ports = [int(p) for p in ports.split(",")]
     if mode == "write":
-        sys.exit(do_write(port, name, acklog, float(sys.argv[5]) if len(sys.argv) > 5 else 3600))
-    sys.exit(do_verify(port, name, acklog))
+        sys.exit(do_write(ports, name, acklog, float(sys.argv[5]) if len(sys.argv) > 5 else 3600))
+    sys.exit(do_verify(ports[0], name, acklog))

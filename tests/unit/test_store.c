@@ -25,8 +25,8 @@ TEST(create_write_read)
 
 	memset(buf, 0xab, sizeof(buf));
 	CHECK_EQ(store_read(oid, out, 10, 0, &rlen), SD_RES_NO_OBJ);
-	CHECK_EQ(store_write(oid, buf, 10, 0), SD_RES_NO_OBJ);
-	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, buf, 100, 4000),
+	CHECK_EQ(store_write(oid, buf, 10, 0, 1), SD_RES_NO_OBJ);
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, buf, 100, 4000, 1),
 		 SD_RES_SUCCESS);
 	CHECK(store_exists(oid));
 	CHECK_EQ(store_read(oid, out, 8192, 0, &rlen), SD_RES_SUCCESS);
@@ -39,7 +39,9 @@ TEST(create_write_read)
 	/* the object is full size even though only 100 bytes were written */
 	CHECK_EQ(store_read(oid, out, 16, SD_DATA_OBJ_SIZE - 16, &rlen), SD_RES_SUCCESS);
 	memset(buf, 0x11, 16);
-	CHECK_EQ(store_write(oid, buf, 16, SD_DATA_OBJ_SIZE - 16), SD_RES_SUCCESS);
+	CHECK_EQ(store_write(oid, buf, 16, SD_DATA_OBJ_SIZE - 16, 1), SD_RES_SUCCESS);
+	/* nothing may run into the version trailer */
+	CHECK_EQ(store_write(oid, buf, 16, SD_DATA_OBJ_SIZE - 8, 1), SD_RES_EIO);
 	CHECK_EQ(store_read(oid, out, 16, SD_DATA_OBJ_SIZE - 16, &rlen), SD_RES_SUCCESS);
 	CHECK(!memcmp(out, buf, 16));
 }
@@ -52,9 +54,9 @@ TEST(recreate_keeps_data)
 
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
-	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, a, 512, 0), SD_RES_SUCCESS);
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, a, 512, 0, 1), SD_RES_SUCCESS);
 	/* a retried create (e.g. a client resending after reconnect) must not wipe */
-	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, b, 512, 512),
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, b, 512, 512, 1),
 		 SD_RES_SUCCESS);
 	CHECK_EQ(store_read(oid, out, 1024, 0, &rlen), SD_RES_SUCCESS);
 	CHECK(!memcmp(out, a, 512));
@@ -69,13 +71,57 @@ TEST(create_with_base)
 
 	for (uint32_t i = 0; i < SD_DATA_OBJ_SIZE; i++)
 		base[i] = (char)(i * 7);
-	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, base, "xyz", 3, 100),
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, base, "xyz", 3, 100, 1),
 		 SD_RES_SUCCESS);
 	CHECK_EQ(store_read(oid, out, 64, 90, &rlen), SD_RES_SUCCESS);
 	CHECK(!memcmp(out, base + 90, 10));
 	CHECK(!memcmp(out + 10, "xyz", 3));
 	CHECK(!memcmp(out + 13, base + 103, 51));
 	free(base);
+}
+
+TEST(versions)
+{
+	uint64_t oid = vid_to_data_oid(0x1236, 3);
+	struct obj_version v, w = { 9, 42 };
+	char *whole = xmalloc(SD_DATA_OBJ_SIZE), buf[16];
+	uint32_t size;
+
+	memset(buf, 0x5a, sizeof(buf));
+	CHECK_EQ(store_get_version(oid, &v), SD_RES_NO_OBJ);
+	CHECK_EQ(store_create_and_write(oid, SD_DATA_OBJ_SIZE, NULL, buf, 16, 0, 3),
+		 SD_RES_SUCCESS);
+	CHECK_EQ(store_get_version(oid, &v), SD_RES_SUCCESS);
+	CHECK_EQ(v.epoch, 3);
+	CHECK_EQ(v.counter, 1);
+	/* every write bumps the counter and stamps its epoch */
+	CHECK_EQ(store_write(oid, buf, 16, 100, 5), SD_RES_SUCCESS);
+	CHECK_EQ(store_write(oid, buf, 16, 200, 5), SD_RES_SUCCESS);
+	CHECK_EQ(store_get_version(oid, &v), SD_RES_SUCCESS);
+	CHECK_EQ(v.epoch, 5);
+	CHECK_EQ(v.counter, 3);
+	/* the whole object, without the trailer, with its version */
+	CHECK_EQ(store_read_whole(oid, whole, SD_DATA_OBJ_SIZE, &size, &v), SD_RES_SUCCESS);
+	CHECK_EQ(size, SD_DATA_OBJ_SIZE);
+	CHECK(!memcmp(whole + 200, buf, 16));
+	CHECK_EQ(store_read_whole(oid, whole, 4096, &size, &v), SD_RES_EIO);
+	/* recovery replaces content and version at once */
+	memset(whole, 0x77, SD_DATA_OBJ_SIZE);
+	CHECK_EQ(store_replace(oid, whole, SD_DATA_OBJ_SIZE, &w), SD_RES_SUCCESS);
+	CHECK_EQ(store_get_version(oid, &v), SD_RES_SUCCESS);
+	CHECK_EQ(obj_version_cmp(&v, &w), 0);
+	CHECK_EQ(store_read_whole(oid, whole, SD_DATA_OBJ_SIZE, &size, &v), SD_RES_SUCCESS);
+	CHECK_EQ((unsigned char)whole[200], 0x77);
+	/* ordering: epoch first, then the counter */
+	{
+		struct obj_version a = { 4, 100 }, b = { 5, 1 }, c = { 5, 2 };
+
+		CHECK(obj_version_cmp(&a, &b) < 0);
+		CHECK(obj_version_cmp(&c, &b) > 0);
+		CHECK_EQ(obj_version_cmp(&c, &c), 0);
+	}
+	CHECK_EQ(store_remove(oid), SD_RES_SUCCESS);
+	free(whole);
 }
 
 static int count_cb(uint64_t oid, void *arg)
@@ -164,7 +210,7 @@ int main(void)
 {
 	static const struct unit_test tests[] = {
 		T(create_write_read), T(recreate_keeps_data), T(create_with_base),
-		T(leftover_tmp_removed), T(remove_and_wipe), T(config_roundtrip),
+		T(versions), T(leftover_tmp_removed), T(remove_and_wipe), T(config_roundtrip),
 		T(epoch_roundtrip),
 	};
 	char cmd[128];

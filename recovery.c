@@ -1,0 +1,734 @@
+/*
+ * recovery.c - keeping every replica current across membership changes.
+ *
+ * Every object file carries a version (store.h): the epoch of its last
+ * write and a write counter.  After every epoch change (and when a stopped
+ * cluster starts again) each node treats all of its objects as unverified.
+ * Before an object is read or written here it is made current (obj_acquire):
+ * the node asks the other members for their versions and, if one is newer,
+ * fetches that copy whole.  Meanwhile a background thread does the same for
+ * every object the node should hold, in bulk: it gathers every member's
+ * object list with versions and fetches what is missing or behind here, so
+ * objects several epochs behind and stale copies of a node that was away
+ * are both repaired.  When it is done the node broadcasts COMPLETE_RECOVERY;
+ * when every member has, each node removes the objects it no longer holds,
+ * so the last copy of anything is never removed before its new holders
+ * have it.
+ *
+ * Locking: per-object-stripe rwlocks (IO shares, recovery of an object is
+ * exclusive); rec_lock guards the epoch, the done set and the statistics.
+ * Serving a peer's recovery read takes no stripe lock, so two nodes that
+ * recover the same object from each other cannot deadlock.  The main thread
+ * calls recovery_start/recovery_node_done/recovery_set_*; the recovery
+ * thread and workers do the IO.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "gateway.h"
+#include "net.h"
+#include "recovery.h"
+#include "ring.h"
+#include "store.h"
+#include "vdi.h"
+
+#define NR_STRIPES	4096
+#define RETRY_MS	500
+
+static pthread_rwlock_t stripes[NR_STRIPES];
+
+/* a set of oids, open addressing (oid 0 is never a valid object) */
+struct oidset {
+	uint64_t *slot;
+	size_t cap, nr;
+};
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
+static uint32_t want_epoch;	/* the epoch to recover for (main thread sets it) */
+static uint32_t finished_epoch;	/* the last epoch whose recovery completed */
+static bool recovering;		/* objects not in done may be stale */
+static struct oidset done;	/* objects current for want_epoch */
+static bool disabled;
+static int throttle_max, throttle_ms;
+static struct recovery_state stat;
+static char stop_reason[128];
+static int complete_efd = -1;
+static uint64_t fetched_objs, fetched_bytes;	/* copied in, since start */
+
+/* main thread: which members finished recovery of sys->epoch */
+static struct node_id *completed;
+static int nr_completed;
+static uint32_t gc_epoch;
+
+static uint64_t oid_hash(uint64_t oid)
+{
+	oid ^= oid >> 33;
+	oid *= UINT64_C(0xff51afd7ed558ccd);
+	oid ^= oid >> 33;
+	return oid;
+}
+
+static void set_clear(struct oidset *s)
+{
+	free(s->slot);
+	s->cap = 1024;
+	s->nr = 0;
+	s->slot = xcalloc(s->cap, sizeof(*s->slot));
+}
+
+static bool set_has(const struct oidset *s, uint64_t oid)
+{
+	for (size_t i = oid_hash(oid) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == oid)
+			return true;
+		if (!s->slot[i])
+			return false;
+	}
+}
+
+static void set_add(struct oidset *s, uint64_t oid)
+{
+	if (set_has(s, oid))
+		return;
+	if ((s->nr + 1) * 2 > s->cap) {
+		struct oidset n = { xcalloc(s->cap * 2, sizeof(uint64_t)), s->cap * 2, 0 };
+
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				set_add(&n, s->slot[i]);
+		free(s->slot);
+		*s = n;
+	}
+	for (size_t i = oid_hash(oid) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->slot[i]) {
+			s->slot[i] = oid;
+			s->nr++;
+			return;
+		}
+	}
+}
+
+static pthread_rwlock_t *stripe(uint64_t oid)
+{
+	return &stripes[oid_hash(oid) % NR_STRIPES];
+}
+
+static bool is_done(uint64_t oid)
+{
+	bool r;
+
+	pthread_mutex_lock(&rec_lock);
+	r = !recovering || set_has(&done, oid);
+	pthread_mutex_unlock(&rec_lock);
+	return r;
+}
+
+static void mark_done(uint64_t oid, uint32_t epoch)
+{
+	pthread_mutex_lock(&rec_lock);
+	if (want_epoch == epoch)
+		set_add(&done, oid);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+static uint32_t current_want(void)
+{
+	uint32_t e;
+
+	pthread_mutex_lock(&rec_lock);
+	e = want_epoch;
+	pthread_mutex_unlock(&rec_lock);
+	return e;
+}
+
+static uint32_t fetch_size(uint64_t oid)
+{
+	return (oid & VDI_BIT) ? SD_INODE_SIZE : vdi_object_size(oid);
+}
+
+/* one member's version of oid: 0 and *ver, SD_RES_NO_OBJ, or another error */
+static int peer_version(const struct sd_node *n, uint64_t oid, struct obj_version *ver)
+{
+	struct sd_req hdr = { 0 };
+	struct sd_rsp rsp;
+	int ret;
+
+	hdr.proto_ver = SD_SHEEP_PROTO_VER;
+	hdr.opcode = SD_OP_READ_PEER;
+	hdr.flags = SD_FLAG_CMD_RECOVERY;
+	hdr.obj.oid = oid;
+	ret = gateway_peer_exec(&n->nid, &hdr, NULL, &rsp, NULL, 0);
+	if (ret == SD_RES_SUCCESS) {
+		ver->epoch = rsp.recov.ver_epoch;
+		ver->counter = rsp.recov.ver_counter;
+	}
+	return ret;
+}
+
+/*
+ * Copy oid from node n if its copy is newer than ours (have/mine).  Returns
+ * SD_RES_SUCCESS when we now hold a copy at least as new as n's.
+ */
+static int fetch_from(const struct sd_node *n, uint64_t oid, bool have,
+		      const struct obj_version *mine)
+{
+	uint32_t size = fetch_size(oid);
+	struct sd_req hdr = { 0 };
+	struct sd_rsp rsp;
+	struct obj_version got;
+	char *buf = xmalloc(size);
+	int ret;
+
+	hdr.proto_ver = SD_SHEEP_PROTO_VER;
+	hdr.opcode = SD_OP_READ_PEER;
+	hdr.flags = SD_FLAG_CMD_RECOVERY;
+	hdr.obj.oid = oid;
+	hdr.data_length = size;
+	ret = gateway_peer_exec(&n->nid, &hdr, NULL, &rsp, buf, size);
+	if (ret == SD_RES_SUCCESS) {
+		got.epoch = rsp.recov.ver_epoch;
+		got.counter = rsp.recov.ver_counter;
+		if (rsp.data_length != rsp.recov.obj_size || !rsp.data_length)
+			ret = SD_RES_EIO;
+		else if (!have || obj_version_cmp(&got, mine) > 0)
+			ret = store_replace(oid, buf, rsp.data_length, &got);
+		if (ret == SD_RES_SUCCESS) {
+			pthread_mutex_lock(&rec_lock);
+			fetched_objs++;
+			fetched_bytes += rsp.data_length;
+			pthread_mutex_unlock(&rec_lock);
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+struct candidate {
+	int node;
+	struct obj_version ver;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	return -obj_version_cmp(&x->ver, &y->ver);	/* newest first */
+}
+
+/*
+ * Make our copy of oid as new as the newest copy any reachable member has.
+ * Caller holds the stripe exclusively.
+ */
+static int resolve(uint64_t oid)
+{
+	struct ring *r = gateway_get_ring();
+	struct candidate *c;
+	struct obj_version mine;
+	bool have;
+	int nr = 0, ret = SD_RES_SUCCESS;
+
+	if (!r)
+		return SD_RES_HALT;
+	have = store_get_version(oid, &mine) == SD_RES_SUCCESS;
+	c = xcalloc((size_t)MAX(r->nr_nodes, 1), sizeof(*c));
+	for (int i = 0; i < r->nr_nodes; i++) {
+		if (node_is_local(&r->nodes[i]))
+			continue;
+		if (peer_version(&r->nodes[i], oid, &c[nr].ver) == SD_RES_SUCCESS) {
+			c[nr].node = i;
+			nr++;
+		}
+	}
+	qsort(c, (size_t)nr, sizeof(*c), cand_cmp);
+	for (int i = 0; i < nr; i++) {
+		if (have && obj_version_cmp(&c[i].ver, &mine) <= 0)
+			break;		/* ours is the newest */
+		ret = fetch_from(&r->nodes[c[i].node], oid, have, &mine);
+		if (ret == SD_RES_SUCCESS || ret == SD_RES_NO_SPACE)
+			break;
+	}
+	if (ret && ret != SD_RES_NO_SPACE)
+		sd_err("oid %016" PRIx64 ": cannot recover it: result %02x", oid, ret);
+	free(c);
+	gateway_put_ring(r);
+	return ret;
+}
+
+int obj_acquire(uint64_t oid)
+{
+	for (;;) {
+		uint32_t e;
+		int ret;
+
+		pthread_rwlock_rdlock(stripe(oid));
+		if (is_done(oid))
+			return SD_RES_SUCCESS;
+		pthread_rwlock_unlock(stripe(oid));
+
+		pthread_rwlock_wrlock(stripe(oid));
+		e = current_want();
+		ret = is_done(oid) ? SD_RES_SUCCESS : resolve(oid);
+		if (ret == SD_RES_SUCCESS)
+			mark_done(oid, e);
+		pthread_rwlock_unlock(stripe(oid));
+		if (ret)
+			return ret;
+	}
+}
+
+void obj_release(uint64_t oid)
+{
+	pthread_rwlock_unlock(stripe(oid));
+}
+
+/* ---- object lists ---------------------------------------------------- */
+
+struct list_buf {
+	struct obj_list_entry *e;
+	size_t nr, cap;
+};
+
+static void list_push(struct list_buf *l, const struct obj_list_entry *e)
+{
+	if (l->nr == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->e = xrealloc(l->e, l->cap * sizeof(*l->e));
+	}
+	l->e[l->nr++] = *e;
+}
+
+static int collect_local(uint64_t oid, void *arg)
+{
+	struct obj_list_entry e = { .oid = oid };
+	struct obj_version v;
+
+	if (store_get_version(oid, &v) == SD_RES_SUCCESS) {
+		e.epoch = v.epoch;
+		e.counter = v.counter;
+		list_push(arg, &e);
+	}
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct obj_list_entry *x = a, *y = b;
+
+	return x->oid < y->oid ? -1 : x->oid > y->oid;
+}
+
+static void local_list(struct list_buf *l)
+{
+	store_for_each(collect_local, l);
+	qsort(l->e, l->nr, sizeof(*l->e), entry_cmp);
+}
+
+/* GET_OBJ_LIST (serve queue): our objects after obj.oid, with versions */
+int recovery_op_get_obj_list(struct request *req)
+{
+	struct list_buf l = { 0 };
+	size_t max = req->rq.data_length / sizeof(struct obj_list_entry), n = 0, i = 0;
+
+	local_list(&l);
+	while (i < l.nr && req->rq.obj.oid && l.e[i].oid <= req->rq.obj.oid)
+		i++;
+	for (; i < l.nr && n < max; i++, n++)
+		memcpy((char *)req->data + n * sizeof(*l.e), &l.e[i], sizeof(*l.e));
+	req->rp.data_length = (uint32_t)(n * sizeof(*l.e));
+	req->rp.recov.more = i < l.nr;
+	free(l.e);
+	return SD_RES_SUCCESS;
+}
+
+#define LIST_PAGE (SD_MAX_PAYLOAD / sizeof(struct obj_list_entry) * sizeof(struct obj_list_entry))
+
+static int remote_list(const struct sd_node *n, struct list_buf *l)
+{
+	char *buf = xmalloc(LIST_PAGE);
+	uint64_t after = 0;
+	int ret;
+
+	for (;;) {
+		struct sd_req hdr = { 0 };
+		struct sd_rsp rsp;
+
+		hdr.proto_ver = SD_SHEEP_PROTO_VER;
+		hdr.opcode = SD_OP_GET_OBJ_LIST;
+		hdr.obj.oid = after;
+		hdr.data_length = LIST_PAGE;
+		ret = gateway_peer_exec(&n->nid, &hdr, NULL, &rsp, buf, LIST_PAGE);
+		if (ret)
+			break;
+		for (size_t i = 0; i < rsp.data_length / sizeof(struct obj_list_entry); i++) {
+			struct obj_list_entry e;
+
+			memcpy(&e, buf + i * sizeof(e), sizeof(e));
+			list_push(l, &e);
+			after = e.oid;
+		}
+		if (!rsp.recov.more || !rsp.data_length)
+			break;
+	}
+	free(buf);
+	return ret;
+}
+
+/* ---- the recovery thread ---------------------------------------------- */
+
+static void set_state(uint32_t state, uint64_t finished, uint64_t total)
+{
+	pthread_mutex_lock(&rec_lock);
+	stat.state = state;
+	stat.nr_finished = finished;
+	stat.nr_total = total;
+	stat.in_recovery = state != RECOVERY_DONE;
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* false if the epoch moved on; waits while recovery is disabled */
+static bool still_wanted(uint32_t epoch)
+{
+	bool ok;
+
+	pthread_mutex_lock(&rec_lock);
+	while (disabled && want_epoch == epoch)
+		pthread_cond_wait(&rec_cond, &rec_lock);
+	ok = want_epoch == epoch;
+	pthread_mutex_unlock(&rec_lock);
+	return ok;
+}
+
+static void throttle(uint64_t n)
+{
+	int max, ms;
+
+	pthread_mutex_lock(&rec_lock);
+	max = throttle_max;
+	ms = throttle_ms;
+	pthread_mutex_unlock(&rec_lock);
+	if (max > 0 && ms > 0 && n % (uint64_t)max == 0)
+		usleep((useconds_t)ms * 1000);
+}
+
+static bool holds(const struct ring *r, uint64_t oid)
+{
+	int idx[SD_MAX_COPIES], nr = ring_pick_nodes(r, oid, gateway_object_copies(oid, 0), idx);
+
+	for (int i = 0; i < nr; i++)
+		if (node_is_local(&r->nodes[idx[i]]))
+			return true;
+	return false;
+}
+
+/* the objects of a deleted VDI are not brought back */
+static bool deleted_obj(uint64_t oid)
+{
+	struct vdi_state st;
+
+	return !(oid & VDI_BIT) && vdi_get_state(oid_to_vid(oid), &st) && st.deleted;
+}
+
+/*
+ * One pass for epoch e: 0 when every object we should hold is current,
+ * -EAGAIN to try again later, -ENOSPC when the disk is full.
+ */
+static int recover_epoch(uint32_t e)
+{
+	struct ring *r = gateway_get_ring();
+	struct list_buf all = { 0 };
+	uint64_t total = 0, finished = 0;
+	int ret = 0;
+
+	if (!r || r->epoch != e) {
+		gateway_put_ring(r);
+		return -EAGAIN;
+	}
+	set_state(RECOVERY_PREPARING, 0, 0);
+	local_list(&all);
+	for (int i = 0; i < r->nr_nodes; i++) {
+		char name[64];
+
+		if (node_is_local(&r->nodes[i]) || !r->nodes[i].nr_vnodes)
+			continue;
+		if (remote_list(&r->nodes[i], &all)) {
+			node_id_to_str(&r->nodes[i].nid, name, sizeof(name));
+			sd_warn("recovery of epoch %" PRIu32 ": no object list from %s yet", e,
+				name);
+			gateway_put_ring(r);
+			free(all.e);
+			return -EAGAIN;
+		}
+	}
+	/* newest version of each oid first, then the oids we hold */
+	qsort(all.e, all.nr, sizeof(*all.e), entry_cmp);
+	for (size_t i = 0; i < all.nr; i++)
+		if ((i == 0 || all.e[i].oid != all.e[i - 1].oid) && holds(r, all.e[i].oid) &&
+		    !deleted_obj(all.e[i].oid))
+			total++;
+	set_state(RECOVERY_OBJECTS, 0, total);
+	for (size_t i = 0; i < all.nr && !ret; i++) {
+		uint64_t oid = all.e[i].oid;
+		struct obj_version best = { 0, 0 }, mine;
+		bool have;
+
+		if ((i > 0 && oid == all.e[i - 1].oid) || !holds(r, oid) || deleted_obj(oid))
+			continue;
+		for (size_t j = i; j < all.nr && all.e[j].oid == oid; j++) {
+			struct obj_version v = { all.e[j].epoch, all.e[j].counter };
+
+			if (obj_version_cmp(&v, &best) > 0)
+				best = v;
+		}
+		if (!still_wanted(e)) {
+			ret = -EAGAIN;
+			break;
+		}
+		pthread_rwlock_wrlock(stripe(oid));
+		if (!is_done(oid)) {
+			int res = SD_RES_SUCCESS;
+
+			have = store_get_version(oid, &mine) == SD_RES_SUCCESS;
+			if (!have || obj_version_cmp(&mine, &best) < 0)
+				res = resolve(oid);
+			if (res == SD_RES_SUCCESS)
+				mark_done(oid, e);
+			else if (res == SD_RES_NO_SPACE)
+				ret = -ENOSPC;
+			else
+				ret = -EAGAIN;
+		}
+		pthread_rwlock_unlock(stripe(oid));
+		set_state(RECOVERY_OBJECTS, ++finished, total);
+		throttle(finished);
+	}
+	gateway_put_ring(r);
+	free(all.e);
+	return ret;
+}
+
+static void *recovery_thread(void *arg)
+{
+	uint64_t objs0 = 0, bytes0 = 0;
+	uint32_t last = 0;
+
+	(void)arg;
+	for (;;) {
+		uint32_t e;
+		int ret;
+
+		pthread_mutex_lock(&rec_lock);
+		while (want_epoch == finished_epoch || disabled)
+			pthread_cond_wait(&rec_cond, &rec_lock);
+		e = want_epoch;
+		stop_reason[0] = '\0';
+		if (e != last) {	/* count what this epoch copies in */
+			objs0 = fetched_objs;
+			bytes0 = fetched_bytes;
+			last = e;
+		}
+		pthread_mutex_unlock(&rec_lock);
+
+		ret = recover_epoch(e);
+		if (ret == -ENOSPC) {
+			sd_err("recovery of epoch %" PRIu32 " stopped: the disk is full; free space "
+			       "or add nodes (nothing was removed)", e);
+			pthread_mutex_lock(&rec_lock);
+			snprintf(stop_reason, sizeof(stop_reason), "disk full");
+			stat.state = RECOVERY_STOPPED;
+			/* wait for the next epoch, or a retry after RETRY_MS * 20 */
+			pthread_mutex_unlock(&rec_lock);
+			usleep(RETRY_MS * 20 * 1000);
+			continue;
+		}
+		if (ret) {
+			usleep(RETRY_MS * 1000);
+			continue;
+		}
+		pthread_mutex_lock(&rec_lock);
+		if (want_epoch == e) {
+			uint64_t one = 1;
+
+			finished_epoch = e;
+			recovering = false;
+			stat.state = RECOVERY_DONE;
+			stat.in_recovery = 0;
+			sd_info("recovery of epoch %" PRIu32 " complete: %" PRIu64 " objects checked, "
+				"%" PRIu64 " copied in (%" PRIu64 " bytes)", e, stat.nr_total,
+				fetched_objs - objs0, fetched_bytes - bytes0);
+			(void)!write(complete_efd, &one, sizeof(one));
+		}
+		pthread_mutex_unlock(&rec_lock);
+	}
+	return NULL;
+}
+
+/* ---- main thread -------------------------------------------------------- */
+
+static void complete_handler(int fd, uint32_t events, void *data)
+{
+	uint64_t n;
+	uint32_t e;
+
+	(void)events;
+	(void)data;
+	(void)!read(fd, &n, sizeof(n));
+	pthread_mutex_lock(&rec_lock);
+	e = finished_epoch;
+	pthread_mutex_unlock(&rec_lock);
+	group_notify_recovery_complete(e);
+}
+
+int recovery_init(void)
+{
+	pthread_t t;
+	int ret;
+
+	for (int i = 0; i < NR_STRIPES; i++)
+		pthread_rwlock_init(&stripes[i], NULL);
+	set_clear(&done);
+	stat.state = RECOVERY_DONE;
+	complete_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (complete_efd < 0)
+		return -errno;
+	if (register_event(complete_efd, complete_handler, NULL) < 0)
+		return -EINVAL;
+	ret = pthread_create(&t, NULL, recovery_thread, NULL);
+	if (ret)
+		return -ret;
+	pthread_detach(t);
+	return 0;
+}
+
+void recovery_start(uint32_t epoch)
+{
+	pthread_mutex_lock(&rec_lock);
+	if (want_epoch != epoch || finished_epoch != epoch) {
+		if (want_epoch != epoch)
+			set_clear(&done);
+		want_epoch = epoch;
+		recovering = true;
+		stat.in_recovery = 1;
+		stat.state = RECOVERY_PREPARING;
+		stat.nr_finished = stat.nr_total = 0;
+		pthread_cond_broadcast(&rec_cond);
+	}
+	pthread_mutex_unlock(&rec_lock);
+	free(completed);
+	completed = NULL;
+	nr_completed = 0;
+}
+
+void recovery_set_disabled(bool off)
+{
+	pthread_mutex_lock(&rec_lock);
+	disabled = off;
+	pthread_cond_broadcast(&rec_cond);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+bool recovery_disabled(void)
+{
+	bool d;
+
+	pthread_mutex_lock(&rec_lock);
+	d = disabled;
+	pthread_mutex_unlock(&rec_lock);
+	return d;
+}
+
+void recovery_set_throttle(int max, int interval_ms)
+{
+	pthread_mutex_lock(&rec_lock);
+	throttle_max = max;
+	throttle_ms = interval_ms;
+	pthread_mutex_unlock(&rec_lock);
+}
+
+void recovery_get_state(struct recovery_state *st, char *reason, size_t len)
+{
+	pthread_mutex_lock(&rec_lock);
+	*st = stat;
+	snprintf(reason, len, "%s", stop_reason);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* ---- removing what we no longer hold ------------------------------------ */
+
+struct gc_work {
+	struct work work;
+	uint32_t epoch;
+	uint64_t removed;
+};
+
+static int gc_one(uint64_t oid, void *arg)
+{
+	struct gc_work *gw = arg;
+	struct ring *r = gateway_get_ring();
+
+	if (!r || r->epoch != gw->epoch) {
+		gateway_put_ring(r);
+		return 1;	/* the membership moved on: stop */
+	}
+	if (!holds(r, oid) || deleted_obj(oid)) {
+		pthread_rwlock_wrlock(stripe(oid));
+		if (gateway_epoch() == gw->epoch && store_remove(oid) == SD_RES_SUCCESS)
+			gw->removed++;
+		pthread_rwlock_unlock(stripe(oid));
+	}
+	gateway_put_ring(r);
+	return 0;
+}
+
+static void gc_fn(struct work *w)
+{
+	struct gc_work *gw = container_of(w, struct gc_work, work);
+
+	store_for_each(gc_one, gw);
+}
+
+static void gc_done(struct work *w)
+{
+	struct gc_work *gw = container_of(w, struct gc_work, work);
+
+	if (gw->removed)
+		sd_info("epoch %" PRIu32 ": removed %" PRIu64 " objects now held by others",
+			gw->epoch, gw->removed);
+	free(gw);
+}
+
+void recovery_node_done(const struct node_id *nid, uint32_t epoch)
+{
+	struct gc_work *gw;
+
+	if (epoch != sys->epoch || gc_epoch == epoch)
+		return;
+	for (int i = 0; i < nr_completed; i++)
+		if (node_id_eq(&completed[i], nid))
+			return;
+	completed = xrealloc(completed, sizeof(*completed) * (size_t)(nr_completed + 1));
+	completed[nr_completed++] = *nid;
+	for (int i = 0; i < sys->nr_nodes; i++) {
+		bool found = false;
+
+		for (int j = 0; j < nr_completed && !found; j++)
+			found = node_id_eq(&completed[j], &sys->nodes[i].nid);
+		if (!found)
+			return;
+	}
+	/* every member has what it should: drop our copies of the rest */
+	gc_epoch = epoch;
+	gw = xzalloc(sizeof(*gw));
+	gw->epoch = epoch;
+	gw->work.fn = gc_fn;
+	gw->work.done = gc_done;
+	queue_work_on(WQ_PEER, &gw->work);
+}

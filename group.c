@@ -287,6 +287,72 @@ static void update_ring(void)
 	recovery_start(sys->epoch);
 }
 
+/*
+ * A node that was away missed the epochs in between: copy their node lists
+ * from a member, so its epoch history (dog cluster info) is complete.
+ */
+struct epoch_sync {
+	struct work work;
+	struct sd_node *nodes;
+	int nr;
+	uint32_t upto;
+};
+
+static void epoch_sync_fn(struct work *w)
+{
+	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
+	size_t len = sizeof(struct sd_node) * SD_MAX_NODES + sizeof(uint64_t);
+	char *buf = xmalloc(len);
+	struct sd_node probe;
+
+	for (uint32_t e = 1; e < es->upto; e++) {
+		if (store_read_epoch(e, &probe, 1, NULL) != -ENOENT)
+			continue;	/* we have it (or it has many nodes: -E2BIG) */
+		for (int i = 0; i < es->nr; i++) {
+			struct sd_req hdr = { 0 };
+			struct sd_rsp rsp;
+			uint64_t t;
+			int nr;
+
+			hdr.proto_ver = SD_SHEEP_PROTO_VER;
+			hdr.opcode = SD_OP_GET_EPOCH;
+			hdr.obj.tgt_epoch = e;
+			hdr.data_length = (uint32_t)len;
+			if (gateway_peer_exec(&es->nodes[i].nid, &hdr, NULL, &rsp, buf,
+					      (uint32_t)len) != SD_RES_SUCCESS ||
+			    rsp.data_length < sizeof(t) ||
+			    (rsp.data_length - sizeof(t)) % sizeof(struct sd_node))
+				continue;
+			nr = (int)((rsp.data_length - sizeof(t)) / sizeof(struct sd_node));
+			memcpy(&t, buf + rsp.data_length - sizeof(t), sizeof(t));
+			store_write_epoch(e, (struct sd_node *)buf, nr, t);
+			break;
+		}
+	}
+	free(buf);
+}
+
+static void epoch_sync_done(struct work *w)
+{
+	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
+
+	free(es->nodes);
+	free(es);
+}
+
+static void sync_epochs_from(const struct sd_node *nodes, int nr)
+{
+	struct epoch_sync *es = xzalloc(sizeof(*es));
+
+	es->nodes = xcalloc((size_t)nr, sizeof(*nodes));
+	memcpy(es->nodes, nodes, sizeof(*nodes) * (size_t)nr);
+	es->nr = nr;
+	es->upto = sys->epoch;
+	es->work.fn = epoch_sync_fn;
+	es->work.done = epoch_sync_done;
+	queue_work(&es->work);
+}
+
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
 		       size_t nr_members, const void *opaque)
 {
@@ -327,10 +393,13 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		for (size_t i = 0; i < nr_members; i++)
 			if (!node_is_local(&members[i]))
 				others[n++] = members[i];
-		if (n && sys->ctime)
+		if (n && sys->ctime) {
 			vdi_sync_from(others, n, sheep_ready);
-		else
+			if (sys->status == SD_STATUS_OK)
+				sync_epochs_from(others, n);
+		} else {
 			sheep_ready();
+		}
 		free(others);
 	} else if (sys->status == SD_STATUS_OK) {
 		vdi_sync_from(joined, 1, NULL);

@@ -98,16 +98,20 @@ static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void
 static int local_get_epoch(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	struct sd_node *nodes = xcalloc(SD_MAX_NODES, sizeof(*nodes));
-	int nr = store_read_epoch(req->obj.tgt_epoch, nodes, SD_MAX_NODES, NULL);
+	uint64_t t = 0;
+	int nr = store_read_epoch(req->obj.tgt_epoch, nodes, SD_MAX_NODES, &t);
 	int ret = SD_RES_SUCCESS;
+	size_t len = sizeof(*nodes) * (size_t)(nr > 0 ? nr : 0);
 
+	/* the nodes of the epoch, then its time (u64), as the reference sends */
 	if (nr < 0) {
 		ret = SD_RES_NO_TAG;
-	} else if (sizeof(*nodes) * (size_t)nr > req->data_length) {
+	} else if (len + sizeof(t) > req->data_length) {
 		ret = SD_RES_BUFFER_SMALL;
 	} else {
-		memcpy(data, nodes, sizeof(*nodes) * (size_t)nr);
-		rsp->data_length = (uint32_t)(sizeof(*nodes) * (size_t)nr);
+		memcpy(data, nodes, len);
+		memcpy((char *)data + len, &t, sizeof(t));
+		rsp->data_length = (uint32_t)(len + sizeof(t));
 	}
 	free(nodes);
 	return ret;

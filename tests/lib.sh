@@ -3,7 +3,9 @@
 # Every sheep a test starts is recorded by PID and killed (-9) by the EXIT
 # trap, with its scratch directory removed, whether the test passed or not.
 # Nothing here kills by name.  Ports: SHEEP_TEST_PORT_BASE (default 17300)
-# plus a per-test offset, so several suites can share a machine.
+# plus a per-test offset, so several suites can share a machine; keep it
+# below the ephemeral range (32768 and up), where outgoing connections may
+# already hold a port.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHEEP=${SHEEP:-$TOP/sheep}

@@ -94,6 +94,8 @@ for i in 0 1 2; do
 	check "node $i: epoch 3 after the rejoin" test "$(epoch_of $i)" = 3
 done
 check "restarted node 2 reads v byte-identical" same_data 2 "$T/v.data" v
+history() { [ "$(dogp 2 cluster info -r | grep -cE '^[0-9]+ [0-9]+ \[')" = 3 ]; }
+check "restarted node 2 learns the epoch it missed (history 1-3)" retry 10 history
 # (writes while a replica is down, and the stale replica it comes back
 # with, are the recovery tests' subject: tests/cluster/recovery.sh)
 check "write through the restarted node" patch 2 v "$T/v.data" 30000000 3000000
@@ -120,8 +122,8 @@ check "v still reads byte-identical after the ring changed" same_data 1 "$T/v.da
 E1=$(epoch_of 0)
 
 # ---- a second local cluster on the same machine stays apart --------------
-CLUSTER=local:$T/cluster2 start_sheep 10 >/dev/null
-CLUSTER=local:$T/cluster2 start_sheep 11 >/dev/null
+CLUSTER=local:$T/cluster2 check "node 10 starts" start_sheep 10
+CLUSTER=local:$T/cluster2 check "node 11 starts" start_sheep 11
 check "cluster 2 has its own two members" wait_members 10 10 11
 check "cluster 1 still lists its three" wait_members 0 0 1 2
 check "format cluster 2" dogp 10 cluster format -c 2
@@ -152,8 +154,7 @@ check "the refused sheep exits" port_free "$(port_of 11)"
 BASE=20
 Z=(0 0 1 1 2)
 for k in 0 1 2 3 4; do
-	CLUSTER=local:$T/cluster5 start_sheep $((20 + k)) -z "${Z[$k]}" >/dev/null ||
-		fail "node $((20 + k)) starts"
+	CLUSTER=local:$T/cluster5 check "node $((20 + k)) starts" start_sheep $((20 + k)) -z "${Z[$k]}"
 done
 check "five members" wait_members 24 20 21 22 23 24
 check "format copies 3" dogp 22 cluster format -c 3
@@ -183,9 +184,9 @@ done
 
 # ---- copies are limited by zones: 3 nodes in 2 zones keep 2 copies ------
 BASE=30
-CLUSTER=local:$T/cluster3 start_sheep 30 -z 7 >/dev/null
-CLUSTER=local:$T/cluster3 start_sheep 31 -z 7 >/dev/null
-CLUSTER=local:$T/cluster3 start_sheep 32 -z 9 >/dev/null
+CLUSTER=local:$T/cluster3 check "node 30 starts" start_sheep 30 -z 7
+CLUSTER=local:$T/cluster3 check "node 31 starts" start_sheep 31 -z 7
+CLUSTER=local:$T/cluster3 check "node 32 starts" start_sheep 32 -z 9
 check "three members in two zones" wait_members 30 30 31 32
 check "format copies 3" dogp 30 cluster format -c 3
 head -c $((20 << 20)) /dev/urandom >"$T/z.data"
@@ -200,13 +201,13 @@ check "cluster shutdown" dogp 30 cluster shutdown
 for p in "${pids[@]}"; do
 	check "sheep $p exits after the shutdown" wait_dead "$p"
 done
-CLUSTER=local:$T/cluster3 start_sheep 30 -z 7 >/dev/null
-CLUSTER=local:$T/cluster3 start_sheep 32 -z 9 >/dev/null
+CLUSTER=local:$T/cluster3 check "node 30 restarts" start_sheep 30 -z 7
+CLUSTER=local:$T/cluster3 check "node 32 restarts" start_sheep 32 -z 9
 check "two of three back: waiting for the third" bash -c \
 	"'$DOG' cluster info -p $(port_of 30) | grep -q 'Waiting for other nodes to join cluster'"
 expect_fail "IO waits for the third" 1 "Waiting for other nodes to join cluster" \
 	dogp 32 vdi read z 0 512
-CLUSTER=local:$T/cluster3 start_sheep 31 -z 7 >/dev/null
+CLUSTER=local:$T/cluster3 check "node 31 restarts" start_sheep 31 -z 7
 check "all back: running" bash -c \
 	"'$DOG' cluster info -p $(port_of 30) | grep -q 'Cluster status: running'"
 check "the same nodes come back at the same epoch" test "$(epoch_of 31)" = "$E3"

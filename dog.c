@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dog.h"
@@ -106,6 +107,18 @@ char *dog_size_str(uint64_t size, char *buf, size_t len)
 		return buf;
 	}
 	return size_to_str(size, buf, len);
+}
+
+/* ask on the terminal; anything but "yes" (or end of input) says no */
+bool dog_confirm(const char *question)
+{
+	char answer[16] = "";
+
+	fputs(question, stdout);
+	fflush(stdout);
+	if (!fgets(answer, sizeof(answer), stdin))
+		return false;
+	return !strncasecmp(answer, "yes", 3);
 }
 
 int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void *arg),
@@ -300,6 +313,8 @@ static const struct option long_opts[] = {
 	{ "force", no_argument, NULL, 'f' },
 	{ "lock", no_argument, NULL, 'l' },
 	{ "strict", no_argument, NULL, 't' },
+	{ "delete", no_argument, NULL, 'd' },
+	{ "exclusive", no_argument, NULL, 'x' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -379,6 +394,12 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 't':
 			dog_opts.strict = true;
+			break;
+		case 'd':
+			dog_opts.del = true;
+			break;
+		case 'x':
+			dog_opts.exclusive = true;
 			break;
 		default:
 			sub_usage(stderr, c, s);

@@ -29,6 +29,8 @@ struct dog_opts {
 	bool hyper;
 	bool lock;
 	bool strict;
+	bool del;		/* -d (setattr) */
+	bool exclusive;		/* -x (setattr) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */
@@ -71,6 +73,7 @@ char *dog_size_str(uint64_t size, char *buf, size_t len);
 int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void *arg),
 		     void *arg);
 int dog_node_list(struct sd_node **nodes);
+bool dog_confirm(const char *question);
 
 /* VDI helpers shared by subcommands */
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,

@@ -28,18 +28,6 @@ static bool cluster_has_vdis(void)
 	return found;
 }
 
-/* ask on the terminal; anything but "yes" (or end of input) says no */
-static bool confirm(const char *question)
-{
-	char answer[16] = "";
-
-	fputs(question, stdout);
-	fflush(stdout);
-	if (!fgets(answer, sizeof(answer), stdin))
-		return false;
-	return !strncasecmp(answer, "yes", 3);
-}
-
 static int cluster_format(int argc, char **argv)
 {
 	struct sd_req hdr;
@@ -59,7 +47,7 @@ static int cluster_format(int argc, char **argv)
 		snprintf(store, sizeof(store), "%s", dog_opts.store);
 	}
 	if (!dog_opts.force && cluster_has_vdis() &&
-	    !confirm("    __\n   ()'`;\n   /\\|`\n"
+	    !dog_confirm("    __\n   ()'`;\n   /\\|`\n"
 		     "  /  |   Caution! The cluster is not empty.\n"
 		     "(/_)_|_  Are you sure you want to continue? [yes/no]: "))
 		return EXIT_SUCCESS;

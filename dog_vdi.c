@@ -590,6 +590,459 @@ static int vdi_object(int argc, char **argv)
 	return object_location(argv[0]);
 }
 
+/* open name (honouring -s) and read its inode header */
+static int open_vdi_header(const char *name, uint32_t *vid, struct sd_inode *inode)
+{
+	int ret = open_vdi(name, vid);
+
+	if (ret)
+		return ret;
+	return dog_read_inode(*vid, inode, SD_INODE_HEADER_SIZE) ? EXIT_SYSFAIL : EXIT_SUCCESS;
+}
+
+/* NEW_VDI name from base: a snapshot (snapid 1) or a clone/rollback (0) */
+static int new_vdi_from(const char *name, uint32_t base, bool snapshot, uint64_t size,
+			uint32_t *vid)
+{
+	char buf[SD_MAX_VDI_LEN] = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	strncpy(buf, name, sizeof(buf) - 1);
+	dog_init_req(&hdr, SD_OP_NEW_VDI);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(buf);
+	hdr.vdi.base_vdi_id = base;
+	hdr.vdi.snapid = snapshot ? 1 : 0;
+	hdr.vdi.vdi_size = size;
+	if (dog_exec(&hdr, buf, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	if (rsp.result == SD_RES_SUCCESS && vid)
+		*vid = rsp.vdi.vdi_id;
+	return (int)rsp.result;
+}
+
+static int vdi_snapshot(int argc, char **argv)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
+	char tag[SD_MAX_VDI_TAG_LEN] = { 0 };
+	const char *want = dog_opts.snapshot;
+	uint32_t vid, other, result;
+	int ret, r;
+
+	if (argc != 1) {
+		ret = argc ? EXIT_USAGE : (dog_err("Please specify the VDI name"), EXIT_USAGE);
+		goto out;
+	}
+	dog_opts.snapshot = NULL;	/* -s names the new snapshot, not the one to open */
+	ret = open_vdi_header(argv[0], &vid, inode);
+	if (ret)
+		goto out;
+	if (want) {
+		if (strlen(want) >= SD_MAX_VDI_TAG_LEN) {
+			dog_err("Snapshot tag is too long: at most %d characters",
+				SD_MAX_VDI_TAG_LEN - 1);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (dog_find_vdi(argv[0], want, 0, &other, &result) == 0) {
+			dog_err("Failed to create snapshot for %s: tag %s already exists", argv[0],
+				want);
+			ret = EXIT_EXISTS;
+			goto out;
+		}
+		strncpy(tag, want, sizeof(tag) - 1);
+	}
+	/* the tag goes into the working inode, which becomes the snapshot */
+	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
+			 (uint32_t)offsetof(struct sd_inode, tag), false);
+	if (!r)
+		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, NULL);
+	if (r) {
+		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
+		ret = result_to_exit((uint32_t)r);
+	}
+out:
+	free(inode);
+	return ret;
+}
+
+static int vdi_clone(int argc, char **argv)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
+	uint32_t vid;
+	int ret, r;
+
+	if (argc != 2) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (check_name(argv[1])) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (dog_opts.prealloc) {
+		dog_err("Preallocated clones (-P) are not supported yet");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	ret = open_vdi_header(argv[0], &vid, inode);
+	if (ret)
+		goto out;
+	if (!inode->snap_ctime) {
+		dog_err("Only snapshot VDIs can be cloned");
+		dog_err("Please specify snapshot with '-s' option");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	r = new_vdi_from(argv[1], vid, false, inode->vdi_size, NULL);
+	if (r) {
+		dog_err("Failed to create VDI %s: %s", argv[1], sd_strerror((uint32_t)r));
+		ret = result_to_exit((uint32_t)r);
+	}
+out:
+	free(inode);
+	return ret;
+}
+
+static int vdi_rollback(int argc, char **argv)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
+	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint32_t snap;
+	int ret, r;
+
+	if (argc != 1) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (!dog_opts.snapshot) {
+		dog_err("Please specify the '-s' option");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	ret = open_vdi_header(argv[0], &snap, inode);
+	if (ret)
+		goto out;
+	if (!dog_opts.force &&
+	    !dog_confirm("This operation discards any changes made since the previous\n"
+			 "snapshot was taken.  Continue? [yes/no]: ")) {
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	/* drop the working VDI, then a new one that starts as the snapshot */
+	strncpy(buf, argv[0], SD_MAX_VDI_LEN - 1);
+	dog_init_req(&hdr, SD_OP_DEL_VDI);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(buf);
+	if (dog_exec(&hdr, buf, &rsp)) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
+	if (rsp.result != SD_RES_SUCCESS && rsp.result != SD_RES_NO_VDI) {
+		dog_err("Failed to delete the current VDI %s: %s", argv[0],
+			sd_strerror(rsp.result));
+		ret = result_to_exit(rsp.result);
+		goto out;
+	}
+	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, NULL);
+	if (r) {
+		dog_err("Failed to roll back %s: %s", argv[0], sd_strerror((uint32_t)r));
+		ret = result_to_exit((uint32_t)r);
+	}
+out:
+	free(inode);
+	return ret;
+}
+
+/* vdi tree: every family as a tree of snapshots and clones */
+struct tree_node {
+	uint32_t vid, parent;
+	char name[SD_MAX_VDI_LEN];
+	char label[64];
+	int first_child, next_sibling;
+};
+
+struct tree {
+	struct tree_node *n;
+	int nr;
+};
+
+static void collect_tree(uint32_t vid, const struct sd_inode *inode, void *arg)
+{
+	struct tree *t = arg;
+	struct tree_node *n;
+
+	t->n = xrealloc(t->n, sizeof(*t->n) * (size_t)(t->nr + 1));
+	n = &t->n[t->nr++];
+	memset(n, 0, sizeof(*n));
+	n->vid = vid;
+	n->parent = inode->parent_vdi_id;
+	memcpy(n->name, inode->name, sizeof(n->name) - 1);
+	n->first_child = n->next_sibling = -1;
+	if (inode->snap_ctime) {
+		time_t ti = (time_t)(inode->create_time >> 32);
+		struct tm tm;
+
+		localtime_r(&ti, &tm);
+		strftime(n->label, sizeof(n->label), "[%Y-%m-%d %H:%M]", &tm);
+	} else {
+		snprintf(n->label, sizeof(n->label), "(you are here)");
+	}
+}
+
+/* print node i at column col; prefix holds the continuation bars */
+static void print_tree(const struct tree *t, int i, const char *parent_name, char *prefix,
+		       size_t plen)
+{
+	const struct tree_node *n = &t->n[i];
+	char text[SD_MAX_VDI_LEN + 80];
+	size_t base = strlen(prefix), width;
+	int c;
+
+	if (!parent_name || strcmp(parent_name, n->name))
+		snprintf(text, sizeof(text), "%s---%s", n->name, n->label);
+	else
+		snprintf(text, sizeof(text), "%s", n->label);
+	fputs(text, stdout);
+	if (n->first_child < 0) {
+		putchar('\n');
+		return;
+	}
+	width = strlen(text);
+	c = n->first_child;
+	if (t->n[c].next_sibling < 0) {
+		fputs("---", stdout);
+		if (base + width + 3 < plen) {
+			memset(prefix + base, ' ', width + 3);
+			prefix[base + width + 3] = '\0';
+		}
+		print_tree(t, c, n->name, prefix, plen);
+		prefix[base] = '\0';
+		return;
+	}
+	for (bool first = true; c >= 0; c = t->n[c].next_sibling, first = false) {
+		bool last = t->n[c].next_sibling < 0;
+
+		if (!first)
+			printf("%s%*s", prefix, (int)width, "");
+		fputs(first ? "-+-" : last ? " `-" : " |-", stdout);
+		if (base + width + 3 < plen) {
+			memset(prefix + base, ' ', width + 3);
+			if (!last)
+				prefix[base + width + 1] = '|';
+			prefix[base + width + 3] = '\0';
+		}
+		print_tree(t, c, n->name, prefix, plen);
+		prefix[base] = '\0';
+	}
+}
+
+static int vdi_tree(int argc, char **argv)
+{
+	struct tree t = { 0 };
+	char prefix[4096] = "";
+
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	if (dog_for_each_vdi(collect_tree, &t))
+		return EXIT_SYSFAIL;
+	/* children in vid order, under their parent */
+	for (int i = t.nr - 1; i >= 0; i--) {
+		for (int p = 0; p < t.nr; p++) {
+			if (t.n[i].parent && t.n[p].vid == t.n[i].parent) {
+				t.n[i].next_sibling = t.n[p].first_child;
+				t.n[p].first_child = i;
+				break;
+			}
+		}
+	}
+	for (int i = 0; i < t.nr; i++) {
+		bool has_parent = false;
+
+		for (int p = 0; p < t.nr && !has_parent; p++)
+			has_parent = t.n[i].parent && t.n[p].vid == t.n[i].parent;
+		if (!has_parent)
+			print_tree(&t, i, NULL, prefix, sizeof(prefix));
+	}
+	free(t.n);
+	return EXIT_SUCCESS;
+}
+
+/* "vdi lock list" / "vdi lock unlock <vdi>" */
+static int vdi_lock(int argc, char **argv)
+{
+	if (argc == 1 && !strcmp(argv[0], "list")) {
+		size_t len = 1 << 20;
+		struct vdi_lock_entry *e = xmalloc(len);
+		struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+		int ret = EXIT_SUCCESS;
+
+		dog_init_req(&hdr, SD_OP_GET_VDI_LOCKS);
+		hdr.data_length = (uint32_t)len;
+		if (dog_exec(&hdr, e, &rsp)) {
+			ret = EXIT_SYSFAIL;
+		} else if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to get the VDI locks: %s", sd_strerror(rsp.result));
+			ret = result_to_exit(rsp.result);
+		} else {
+			if (!dog_opts.raw)
+				printf("VDI                  Owner                  Type\n");
+			for (size_t i = 0; i < rsp.data_length / sizeof(*e); i++) {
+				char owner[64];
+
+				node_id_to_str(&e[i].owner, owner, sizeof(owner));
+				if (dog_read_inode(e[i].vid, inode, SD_INODE_HEADER_SIZE))
+					snprintf(inode->name, sizeof(inode->name), "%06x", e[i].vid);
+				printf(dog_opts.raw ? "%s %s %s\n" : "%-20s %-22s %s\n", inode->name,
+				       owner, e[i].type == LOCK_TYPE_SHARED ? "shared" : "exclusive");
+			}
+		}
+		free(e);
+		free(inode);
+		return ret;
+	}
+	if (argc == 2 && !strcmp(argv[0], "unlock")) {
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+		uint32_t vid;
+		int ret = open_vdi(argv[1], &vid);
+
+		if (ret)
+			return ret;
+		dog_init_req(&hdr, SD_OP_FORCE_UNLOCK_VDI);
+		hdr.vdi.base_vdi_id = vid;
+		if (dog_exec(&hdr, NULL, &rsp))
+			return EXIT_SYSFAIL;
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to unlock %s: %s", argv[1], sd_strerror(rsp.result));
+			return result_to_exit(rsp.result);
+		}
+		return EXIT_SUCCESS;
+	}
+	return EXIT_USAGE;
+}
+
+/* GET_VDI_ATTR for vdi/key with flags; the attribute's oid in *oid */
+static int attr_request(const char *vdi, const char *key, const void *value, uint32_t vlen,
+			uint16_t flags, uint64_t *oid)
+{
+	struct sheepdog_vdi_attr *a = xzalloc(sizeof(*a));
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint64_t snapid = 0;
+	int ret;
+
+	strncpy(a->name, vdi, sizeof(a->name) - 1);
+	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
+		strncpy(a->tag, dog_opts.snapshot, sizeof(a->tag) - 1);
+	a->snap_id = (uint32_t)snapid;
+	strncpy(a->key, key, sizeof(a->key) - 1);
+	if (vlen)
+		memcpy(a->value, value, vlen);
+	a->value_len = vlen;
+	dog_init_req(&hdr, SD_OP_GET_VDI_ATTR);
+	hdr.flags = SD_FLAG_CMD_WRITE | flags;
+	hdr.data_length = SD_VDI_ATTR_HEADER + vlen;
+	hdr.vdi.snapid = (uint32_t)snapid;
+	ret = dog_exec(&hdr, a, &rsp) ? SD_RES_NETWORK_ERROR : (int)rsp.result;
+	if (!ret)
+		*oid = VDI_ATTR_BIT | ((uint64_t)rsp.vdi.vdi_id << 32) | rsp.vdi.attr_id;
+	free(a);
+	return ret;
+}
+
+static int attr_error(const char *vdi, const char *key, int r)
+{
+	if (r == SD_RES_NO_OBJ) {
+		dog_err("Attribute '%s' not found", key);
+		return EXIT_MISSING;
+	}
+	if (r == SD_RES_VDI_EXIST) {
+		dog_err("Attribute '%s' already exists", key);
+		return EXIT_EXISTS;
+	}
+	if (r == SD_RES_NO_VDI || r == SD_RES_NO_TAG) {
+		dog_err("VDI not found: %s", vdi);
+		return EXIT_MISSING;
+	}
+	dog_err("Failed to access attribute '%s' of %s: %s", key, vdi, sd_strerror((uint32_t)r));
+	return r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
+}
+
+static int vdi_setattr(int argc, char **argv)
+{
+	char *value = NULL;
+	size_t vlen = 0;
+	uint64_t oid;
+	uint16_t flags;
+	int r;
+
+	if (argc < 2 || argc > 3)
+		return EXIT_USAGE;
+	if (check_name(argv[0]))
+		return EXIT_USAGE;
+	if (strlen(argv[1]) >= SD_MAX_VDI_ATTR_KEY_LEN || !argv[1][0]) {
+		dog_err("Invalid key '%s': 1-%d characters", argv[1], SD_MAX_VDI_ATTR_KEY_LEN - 1);
+		return EXIT_USAGE;
+	}
+	if (dog_opts.del) {
+		if (argc == 3)
+			return EXIT_USAGE;
+		flags = SD_FLAG_CMD_DEL;
+	} else {
+		flags = SD_FLAG_CMD_CREAT | (dog_opts.exclusive ? SD_FLAG_CMD_EXCL : 0);
+		value = xmalloc(SD_MAX_VDI_ATTR_VALUE_LEN + 1);
+		if (argc == 3) {
+			vlen = strlen(argv[2]);
+			if (vlen > SD_MAX_VDI_ATTR_VALUE_LEN) {
+				dog_err("Value is too big: at most %d bytes",
+					SD_MAX_VDI_ATTR_VALUE_LEN);
+				free(value);
+				return EXIT_USAGE;
+			}
+			memcpy(value, argv[2], vlen);
+		} else {
+			vlen = fread(value, 1, SD_MAX_VDI_ATTR_VALUE_LEN + 1, stdin);
+			if (vlen > SD_MAX_VDI_ATTR_VALUE_LEN) {
+				dog_err("Value is too big: at most %d bytes",
+					SD_MAX_VDI_ATTR_VALUE_LEN);
+				free(value);
+				return EXIT_USAGE;
+			}
+		}
+	}
+	r = attr_request(argv[0], argv[1], value, (uint32_t)vlen, flags, &oid);
+	free(value);
+	return r ? attr_error(argv[0], argv[1], r) : EXIT_SUCCESS;
+}
+
+static int vdi_getattr(int argc, char **argv)
+{
+	struct sheepdog_vdi_attr *a;
+	uint64_t oid;
+	int r;
+
+	if (argc != 2)
+		return EXIT_USAGE;
+	if (check_name(argv[0]))
+		return EXIT_USAGE;
+	r = attr_request(argv[0], argv[1], NULL, 0, 0, &oid);
+	if (r)
+		return attr_error(argv[0], argv[1], r);
+	a = xmalloc(sizeof(*a));
+	r = read_object(oid, a, sizeof(*a), 0);
+	if (!r && a->value_len <= SD_MAX_VDI_ATTR_VALUE_LEN)
+		fwrite(a->value, 1, a->value_len, stdout);
+	free(a);
+	return r ? attr_error(argv[0], argv[1], r) : EXIT_SUCCESS;
+}
+
 static const struct subcommand vdi_subs[] = {
 	{ "create", "[-P] [-c copies] [-z bss] <vdiname> <size>", "Pc:z:y",
 	  "create an image", vdi_create },
@@ -599,6 +1052,16 @@ static const struct subcommand vdi_subs[] = {
 	  "read data from an image", vdi_read },
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
+	{ "snapshot", "[-s snapshot] <vdiname>", "s:", "create a snapshot", vdi_snapshot },
+	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:P", "clone an image", vdi_clone },
+	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
+	  vdi_rollback },
+	{ "tree", "", "", "show images in tree view format", vdi_tree },
+	{ "setattr", "[-d] [-x] [-s snapshot] <vdiname> <key> [value]", "dxs:",
+	  "set a VDI attribute (value from stdin if omitted)", vdi_setattr },
+	{ "getattr", "[-s snapshot] <vdiname> <key>", "s:", "get a VDI attribute", vdi_getattr },
+	{ "lock", "{list|unlock} [-s snapshot] [<vdiname>]", "s:r", "show or break VDI locks",
+	  vdi_lock },
 	{ "object", "[location|map] [-i index] [-s snapshot] <vdiname>", "i:s:",
 	  "show where an object lives", vdi_object },
 	{ NULL, NULL, NULL, NULL, NULL },

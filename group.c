@@ -39,6 +39,12 @@ struct vdi_op_message {
 static struct list_node pending_block_list;	/* waiting for the block */
 static struct list_node pending_notify_list;	/* waiting for our own notify */
 static bool block_running;
+static const struct sd_node *cur_sender;	/* during a main phase */
+
+const struct sd_node *group_sender(void)
+{
+	return cur_sender ? cur_sender : &sys->this_node;
+}
 
 int node_cmp(const struct sd_node *a, const struct sd_node *b)
 {
@@ -225,6 +231,15 @@ bool sd_join_handler(const struct sd_node *joining, const struct sd_node *member
 		mine->status = SD_STATUS_WAIT;	/* waiting for format */
 	}
 	memcpy(ci, mine, cinfo_size(mine->nr_nodes));
+	/* the lock table rides in the free space after the node list */
+	{
+		char *tail = (char *)ci + cinfo_size(ci->nr_nodes);
+		int room = (int)((cinfo_size(SD_MAX_NODES) - cinfo_size(ci->nr_nodes) -
+				  sizeof(uint32_t)) / sizeof(struct vdi_lock_entry));
+		uint32_t n = (uint32_t)vdi_locks_export((struct vdi_lock_entry *)(tail + 4), room);
+
+		memcpy(tail, &n, sizeof(n));
+	}
 	free(all);
 	free(mine);
 	return true;
@@ -367,6 +382,13 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 			return;
 		}
 		sys->joined = true;
+		if (ci->ctime && nr_members > 1) {
+			const char *tail = (const char *)ci + cinfo_size(ci->nr_nodes);
+			uint32_t n;
+
+			memcpy(&n, tail, sizeof(n));
+			vdi_locks_import((const struct vdi_lock_entry *)(tail + 4), (int)n);
+		}
 	} else if (!sys->joined) {
 		return;
 	} else if (ci->status == SD_STATUS_KILLED) {
@@ -416,6 +438,7 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 	node_id_to_str(&left->nid, name, sizeof(name));
 	sd_info("%s left, %zu members", name, nr_members);
 	set_members(members, nr_members);
+	vdi_locks_drop_node(&left->nid);
 	if (sys->status == SD_STATUS_OK) {
 		sys->epoch++;
 		log_epoch();
@@ -625,7 +648,9 @@ void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
 		sd_err("unknown cluster op %02x", m->req.opcode);
 		ret = SD_RES_INVALID_PARMS;
 	} else if (ret == SD_RES_SUCCESS && op->process_main) {
+		cur_sender = sender;
 		ret = op->process_main(&m->req, &m->rsp, m->data);
+		cur_sender = NULL;
 	}
 	if (node_is_local(sender) && !(m->req.flags & SD_FLAG_CMD_INTERNAL)) {
 		struct request *req;

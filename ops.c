@@ -194,14 +194,6 @@ static int local_kill_node(const struct sd_req *req, struct sd_rsp *rsp, void *d
 	return SD_RES_SUCCESS;
 }
 
-static int local_release_vdi(const struct sd_req *req, struct sd_rsp *rsp, void *data)
-{
-	(void)req;
-	(void)data;
-	rsp->data_length = 0;
-	return SD_RES_SUCCESS;
-}
-
 static int local_exist(struct request *req)
 {
 	req->rp.data_length = 0;
@@ -254,8 +246,12 @@ static const struct sd_op_template ops[256] = {
 
 	/* VDIs: worker phase on the sender, main phase everywhere */
 	[SD_OP_NEW_VDI] = { "NEW_VDI", OP_CLUSTER, false, vdi_op_new, vdi_main_new },
-	[SD_OP_LOCK_VDI] = { "LOCK_VDI", OP_CLUSTER, false, vdi_op_lookup, NULL },
-	[SD_OP_RELEASE_VDI] = { "RELEASE_VDI", OP_LOCAL, false, NULL, local_release_vdi },
+	[SD_OP_LOCK_VDI] = { "LOCK_VDI", OP_CLUSTER, false, vdi_op_lookup, vdi_main_lock },
+	[SD_OP_RELEASE_VDI] = { "RELEASE_VDI", OP_CLUSTER, false, NULL, vdi_main_release },
+	[SD_OP_GET_VDI_ATTR] = { "GET_VDI_ATTR", OP_CLUSTER, false, vdi_op_get_attr, NULL },
+	[SD_OP_GET_VDI_LOCKS] = { "GET_VDI_LOCKS", OP_LOCAL, false, NULL, vdi_local_get_locks },
+	[SD_OP_FORCE_UNLOCK_VDI] = { "FORCE_UNLOCK_VDI", OP_CLUSTER, false, NULL,
+				     vdi_main_force_unlock },
 	[SD_OP_GET_VDI_INFO] = { "GET_VDI_INFO", OP_CLUSTER, false, vdi_op_lookup, NULL },
 	[SD_OP_READ_VDIS] = { "READ_VDIS", OP_LOCAL, true, NULL, local_read_vdis },
 	[SD_OP_DEL_VDI] = { "DEL_VDI", OP_CLUSTER, false, vdi_op_del, vdi_main_del },

@@ -65,7 +65,11 @@
 #define SD_OP_SET_LOGLEVEL		0xBA
 #define SD_OP_EXIST			0xBD
 #define SD_OP_CLUSTER_INFO		0xBE
+#define SD_OP_GET_VDI_ATTR		0x89
 #define SD_OP_READ_DEL_VDIS		0xC9
+/* ours: the VDI lock table, and forced unlock (dog vdi lock list|unlock) */
+#define SD_OP_GET_VDI_LOCKS		0xD0
+#define SD_OP_FORCE_UNLOCK_VDI		0xD1
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
 
@@ -79,6 +83,10 @@
 #define SD_FLAG_CMD_FWD		0x0040
 #define SD_FLAG_CMD_RECOVERY	0x0080
 #define SD_FLAG_CMD_WILDCARD	0x0100
+/* GET_VDI_ATTR: create the key, only if new, delete it (0x0100 is also WILDCARD) */
+#define SD_FLAG_CMD_CREAT	0x0100
+#define SD_FLAG_CMD_EXCL	0x0200
+#define SD_FLAG_CMD_DEL		0x0400
 /* ours: a notify the node sends by itself (no client request waits for it) */
 #define SD_FLAG_CMD_INTERNAL	0x8000
 
@@ -145,6 +153,8 @@
 #define SD_VDI_BITMAP_SIZE	(SD_NR_VDIS / 8)	/* 2 MiB, READ_VDIS payload */
 #define SD_MAX_VDI_LEN		256
 #define SD_MAX_VDI_TAG_LEN	256
+#define SD_MAX_VDI_ATTR_KEY_LEN	256
+#define SD_MAX_VDI_ATTR_VALUE_LEN	65536
 #define SD_INODE_DATA_INDEX	(UINT32_C(1) << 20)
 #define SD_INODE_HEADER_SIZE	4664
 #define SD_INODE_INDEX_SIZE	(4 * SD_INODE_DATA_INDEX)
@@ -161,6 +171,19 @@
 
 /* largest payload a request may carry or ask for: a whole inode object */
 #define SD_MAX_PAYLOAD		SD_INODE_SIZE
+
+/* a VDI attribute object (key/value) */
+struct sheepdog_vdi_attr {
+	char name[SD_MAX_VDI_LEN];
+	char tag[SD_MAX_VDI_TAG_LEN];
+	uint64_t ctime;
+	uint32_t snap_id;
+	uint32_t value_len;
+	char key[SD_MAX_VDI_ATTR_KEY_LEN];
+	char value[SD_MAX_VDI_ATTR_VALUE_LEN];
+};
+
+#define SD_VDI_ATTR_HEADER	784	/* offset of value */
 
 /* lock types (vdi.type) */
 #define LOCK_TYPE_NORMAL	0
@@ -311,6 +334,13 @@ struct node_id {
 	uint8_t pad[4];
 };
 
+/* GET_VDI_LOCKS entries (ours): one per VDI and holder */
+struct vdi_lock_entry {
+	uint32_t vid;
+	uint32_t type;		/* LOCK_TYPE_NORMAL (exclusive) or LOCK_TYPE_SHARED */
+	struct node_id owner;
+};
+
 /* the first 24 bytes held rb_node pointers in the reference; we send zeros */
 struct sd_node {
 	uint8_t __rb[24];
@@ -387,6 +417,9 @@ _Static_assert(offsetof(struct sd_rsp, vdi.vdi_id) == 24, "rsp vdi_id at 24");
 _Static_assert(offsetof(struct sd_rsp, node.store_size) == 32, "store_size at 32");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
+_Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");
+_Static_assert(sizeof(struct sheepdog_vdi_attr) == SD_VDI_ATTR_SIZE, "vdi attr size");
+_Static_assert(offsetof(struct sheepdog_vdi_attr, value) == SD_VDI_ATTR_HEADER, "value at 784");
 _Static_assert(sizeof(struct obj_list_entry) == 24, "obj_list_entry is 24 bytes");
 _Static_assert(sizeof(struct sd_node) == 80, "sd_node is 80 bytes");
 _Static_assert(offsetof(struct sd_node, zone) == 68, "zone at 68");

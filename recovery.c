@@ -429,14 +429,6 @@ static bool holds(const struct ring *r, uint64_t oid)
 	return false;
 }
 
-/* the objects of a deleted VDI are not brought back */
-static bool deleted_obj(uint64_t oid)
-{
-	struct vdi_state st;
-
-	return !(oid & VDI_BIT) && vdi_get_state(oid_to_vid(oid), &st) && st.deleted;
-}
-
 /*
  * One pass for epoch e: 0 when every object we should hold is current,
  * -EAGAIN to try again later, -ENOSPC when the disk is full.
@@ -471,8 +463,7 @@ static int recover_epoch(uint32_t e)
 	/* newest version of each oid first, then the oids we hold */
 	qsort(all.e, all.nr, sizeof(*all.e), entry_cmp);
 	for (size_t i = 0; i < all.nr; i++)
-		if ((i == 0 || all.e[i].oid != all.e[i - 1].oid) && holds(r, all.e[i].oid) &&
-		    !deleted_obj(all.e[i].oid))
+		if ((i == 0 || all.e[i].oid != all.e[i - 1].oid) && holds(r, all.e[i].oid))
 			total++;
 	set_state(RECOVERY_OBJECTS, 0, total);
 	for (size_t i = 0; i < all.nr && !ret; i++) {
@@ -480,7 +471,7 @@ static int recover_epoch(uint32_t e)
 		struct obj_version best = { 0, 0 }, mine;
 		bool have;
 
-		if ((i > 0 && oid == all.e[i - 1].oid) || !holds(r, oid) || deleted_obj(oid))
+		if ((i > 0 && oid == all.e[i - 1].oid) || !holds(r, oid))
 			continue;
 		for (size_t j = i; j < all.nr && all.e[j].oid == oid; j++) {
 			struct obj_version v = { all.e[j].epoch, all.e[j].counter };
@@ -678,7 +669,7 @@ static int gc_one(uint64_t oid, void *arg)
 		gateway_put_ring(r);
 		return 1;	/* the membership moved on: stop */
 	}
-	if (!holds(r, oid) || deleted_obj(oid)) {
+	if (!holds(r, oid)) {
 		pthread_rwlock_wrlock(stripe(oid));
 		if (gateway_epoch() == gw->epoch && store_remove(oid) == SD_RES_SUCCESS)
 			gw->removed++;

@@ -68,6 +68,8 @@ void request_done(struct request *req);
 int group_init(const char *driver_spec);
 void queue_cluster_request(struct request *req);
 bool node_is_local(const struct sd_node *n);
+/* the sender of the cluster op whose main phase is running (main thread) */
+const struct sd_node *group_sender(void);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 void sheep_request_exit(void);
 void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */

@@ -277,71 +277,145 @@ static int find_free_vid(uint32_t start, uint32_t *vid)
 	return SD_RES_FULL_VDI;
 }
 
+/* the full inode (header + index) of vid; NULL on error (*ret says why) */
+static struct sd_inode *read_full_inode(uint32_t vid, int *ret)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+
+	*ret = gateway_read_obj(vid_to_vdi_oid(vid), inode,
+				SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE, 0);
+	if (*ret) {
+		free(inode);
+		return NULL;
+	}
+	return inode;
+}
+
+/*
+ * NEW_VDI.  Without base_vdi_id: a new, empty VDI.  With base_vdi_id and
+ * snapid != 0: a snapshot of the working VDI base: a new working inode (next
+ * free vid of the name's run, snap_id + 1, parent = base) shares base's
+ * objects through a copy of its index, and base becomes read-only
+ * (snap_ctime set).  With base_vdi_id and snapid == 0: a clone named name
+ * whose objects are base's until written (copy-on-write).
+ */
 int vdi_op_new(struct request *req)
 {
 	const struct sd_req *hdr = &req->rq;
-	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
-	struct sd_inode *inode;
-	uint8_t copies = hdr->vdi.copies ? hdr->vdi.copies : sys->copies;
-	uint8_t bss = hdr->vdi.block_size_shift ? hdr->vdi.block_size_shift :
-		      sys->block_size_shift;
-	uint32_t vid, old;
+	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN], found_name[SD_MAX_VDI_LEN];
+	struct sd_inode *inode = NULL, *found;
+	uint32_t base = hdr->vdi.base_vdi_id, vid, old;
+	bool snapshot = base && hdr->vdi.snapid;
+	size_t len = SD_INODE_HEADER_SIZE;
+	uint64_t now = now_ctime();
 	int ret;
 
 	req->rp.data_length = 0;
 	ret = parse_name(req, name, tag);
 	if (ret)
 		return ret;
-	if (hdr->vdi.snapid || hdr->vdi.store_policy) {
-		sd_err("%s: snapshots and hyper volumes are not supported yet", name);
+	if (hdr->vdi.store_policy) {
+		sd_err("%s: hyper volumes are not supported", name);
 		return SD_RES_NO_SUPPORT;
 	}
-	if (copies < 1 || copies > SD_MAX_COPIES || bss < 20 || bss > 22 ||
-	    hdr->vdi.vdi_size > SD_OLD_MAX_VDI_SIZE)
+	if (!base && hdr->vdi.snapid)
 		return SD_RES_INVALID_PARMS;
-
-	inode = xzalloc(SD_INODE_HEADER_SIZE);
-	ret = find_vdi(name, NULL, 0, &old, inode);
-	if (ret == SD_RES_SUCCESS) {
+	found = xzalloc(SD_INODE_HEADER_SIZE);
+	ret = find_vdi(name, NULL, 0, &old, found);
+	if (ret != SD_RES_SUCCESS && ret != SD_RES_NO_VDI)
+		goto out;
+	if (snapshot && (ret != SD_RES_SUCCESS || old != base)) {
+		/* only the current working VDI of that name can be snapshotted */
+		ret = ret == SD_RES_SUCCESS ? SD_RES_INVALID_PARMS : ret;
+		goto out;
+	}
+	if (!snapshot && ret == SD_RES_SUCCESS) {
 		ret = SD_RES_VDI_EXIST;
 		goto out;
 	}
-	if (ret != SD_RES_NO_VDI)
-		goto out;
+	if (base) {
+		inode = read_full_inode(base, &ret);
+		if (!inode)
+			goto out;
+		if (!inode->name[0]) {
+			ret = SD_RES_NO_BASE_VDI;
+			goto out;
+		}
+		len += SD_INODE_INDEX_SIZE;
+	} else {
+		uint8_t copies = hdr->vdi.copies ? hdr->vdi.copies : sys->copies;
+		uint8_t bss = hdr->vdi.block_size_shift ? hdr->vdi.block_size_shift :
+			      sys->block_size_shift;
+
+		if (copies < 1 || copies > SD_MAX_COPIES || bss < 20 || bss > 22 ||
+		    hdr->vdi.vdi_size > SD_OLD_MAX_VDI_SIZE) {
+			ret = SD_RES_INVALID_PARMS;
+			goto out;
+		}
+		inode = xzalloc(SD_INODE_HEADER_SIZE);
+		inode->vdi_size = hdr->vdi.vdi_size;
+		inode->copy_policy = hdr->vdi.copy_policy;
+		inode->nr_copies = copies;
+		inode->block_size_shift = bss;
+	}
 	ret = find_free_vid(sd_hash_vdi(name, strlen(name)), &vid);
 	if (ret)
 		goto out;
 
-	memset(inode, 0, SD_INODE_HEADER_SIZE);
+	memcpy(found_name, inode->name, SD_MAX_VDI_LEN);
+	memset(inode->name, 0, sizeof(inode->name));
 	memcpy(inode->name, name, strlen(name));
-	inode->create_time = now_ctime();
-	inode->vdi_size = hdr->vdi.vdi_size;
-	inode->copy_policy = hdr->vdi.copy_policy;
-	inode->nr_copies = copies;
-	inode->block_size_shift = bss;
-	inode->snap_id = 1;
+	memset(inode->tag, 0, sizeof(inode->tag));
+	inode->create_time = now;
+	inode->snap_ctime = 0;
 	inode->vdi_id = vid;
-	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, SD_INODE_HEADER_SIZE,
-					   0);
+	inode->parent_vdi_id = base;
+	/* a snapshot, or a rollback (same name as base), continues the snap_id line */
+	inode->snap_id = snapshot || (base && !strncmp(inode->name, found_name, SD_MAX_VDI_LEN)) ?
+			 inode->snap_id + 1 : 1;
+	if (base && !snapshot && hdr->vdi.vdi_size)
+		inode->vdi_size = MAX(inode->vdi_size, hdr->vdi.vdi_size);
+	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
 	if (ret) {
 		sd_err("%s: cannot create inode %06" PRIx32 ": result %02x", name, vid, ret);
 		goto out;
 	}
-	sd_info("created vdi %s, vid %06" PRIx32 ", %" PRIu64 " bytes, %u copies", name, vid,
-		hdr->vdi.vdi_size, copies);
+	if (snapshot) {
+		/* the old working VDI becomes the read-only snapshot */
+		ret = gateway_write_obj(vid_to_vdi_oid(base), &now, sizeof(now),
+					(uint32_t)offsetof(struct sd_inode, snap_ctime));
+		if (ret) {
+			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
+			       base, ret);
+			goto out;
+		}
+	}
+	sd_info("%s vdi %s, vid %06" PRIx32 "%s%06" PRIx32 ", %" PRIu64 " bytes, %u copies",
+		snapshot ? "snapshot of" : base ? "cloned" : "created", name, vid,
+		base ? " from " : "", base, inode->vdi_size, inode->nr_copies);
 	req->rp.vdi.vdi_id = vid;
-	req->rp.vdi.copies = copies;
-	req->rp.vdi.block_size_shift = bss;
+	req->rp.vdi.copies = inode->nr_copies;
+	req->rp.vdi.block_size_shift = inode->block_size_shift;
 out:
 	free(inode);
+	free(found);
 	return ret;
 }
 
 int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	(void)req;
+	struct vdi_state st;
+
 	(void)data;
 	vdi_mark_in_use(rsp->vdi.vdi_id, rsp->vdi.copies, rsp->vdi.block_size_shift, false);
+	if (req->vdi.base_vdi_id && req->vdi.snapid) {
+		uint32_t base = req->vdi.base_vdi_id;
+
+		if (vdi_get_state(base, &st))
+			vdi_mark_in_use(base, st.copies, st.block_size_shift, true);
+		else
+			vdi_mark_in_use(base, rsp->vdi.copies, rsp->vdi.block_size_shift, true);
+	}
 	return SD_RES_SUCCESS;
 }
 
@@ -367,46 +441,121 @@ int vdi_op_lookup(struct request *req)
 	return ret;
 }
 
+/* the root of vid's snapshot/clone tree, following parent links */
+static uint32_t family_root(uint32_t vid, struct sd_inode *hdr)
+{
+	for (int depth = 0; depth < 4096; depth++) {
+		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0) ||
+		    !hdr->parent_vdi_id)
+			return vid;
+		vid = hdr->parent_vdi_id;
+	}
+	return vid;
+}
+
+static bool vid_deleted(uint32_t vid)
+{
+	struct vdi_state st;
+
+	return vdi_get_state(vid, &st) && st.deleted;
+}
+
+/*
+ * The live (not deleted) VDIs of victim's family other than victim: the
+ * only ones whose index can point at objects victim points at.
+ */
+static uint32_t *live_family(uint32_t victim, int *nr)
+{
+	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
+	uint32_t root = family_root(victim, hdr), *out = NULL;
+	uint8_t *bitmap = xmalloc(SD_VDI_BITMAP_SIZE);
+	int n = 0;
+
+	vdi_copy_bitmap(bitmap, false);
+	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
+		if (!(vid & 7) && !bitmap[vid >> 3]) {
+			vid += 7;
+			continue;
+		}
+		if (vid == victim || !test_bit(bitmap, vid) || vid_deleted(vid))
+			continue;
+		if (family_root(vid, hdr) != root)
+			continue;
+		out = xrealloc(out, sizeof(*out) * (size_t)(n + 1));
+		out[n++] = vid;
+	}
+	free(bitmap);
+	free(hdr);
+	*nr = n;
+	return out;
+}
+
+/*
+ * DEL_VDI.  An object is shared by every VDI of a snapshot/clone family
+ * whose index points at it, so deleting a VDI removes only the objects that
+ * it points at, that belong to it or to an already deleted VDI, and that no
+ * remaining VDI of the family points at.  The inode stays, with its name
+ * cleared, so the vid run and the family's parent links stay intact.
+ */
 int vdi_op_del(struct request *req)
 {
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
-	struct sd_inode *inode;
-	uint32_t vid;
-	int ret;
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE), *other;
+	uint32_t vid, *family = NULL;
+	uint64_t removed = 0;
+	int ret, nr = 0;
 
 	req->rp.data_length = 0;
 	ret = parse_name(req, name, tag);
 	if (ret)
-		return ret;
-	inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+		goto out;
 	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
 	if (ret)
 		goto out;
-	ret = gateway_read_obj(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE +
-			       SD_INODE_INDEX_SIZE, 0);
-	if (ret)
+	free(inode);
+	inode = read_full_inode(vid, &ret);
+	if (!inode)
 		goto out;
+	family = live_family(vid, &nr);
+	for (int f = 0; f < nr; f++) {
+		/* objects another member still points at are not ours to remove */
+		other = read_full_inode(family[f], &ret);
+		if (!other)
+			goto out;
+		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
+			if (inode->data_vdi_id[i] && other->data_vdi_id[i] == inode->data_vdi_id[i])
+				inode->data_vdi_id[i] = 0;
+		free(other);
+	}
 	for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++) {
+		uint32_t owner = inode->data_vdi_id[i];
 		int r;
 
-		if (inode->data_vdi_id[i] != vid)
+		if (!owner || (owner != vid && !vid_deleted(owner)))
 			continue;
-		r = gateway_remove_obj(vid_to_data_oid(vid, i));
+		r = gateway_remove_obj(vid_to_data_oid(owner, i));
 		if (r && r != SD_RES_NO_OBJ) {
 			sd_err("vdi %s: cannot remove object %u: result %02x", name, i, r);
 			ret = r;
 			goto out;
 		}
+		removed++;
 	}
-	/* keep the inode so the name's vid run stays intact; an empty name = deleted */
+	/* re-read: the index above was trimmed; the inode keeps its own */
+	free(inode);
+	inode = xmalloc(SD_INODE_HEADER_SIZE);
+	ret = gateway_read_obj(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE, 0);
+	if (ret)
+		goto out;
 	memset(inode->name, 0, sizeof(inode->name));
-	inode->vdi_size = 0;
 	ret = gateway_write_obj(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE, 0);
 	if (ret)
 		goto out;
-	sd_info("deleted vdi %s, vid %06" PRIx32, name, vid);
+	sd_info("deleted vdi %s%s%s, vid %06" PRIx32 ", %" PRIu64 " objects removed", name,
+		tag[0] ? " tag " : "", tag, vid, removed);
 	req->rp.vdi.vdi_id = vid;
 out:
+	free(family);
 	free(inode);
 	return ret;
 }
@@ -417,6 +566,227 @@ int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	(void)data;
 	vdi_mark_deleted(rsp->vdi.vdi_id);
 	return SD_RES_SUCCESS;
+}
+
+/* ---- attributes ----------------------------------------------------------- */
+
+#define ATTR_PROBES 4096
+
+static uint64_t attr_oid(uint32_t vid, uint32_t attr_id)
+{
+	return VDI_ATTR_BIT | ((uint64_t)vid << 32) | attr_id;
+}
+
+/*
+ * GET_VDI_ATTR: find the attribute object of (VDI, key), probing from the
+ * key's hash; CREAT makes it (EXCL: only if new) with the value sent, an
+ * existing key gets the new value; DEL clears the key (the slot stays, so
+ * later keys of the same probe run are still found).
+ */
+int vdi_op_get_attr(struct request *req)
+{
+	const struct sd_req *hdr = &req->rq;
+	struct sheepdog_vdi_attr *in = req->data, *cur;
+	uint32_t len = (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0;
+	uint32_t vid, start, free_slot = UINT32_MAX, id;
+	struct sd_inode *inode;
+	int ret;
+
+	req->rp.data_length = 0;
+	if (len < SD_VDI_ATTR_HEADER || len > SD_VDI_ATTR_SIZE ||
+	    in->value_len > len - SD_VDI_ATTR_HEADER)
+		return SD_RES_INVALID_PARMS;
+	in->name[SD_MAX_VDI_LEN - 1] = '\0';
+	in->tag[SD_MAX_VDI_TAG_LEN - 1] = '\0';
+	in->key[SD_MAX_VDI_ATTR_KEY_LEN - 1] = '\0';
+	if (!in->key[0])
+		return SD_RES_INVALID_PARMS;
+	inode = xmalloc(SD_INODE_HEADER_SIZE);
+	ret = find_vdi(in->name, in->tag, in->snap_id ? in->snap_id : hdr->vdi.snapid, &vid,
+		       inode);
+	free(inode);
+	if (ret)
+		return ret;
+	start = (uint32_t)sd_hash_vdi(in->key, strlen(in->key));
+	cur = xmalloc(SD_VDI_ATTR_HEADER);
+	ret = SD_RES_NO_OBJ;
+	for (uint32_t n = 0; n < ATTR_PROBES; n++) {
+		int r;
+
+		id = start + n;
+		r = gateway_read_obj(attr_oid(vid, id), cur, SD_VDI_ATTR_HEADER, 0);
+		if (r == SD_RES_NO_OBJ)
+			break;
+		if (r) {
+			ret = r;
+			goto out;
+		}
+		if (!cur->key[0]) {
+			if (free_slot == UINT32_MAX)
+				free_slot = id;
+			continue;
+		}
+		if (strncmp(cur->key, in->key, SD_MAX_VDI_ATTR_KEY_LEN))
+			continue;
+		/* the key exists */
+		if ((hdr->flags & SD_FLAG_CMD_CREAT) && (hdr->flags & SD_FLAG_CMD_EXCL)) {
+			ret = SD_RES_VDI_EXIST;
+		} else if (hdr->flags & SD_FLAG_CMD_DEL) {
+			static const char zero[SD_MAX_VDI_ATTR_KEY_LEN];
+
+			ret = gateway_write_obj(attr_oid(vid, id), zero, sizeof(zero),
+						(uint32_t)offsetof(struct sheepdog_vdi_attr, key));
+		} else if (hdr->flags & SD_FLAG_CMD_CREAT) {
+			in->ctime = cur->ctime;
+			ret = gateway_write_obj(attr_oid(vid, id), in, len, 0);
+		} else {
+			ret = SD_RES_SUCCESS;
+		}
+		goto found;
+	}
+	if (ret != SD_RES_NO_OBJ || !(hdr->flags & SD_FLAG_CMD_CREAT) ||
+	    (hdr->flags & SD_FLAG_CMD_DEL))
+		goto out;
+	if (free_slot != UINT32_MAX)
+		id = free_slot;
+	in->ctime = now_ctime();
+	ret = gateway_create_and_write_obj(attr_oid(vid, id), 0, in, len, 0);
+found:
+	if (ret == SD_RES_SUCCESS) {
+		req->rp.vdi.vdi_id = vid;
+		req->rp.vdi.attr_id = id;
+	}
+out:
+	free(cur);
+	return ret;
+}
+
+/* ---- locks ---------------------------------------------------------------- */
+
+static struct vdi_lock_entry *locks;
+static int nr_locks;
+
+static bool use_locks(void)
+{
+	return sys->flags & SD_CLUSTER_FLAG_USE_LOCK;
+}
+
+static void lock_del(int i)
+{
+	locks[i] = locks[--nr_locks];
+}
+
+static void lock_add(uint32_t vid, uint32_t type, const struct node_id *owner)
+{
+	locks = xrealloc(locks, sizeof(*locks) * (size_t)(nr_locks + 1));
+	memset(&locks[nr_locks], 0, sizeof(*locks));
+	locks[nr_locks].vid = vid;
+	locks[nr_locks].type = type;
+	locks[nr_locks].owner = *owner;
+	nr_locks++;
+}
+
+/*
+ * LOCK_VDI main phase, everywhere: an exclusive (normal) lock conflicts
+ * with any lock of another holder, a shared one only with another holder's
+ * exclusive lock.  Holders are nodes (the gateway the client came through).
+ */
+int vdi_main_lock(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	const struct node_id *owner = &group_sender()->nid;
+	uint32_t vid = rsp->vdi.vdi_id, type = req->vdi.type;
+	bool mine = false;
+
+	(void)data;
+	if (!use_locks())
+		return SD_RES_SUCCESS;
+	if (type != LOCK_TYPE_NORMAL && type != LOCK_TYPE_SHARED)
+		return SD_RES_INVALID_PARMS;
+	for (int i = 0; i < nr_locks; i++) {
+		if (locks[i].vid != vid)
+			continue;
+		if (node_id_eq(&locks[i].owner, owner)) {
+			mine = true;
+			continue;
+		}
+		if (type == LOCK_TYPE_NORMAL || locks[i].type == LOCK_TYPE_NORMAL)
+			return SD_RES_VDI_LOCKED;
+	}
+	if (!mine)
+		lock_add(vid, type, owner);
+	return SD_RES_SUCCESS;
+}
+
+/* RELEASE_VDI main phase: the sender's lock on vdi.base_vdi_id */
+int vdi_main_release(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	const struct node_id *owner = &group_sender()->nid;
+
+	(void)rsp;
+	(void)data;
+	if (!use_locks())
+		return SD_RES_SUCCESS;
+	for (int i = 0; i < nr_locks; i++)
+		if (locks[i].vid == req->vdi.base_vdi_id && node_id_eq(&locks[i].owner, owner)) {
+			lock_del(i);
+			return SD_RES_SUCCESS;
+		}
+	return SD_RES_VDI_NOT_LOCKED;
+}
+
+/* FORCE_UNLOCK_VDI (ours) main phase: every lock on vdi.base_vdi_id */
+int vdi_main_force_unlock(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	bool found = false;
+
+	(void)rsp;
+	(void)data;
+	for (int i = 0; i < nr_locks;) {
+		if (locks[i].vid == req->vdi.base_vdi_id) {
+			lock_del(i);
+			found = true;
+		} else {
+			i++;
+		}
+	}
+	return found ? SD_RES_SUCCESS : SD_RES_VDI_NOT_LOCKED;
+}
+
+int vdi_local_get_locks(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	int n = MIN(nr_locks, (int)(req->data_length / sizeof(*locks)));
+
+	memcpy(data, locks, sizeof(*locks) * (size_t)n);
+	rsp->data_length = (uint32_t)(sizeof(*locks) * (size_t)n);
+	return n < nr_locks ? SD_RES_BUFFER_SMALL : SD_RES_SUCCESS;
+}
+
+/* a node left: its clients are gone, and so are their locks */
+void vdi_locks_drop_node(const struct node_id *owner)
+{
+	for (int i = 0; i < nr_locks;) {
+		if (node_id_eq(&locks[i].owner, owner))
+			lock_del(i);
+		else
+			i++;
+	}
+}
+
+int vdi_locks_export(struct vdi_lock_entry *buf, int max)
+{
+	int n = MIN(nr_locks, max);
+
+	memcpy(buf, locks, sizeof(*locks) * (size_t)n);
+	return n;
+}
+
+void vdi_locks_import(const struct vdi_lock_entry *buf, int nr)
+{
+	free(locks);
+	locks = NULL;
+	nr_locks = 0;
+	for (int i = 0; i < nr; i++)
+		lock_add(buf[i].vid, buf[i].type, &buf[i].owner);
 }
 
 /*

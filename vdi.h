@@ -34,6 +34,21 @@ void vdi_sync_from(const struct sd_node *nodes, int nr, void (*done)(void));
 int vdi_op_new(struct request *req);
 int vdi_op_lookup(struct request *req);
 int vdi_op_del(struct request *req);
+int vdi_op_get_attr(struct request *req);
+/*
+ * VDI locks (enforced when the cluster was formatted with -l): one table
+ * per node, changed only in the cluster's total order, so every member's
+ * table is the same; a joiner gets it in the join message.  Main thread.
+ */
+int vdi_main_lock(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int vdi_main_release(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int vdi_main_force_unlock(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int vdi_local_get_locks(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+void vdi_locks_drop_node(const struct node_id *owner);
+/* the table as records into buf (at most max); returns how many */
+int vdi_locks_export(struct vdi_lock_entry *buf, int max);
+void vdi_locks_import(const struct vdi_lock_entry *buf, int nr);
+
 /* main-phase handlers */
 int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data);

@@ -9,11 +9,11 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g
 SAN     ?=
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread $(CFLAGS) $(SAN)
-ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN)
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) -lzookeeper_mt
 
 # cluster drivers linked into the binary: each registers itself
-DRIVERS  = cluster_local.o
-CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o \
+DRIVERS  = cluster_local.o cluster_zookeeper.o
+CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o
 DOG      = dog.o dog_vdi.o dog_cluster.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
@@ -32,6 +32,10 @@ dog: sheep
 
 %.o: %.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# the ZooKeeper C client declares its synchronous API only with THREADED
+cluster_zookeeper.o: cluster_zookeeper.c $(HDRS)
+	$(CC) $(ALL_CFLAGS) -DTHREADED -c -o $@ $<
 
 tests/unit/test_%: tests/unit/test_%.c $(CORE) $(DRIVERS) $(HDRS) tests/unit/unit.h
 	$(CC) $(ALL_CFLAGS) -I. -o $@ $< $(CORE) $(DRIVERS) tests/unit/stubs.c $(ALL_LDFLAGS)
@@ -54,9 +58,9 @@ asan:
 FUZZ_CC = clang
 fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(HDRS)
 	mkdir -p fuzz
-	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -I. \
+	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -DTHREADED -fsanitize=fuzzer,address,undefined -I. \
 		-o $@ tests/fuzz/fuzz_request.c $(patsubst %.o,%.c,$(CORE) $(DRIVERS)) \
-		tests/unit/stubs.c -pthread
+		tests/unit/stubs.c -pthread -lzookeeper_mt
 
 fuzz: fuzz/fuzz_request
 	mkdir -p fuzz/corpus

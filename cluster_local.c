@@ -2,14 +2,10 @@
  * cluster_local.c - the "local" cluster driver: many sheep on one machine
  * (-c local[:DIR], default DIR /tmp/sheep-local).
  *
- * DIR/events is the cluster's total order: an append-only log of records
- * (JOIN, ACCEPT or REFUSE, LEAVE, NOTIFY, BLOCK, UNBLOCK, UPDATE), appended and read only under
- * flock(DIR/lock).  Every member replays the log from the start, so all of
- * them compute the same member list and block queue at every position; a
- * member delivers events to the core only from its own ACCEPT on.  The
- * oldest member (members[0]) accepts joins by appending an ACCEPT carrying
- * the join message as sd_join_handler rewrote it; with no members, the first
- * pending joiner accepts itself.  Failure detection: every member holds
+ * DIR/events is the cluster's total order: an append-only log of evlog
+ * records (evlog.h), appended and read only under flock(DIR/lock); every
+ * member replays it through evlog_apply.  The incarnation of a member is
+ * its pid.  Failure detection: every member holds
  * flock(DIR/alive.PID) for its lifetime; every 100 ms each member probes the
  * others' files and appends a LEAVE for one whose lock is free.  The kernel
  * drops the lock when the process exits, before it is reaped, so a killed
@@ -30,70 +26,17 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "evlog.h"
 #include "event.h"
 #include "util.h"
 
-#define EV_MAGIC 0x5348454c	/* "SHEL" */
 #define DEFAULT_DIR "/tmp/sheep-local"
 #define CHECK_INTERVAL_MS 100
-
-enum { EV_JOIN = 1, EV_ACCEPT, EV_LEAVE, EV_NOTIFY, EV_BLOCK, EV_UNBLOCK, EV_REFUSE, EV_UPDATE };
-
-struct ev_hdr {
-	uint32_t magic;
-	uint32_t type;
-	int32_t pid;		/* of the sender (JOIN, ACCEPT: of the joined node) */
-	uint32_t len;		/* payload bytes */
-	struct sd_node node;	/* sender; joined node for ACCEPT; left node for LEAVE */
-};
-
-struct member {
-	struct sd_node node;
-	pid_t pid;
-};
-
-struct pending_join {
-	struct member m;
-	void *opaque;
-	uint32_t len;
-	bool accept_sent;
-	struct list_node link;
-};
-
-struct block_ev {
-	struct member m;
-	bool callbacked;
-	struct list_node link;
-};
 
 static char dir[PATH_MAX];
 static int lock_fd = -1, log_fd = -1, ino_fd = -1, timer_fd = -1, alive_fd = -1;
 static off_t read_off;
-static struct sd_node self;
 static pid_t self_pid;
-static bool joined, join_sent;
-
-static struct member members[SD_MAX_NODES];
-static int nr_members;
-static struct list_node pending_joins, blocks;
-
-static bool same_member(const struct member *a, const struct sd_node *n, pid_t pid)
-{
-	return a->pid == pid && !memcmp(&a->node.nid, &n->nid, sizeof(n->nid.addr) + 2);
-}
-
-static bool is_self(const struct sd_node *n, pid_t pid)
-{
-	struct member me = { self, self_pid };
-
-	return same_member(&me, n, pid);
-}
-
-static void member_nodes(struct sd_node *out)
-{
-	for (int i = 0; i < nr_members; i++)
-		out[i] = members[i].node;
-}
 
 static int lock(void)
 {
@@ -109,10 +52,10 @@ static void unlock(void)
 }
 
 /* append one record; caller holds the lock */
-static int append(uint32_t type, const struct sd_node *node, pid_t pid, const void *buf,
+static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
 		  uint32_t len)
 {
-	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .pid = pid, .len = len };
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
 	off_t end = lseek(log_fd, 0, SEEK_END);
 	char *rec;
 	int ret;
@@ -125,157 +68,13 @@ static int append(uint32_t type, const struct sd_node *node, pid_t pid, const vo
 		memcpy(rec + sizeof(h), buf, len);
 	ret = xpwrite_full(log_fd, rec, sizeof(h) + len, end);
 	free(rec);
-	if (ret)
+	if (ret) {
 		sd_err("cannot append to %s/events: %s", dir, strerror(-ret));
+		/* never leave a torn record: every member would wait at it */
+		if (ftruncate(log_fd, end) < 0)
+			sd_err("cannot trim %s/events: %m", dir);
+	}
 	return ret;
-}
-
-static void drop_blocks_of(const struct sd_node *n, pid_t pid)
-{
-	struct list_node *p = blocks.next;
-
-	while (p != &blocks) {
-		struct block_ev *b = list_entry(p, struct block_ev, link);
-
-		p = p->next;
-		if (same_member(&b->m, n, pid)) {
-			list_del(&b->link);
-			free(b);
-		}
-	}
-}
-
-static void drop_pending(const struct sd_node *n, pid_t pid)
-{
-	struct list_node *p = pending_joins.next;
-
-	while (p != &pending_joins) {
-		struct pending_join *j = list_entry(p, struct pending_join, link);
-
-		p = p->next;
-		if (same_member(&j->m, n, pid)) {
-			list_del(&j->link);
-			free(j->opaque);
-			free(j);
-		}
-	}
-}
-
-static void handle(const struct ev_hdr *h, void *payload)
-{
-	struct sd_node nodes[SD_MAX_NODES];
-
-	switch (h->type) {
-	case EV_JOIN: {
-		struct pending_join *j = xzalloc(sizeof(*j));
-
-		j->m.node = h->node;
-		j->m.pid = h->pid;
-		j->opaque = xmalloc(h->len ? h->len : 1);
-		memcpy(j->opaque, payload, h->len);
-		j->len = h->len;
-		list_add_tail(&j->link, &pending_joins);
-		break;
-	}
-	case EV_ACCEPT:
-		drop_pending(&h->node, h->pid);
-		if (nr_members >= SD_MAX_NODES)
-			break;
-		members[nr_members].node = h->node;
-		members[nr_members].pid = h->pid;
-		nr_members++;
-		if (is_self(&h->node, h->pid))
-			joined = true;
-		if (joined) {
-			member_nodes(nodes);
-			sd_accept_handler(&h->node, nodes, (size_t)nr_members, payload);
-		}
-		break;
-	case EV_REFUSE:
-		/* the joiner alone learns why (status KILLED); members are unchanged */
-		drop_pending(&h->node, h->pid);
-		if (is_self(&h->node, h->pid))
-			sd_accept_handler(&h->node, &h->node, 1, payload);
-		break;
-	case EV_LEAVE: {
-		bool was_member = false;
-
-		drop_pending(&h->node, h->pid);
-		drop_blocks_of(&h->node, h->pid);
-		for (int i = 0; i < nr_members; i++) {
-			if (!same_member(&members[i], &h->node, h->pid))
-				continue;
-			memmove(&members[i], &members[i + 1],
-				sizeof(members[0]) * (size_t)(nr_members - i - 1));
-			nr_members--;
-			was_member = true;
-			break;
-		}
-		if (was_member && joined && !is_self(&h->node, h->pid)) {
-			member_nodes(nodes);
-			sd_leave_handler(&h->node, nodes, (size_t)nr_members);
-		}
-		break;
-	}
-	case EV_UPDATE:
-		for (int i = 0; i < nr_members; i++)
-			if (same_member(&members[i], &h->node, h->pid))
-				members[i].node = h->node;
-		if (joined)
-			sd_update_node_handler(&h->node);
-		break;
-	case EV_NOTIFY:
-		if (joined)
-			sd_notify_handler(&h->node, payload, h->len);
-		break;
-	case EV_BLOCK: {
-		struct block_ev *b = xzalloc(sizeof(*b));
-
-		b->m.node = h->node;
-		b->m.pid = h->pid;
-		list_add_tail(&b->link, &blocks);
-		break;
-	}
-	case EV_UNBLOCK:
-		if (!list_empty(&blocks)) {
-			struct block_ev *b = list_first_entry(&blocks, struct block_ev, link);
-
-			if (same_member(&b->m, &h->node, h->pid)) {
-				list_del(&b->link);
-				free(b);
-			}
-		}
-		if (joined)
-			sd_notify_handler(&h->node, payload, h->len);
-		break;
-	}
-}
-
-/* the designated acceptor appends ACCEPTs for pending joins */
-static void accept_pending(void)
-{
-	struct sd_node nodes[SD_MAX_NODES];
-	struct list_node *p;
-
-	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
-		struct pending_join *j = list_entry(p, struct pending_join, link);
-		bool mine;
-
-		if (j->accept_sent)
-			continue;
-		if (nr_members > 0)
-			mine = joined && is_self(&members[0].node, members[0].pid);
-		else	/* nobody yet: the first pending joiner accepts itself */
-			mine = is_self(&j->m.node, j->m.pid) &&
-			       p == pending_joins.next;
-		if (!mine)
-			return;
-		member_nodes(nodes);
-		j->accept_sent = true;
-		append(sd_join_handler(&j->m.node, nodes, (size_t)nr_members, j->opaque) ?
-		       EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.pid, j->opaque, j->len);
-		return;	/* the ACCEPT changes the member list: re-evaluate after it */
-	}
 }
 
 /* read and handle every complete record after read_off; caller holds the lock */
@@ -287,13 +86,12 @@ static void catch_up(void)
 		ssize_t n = xpread_full(log_fd, &h, sizeof(h), read_off);
 
 		if (n < (ssize_t)sizeof(h)) {
-			accept_pending();
+			evlog_caught_up();
 			n = xpread_full(log_fd, &h, sizeof(h), read_off);
 			if (n < (ssize_t)sizeof(h))
 				return;
 		}
-		if (h.magic != EV_MAGIC || h.len > SD_MAX_EVENT_BUF_SIZE + SD_MAX_NODES *
-		    sizeof(struct sd_node) + 4096)
+		if (h.magic != EV_MAGIC || h.len > EV_MAX_PAYLOAD)
 			panic("corrupt event log %s/events at offset %lld", dir,
 			      (long long)read_off);
 		if (h.len) {
@@ -304,21 +102,10 @@ static void catch_up(void)
 				return;	/* not complete yet */
 			}
 		}
+		evlog_apply(&h, payload, (uint64_t)read_off);
 		read_off += (off_t)(sizeof(h) + h.len);
-		handle(&h, payload);
 		free(payload);
 	}
-}
-
-static void kick_block(void)
-{
-	struct block_ev *b;
-
-	if (!joined || list_empty(&blocks))
-		return;
-	b = list_first_entry(&blocks, struct block_ev, link);
-	if (!b->callbacked && is_self(&b->m.node, b->m.pid))
-		b->callbacked = sd_block_handler(&b->m.node);
 }
 
 static void alive_path(char *buf, size_t len, pid_t pid)
@@ -346,27 +133,9 @@ static bool member_alive(pid_t pid)
 	return alive;
 }
 
-/* LEAVE for every member or pending joiner whose process is gone */
-static void reap_dead(void)
+static bool local_alive(const struct evlog_member *m)
 {
-	struct list_node *p;
-
-	for (int i = 0; i < nr_members; i++)
-		if (!member_alive(members[i].pid)) {
-			append(EV_LEAVE, &members[i].node, members[i].pid, NULL, 0);
-			catch_up();
-			i = -1;	/* the list changed */
-		}
-	for (p = pending_joins.next; p != &pending_joins;) {
-		struct pending_join *j = list_entry(p, struct pending_join, link);
-
-		p = p->next;
-		if (!member_alive(j->m.pid)) {
-			append(EV_LEAVE, &j->m.node, j->m.pid, NULL, 0);
-			catch_up();
-			p = pending_joins.next;
-		}
-	}
+	return member_alive((pid_t)m->inc);
 }
 
 static void process(bool check_pids)
@@ -374,10 +143,12 @@ static void process(bool check_pids)
 	if (lock())
 		return;
 	catch_up();
-	if (check_pids)
-		reap_dead();
+	if (check_pids) {
+		evlog_reap();
+		catch_up();
+	}
 	unlock();
-	kick_block();
+	evlog_kick_block();
 }
 
 static void inotify_handler(int fd, uint32_t events, void *data)
@@ -409,13 +180,18 @@ static void reset_if_stale(void)
 
 	while (xpread_full(log_fd, &h, sizeof(h), off) == (ssize_t)sizeof(h) &&
 	       h.magic == EV_MAGIC) {
-		if (h.pid != self_pid && member_alive(h.pid))
+		if (h.inc != (uint64_t)self_pid && member_alive((pid_t)h.inc))
 			return;
 		off += (off_t)(sizeof(h) + h.len);
 	}
 	if (ftruncate(log_fd, 0) < 0)
 		sd_err("cannot reset %s/events: %m", dir);
 }
+
+static const struct evlog_ops local_ops = {
+	.append = append,
+	.alive = local_alive,
+};
 
 static int local_init(const char *option)
 {
@@ -430,9 +206,8 @@ static int local_init(const char *option)
 		sd_err("cannot create %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	list_init(&pending_joins);
-	list_init(&blocks);
 	self_pid = getpid();
+	evlog_init(&local_ops, (uint64_t)self_pid);
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	snprintf(path, sizeof(path), "%s/events", dir);
@@ -478,24 +253,20 @@ static int local_join(const struct sd_node *myself, void *opaque, size_t opaque_
 {
 	int ret;
 
-	self = *myself;
-	memset(self.__rb, 0, sizeof(self.__rb));
 	if (lock())
 		return -EIO;
 	catch_up();	/* learn the members, reap dead ones (a quick restart) */
-	reap_dead();
-	for (int i = 0; i < nr_members; i++)
-		if (!memcmp(&members[i].node.nid, &self.nid, 18)) {
-			unlock();
-			sd_err("a live sheep (pid %d) already uses this address and port",
-			       members[i].pid);
-			return -EADDRINUSE;
-		}
-	ret = append(EV_JOIN, &self, self_pid, opaque, (uint32_t)opaque_len);
-	join_sent = ret == 0;
+	evlog_reap();
+	catch_up();
+	if (evlog_addr_taken(myself)) {
+		unlock();
+		sd_err("a live sheep already uses this address and port");
+		return -EADDRINUSE;
+	}
+	ret = evlog_join(myself, opaque, opaque_len);
 	catch_up();
 	unlock();
-	kick_block();
+	evlog_kick_block();
 	return ret;
 }
 
@@ -504,53 +275,40 @@ static int local_leave(void)
 	char path[PATH_MAX + 32];
 	int ret;
 
-	if (!join_sent || lock())
+	if (lock())
 		return 0;
-	ret = append(EV_LEAVE, &self, self_pid, NULL, 0);
+	ret = evlog_leave();
 	alive_path(path, sizeof(path), self_pid);
 	unlink(path);
 	unlock();
 	return ret;
 }
 
-static int broadcast(uint32_t type, void *msg, size_t len)
+/* delivery happens from the loop (inotify), never inside these calls */
+static int locked(int ret)
 {
-	int ret;
-
-	if (len > SD_MAX_EVENT_BUF_SIZE)
-		return -EMSGSIZE;
-	if (lock())
-		return -EIO;
-	ret = append(type, &self, self_pid, msg, (uint32_t)len);
 	unlock();
-	/* delivery happens from the loop (inotify), never inside this call */
 	return ret;
 }
 
 static int local_notify(void *msg, size_t msg_len)
 {
-	return broadcast(EV_NOTIFY, msg, msg_len);
+	return lock() ? -EIO : locked(evlog_broadcast(EV_NOTIFY, msg, msg_len));
 }
 
 static int local_block(void)
 {
-	return broadcast(EV_BLOCK, NULL, 0);
+	return lock() ? -EIO : locked(evlog_broadcast(EV_BLOCK, NULL, 0));
 }
 
 static int local_unblock(void *msg, size_t msg_len)
 {
-	return broadcast(EV_UNBLOCK, msg, msg_len);
+	return lock() ? -EIO : locked(evlog_broadcast(EV_UNBLOCK, msg, msg_len));
 }
 
 static int local_update_node(const struct sd_node *node)
 {
-	int ret;
-
-	if (lock())
-		return -EIO;
-	ret = append(EV_UPDATE, node, self_pid, NULL, 0);
-	unlock();
-	return ret;
+	return lock() ? -EIO : locked(evlog_update_node(node));
 }
 
 static struct cluster_driver cdrv_local = {

@@ -114,8 +114,10 @@ static int peer_connect(const struct node_id *nid)
 	return fd;
 }
 
-static int conn_get(const struct node_id *nid)
+/* an idle connection to nid if we have one (*cached), else a new one */
+static int conn_get_ex(const struct node_id *nid, bool *cached)
 {
+	*cached = false;
 	pthread_mutex_lock(&conn_lock);
 	for (int i = 0; i < nr_idle; i++) {
 		if (node_id_eq(&idle[i].nid, nid)) {
@@ -123,11 +125,19 @@ static int conn_get(const struct node_id *nid)
 
 			idle[i] = idle[--nr_idle];
 			pthread_mutex_unlock(&conn_lock);
+			*cached = true;
 			return fd;
 		}
 	}
 	pthread_mutex_unlock(&conn_lock);
 	return peer_connect(nid);
+}
+
+static int conn_get(const struct node_id *nid)
+{
+	bool cached;
+
+	return conn_get_ex(nid, &cached);
 }
 
 static void conn_put(const struct node_id *nid, int fd, bool healthy)
@@ -147,16 +157,35 @@ static void conn_put(const struct node_id *nid, int fd, bool healthy)
 		close(fd);
 }
 
+/*
+ * One request over an idle connection or a new one.  A cached connection
+ * may have died with its peer (a restart): then once more on a new one.
+ */
+static int peer_exec_raw(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
+			 struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool cached;
+		int fd = conn_get_ex(nid, &cached), ret;
+
+		if (fd < 0)
+			return SD_RES_NETWORK_ERROR;
+		ret = exec_req(fd, hdr, wbuf, rsp, rbuf, rlen);
+		conn_put(nid, fd, ret == 0);
+		if (!ret)
+			return SD_RES_SUCCESS;
+		if (!cached)
+			break;
+	}
+	return SD_RES_NETWORK_ERROR;
+}
+
 int gateway_peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
 		      struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
 {
-	int fd = conn_get(nid), ret;
+	int ret = peer_exec_raw(nid, hdr, wbuf, rsp, rbuf, rlen);
 
-	if (fd < 0)
-		return SD_RES_NETWORK_ERROR;
-	ret = exec_req(fd, hdr, wbuf, rsp, rbuf, rlen);
-	conn_put(nid, fd, ret == 0);
-	return ret ? SD_RES_NETWORK_ERROR : (int)rsp->result;
+	return ret ? ret : (int)rsp->result;
 }
 
 uint8_t gateway_object_copies(uint64_t oid, uint8_t hint)
@@ -185,28 +214,31 @@ struct peer_io {
 
 static int local_io(const struct peer_io *io)
 {
-	uint32_t rlen;
+	uint32_t rlen, mine;
 	int ret = obj_acquire(io->oid);
 
 	if (ret)
 		return ret;
-	switch (io->opcode) {
-	case SD_OP_READ_PEER:
+	if (io->opcode == SD_OP_READ_PEER) {
 		ret = store_read(io->oid, io->rbuf, io->rlen, io->offset, &rlen);
-		break;
-	case SD_OP_WRITE_PEER:
+		obj_release(io->oid);
+		return ret;
+	}
+	/* a write of an epoch we have left must not land after a peer recovered from us */
+	obj_write_begin(io->oid);
+	mine = gateway_epoch();
+	if (io->epoch != mine)
+		ret = io->epoch < mine ? SD_RES_OLD_NODE_VER : SD_RES_NEW_NODE_VER;
+	else if (io->opcode == SD_OP_WRITE_PEER)
 		ret = store_write(io->oid, io->wbuf, io->wlen, io->offset, io->epoch);
-		break;
-	case SD_OP_CREATE_AND_WRITE_PEER:
+	else if (io->opcode == SD_OP_CREATE_AND_WRITE_PEER)
 		ret = store_create_and_write(io->oid, io->objsize, NULL, io->wbuf, io->wlen,
 					     io->offset, io->epoch);
-		break;
-	case SD_OP_REMOVE_PEER:
+	else if (io->opcode == SD_OP_REMOVE_PEER)
 		ret = store_remove(io->oid);
-		break;
-	default:
+	else
 		ret = SD_RES_INVALID_PARMS;
-	}
+	obj_write_end(io->oid);
 	obj_release(io->oid);
 	return ret;
 }
@@ -236,7 +268,7 @@ static int node_io(const struct sd_node *n, const struct peer_io *io, uint32_t e
 {
 	struct sd_req hdr;
 	struct sd_rsp rsp;
-	int fd, ret;
+	int ret;
 
 	if (nid_is_local(&n->nid)) {
 		struct peer_io l = *io;
@@ -244,14 +276,10 @@ static int node_io(const struct sd_node *n, const struct peer_io *io, uint32_t e
 		l.epoch = epoch;
 		return local_io(&l);
 	}
-	fd = conn_get(&n->nid);
-	if (fd < 0)
-		return SD_RES_NETWORK_ERROR;
 	fill_peer_req(&hdr, io, epoch, copies);
-	ret = exec_req(fd, &hdr, io->wbuf, &rsp, io->rbuf, io->rlen);
-	conn_put(&n->nid, fd, ret == 0);
+	ret = peer_exec_raw(&n->nid, &hdr, io->wbuf, &rsp, io->rbuf, io->rlen);
 	if (ret)
-		return SD_RES_NETWORK_ERROR;
+		return ret;
 	if (rsp.result == SD_RES_SUCCESS && io->opcode == SD_OP_READ_PEER &&
 	    rsp.data_length < io->rlen)
 		memset((char *)io->rbuf + rsp.data_length, 0, io->rlen - rsp.data_length);
@@ -314,6 +342,8 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		res[i] = (int)rsp.result;
 	}
 	for (int i = 0; i < nr; i++) {
+		if (res[i] == SD_RES_NO_OBJ && io->opcode == SD_OP_REMOVE_PEER)
+			res[i] = SD_RES_SUCCESS;	/* already gone: what we wanted */
 		if (res[i] == SD_RES_SUCCESS)
 			continue;
 		if (ret == SD_RES_SUCCESS || epoch_mismatch(res[i]))
@@ -381,7 +411,8 @@ static int do_read_io(const struct peer_io *io, uint8_t hint)
 				gateway_put_ring(r);
 				return res;
 			}
-			retry |= epoch_mismatch(res);
+			/* a peer's view or connection may be catching up: try again */
+			retry |= epoch_mismatch(res) || res == SD_RES_NETWORK_ERROR;
 			if (res != SD_RES_NO_OBJ)
 				ret = res;
 		}
@@ -508,12 +539,23 @@ int gateway_op_read(struct request *req)
 	return ret;
 }
 
+/* a snapshot is frozen for clients: its data objects and its inode */
+static bool client_readonly(uint64_t oid)
+{
+	struct vdi_state st;
+
+	return (is_data_obj(oid) || is_vdi_obj(oid)) && vdi_get_state(oid_to_vid(oid), &st) &&
+	       st.snapshot;
+}
+
 int gateway_op_write(struct request *req)
 {
 	const struct sd_req *hdr = &req->rq;
 	uint32_t len = (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0;
 
 	req->rp.data_length = 0;
+	if (client_readonly(hdr->obj.oid))
+		return SD_RES_READONLY;
 	return gateway_write_obj(hdr->obj.oid, req->data, len, hdr->obj.offset);
 }
 
@@ -535,6 +577,8 @@ int gateway_op_discard(struct request *req)
 	req->rp.data_length = 0;
 	if (!is_data_obj(oid) || idx >= SD_INODE_DATA_INDEX)
 		return SD_RES_INVALID_PARMS;
+	if (client_readonly(oid))
+		return SD_RES_READONLY;
 	off = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
 	ret = gateway_read_obj(inode, &owner, sizeof(owner), off);
 	if (ret)
@@ -576,11 +620,16 @@ static int peer_recovery_read(struct request *req)
 	uint32_t size = 0;
 	int ret;
 
+	/* we must have seen the requester's epoch: no old-epoch write may follow */
+	if (gateway_epoch() < req->rq.epoch)
+		return SD_RES_NEW_NODE_VER;
+	obj_drain_begin(req->rq.obj.oid);
 	if (req->rq.data_length)
 		ret = store_read_whole(req->rq.obj.oid, req->data, req->rq.data_length, &size,
 				       &ver);
 	else
 		ret = store_get_version(req->rq.obj.oid, &ver);
+	obj_write_end(req->rq.obj.oid);
 	if (ret)
 		return ret;
 	req->rp.data_length = req->rq.data_length ? size : 0;

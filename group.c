@@ -118,6 +118,11 @@ static size_t cinfo_size(int nr_nodes)
 	return sizeof(struct cluster_info) + sizeof(struct sd_node) * (size_t)nr_nodes;
 }
 
+size_t group_join_msg_size(void)
+{
+	return cinfo_size(SD_MAX_NODES);
+}
+
 /* the join message: our view of the cluster, nodes of our latest epoch */
 static struct cluster_info *build_cinfo(size_t *len)
 {
@@ -175,6 +180,12 @@ bool sd_join_handler(const struct sd_node *joining, const struct sd_node *member
 	size_t len;
 
 	node_id_to_str(&joining->nid, name, sizeof(name));
+	if (ci->nr_nodes < 0 || ci->nr_nodes > SD_MAX_NODES) {
+		sd_err("%s: join refused: a malformed join message", name);
+		ci->nr_nodes = 0;
+		ci->status = SD_STATUS_KILLED;
+		return false;
+	}
 	if (ci->proto_ver != SD_SHEEP_PROTO_VER) {
 		sd_err("%s: join refused: protocol version %u, we speak %u", name,
 		       ci->proto_ver, SD_SHEEP_PROTO_VER);
@@ -298,8 +309,9 @@ static void adopt_cluster_params(const struct cluster_info *ci)
 /* a new ring for the gateway, and recovery for the epoch it belongs to */
 static void update_ring(void)
 {
-	gateway_set_ring(sys->nodes, sys->nr_nodes, sys->epoch);
+	/* recovery first: no IO of the new epoch may find objects "done" */
 	recovery_start(sys->epoch);
+	gateway_set_ring(sys->nodes, sys->nr_nodes, sys->epoch);
 }
 
 /*
@@ -382,12 +394,16 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 			return;
 		}
 		sys->joined = true;
-		if (ci->ctime && nr_members > 1) {
+		if (ci->ctime && nr_members > 1 && ci->nr_nodes >= 0 &&
+		    ci->nr_nodes <= SD_MAX_NODES) {
 			const char *tail = (const char *)ci + cinfo_size(ci->nr_nodes);
+			size_t room = (cinfo_size(SD_MAX_NODES) - cinfo_size(ci->nr_nodes) -
+				       sizeof(uint32_t)) / sizeof(struct vdi_lock_entry);
 			uint32_t n;
 
 			memcpy(&n, tail, sizeof(n));
-			vdi_locks_import((const struct vdi_lock_entry *)(tail + 4), (int)n);
+			vdi_locks_import((const struct vdi_lock_entry *)(tail + 4),
+					 (int)MIN(n, room));
 		}
 	} else if (!sys->joined) {
 		return;
@@ -416,7 +432,7 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 			if (!node_is_local(&members[i]))
 				others[n++] = members[i];
 		if (n && sys->ctime) {
-			vdi_sync_from(others, n, sheep_ready);
+			vdi_sync_from(others, n, true, sheep_ready);
 			if (sys->status == SD_STATUS_OK)
 				sync_epochs_from(others, n);
 		} else {
@@ -424,7 +440,7 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		}
 		free(others);
 	} else if (sys->status == SD_STATUS_OK) {
-		vdi_sync_from(joined, 1, NULL);
+		vdi_sync_from(joined, 1, false, NULL);
 	}
 }
 
@@ -642,6 +658,17 @@ void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len)
 	}
 	if (!sys->joined)
 		return;
+	{
+		uint32_t want = (m->req.flags & SD_FLAG_CMD_WRITE) ? m->req.data_length :
+				(m->rsp.result == SD_RES_SUCCESS ? m->rsp.data_length : 0);
+
+		if (msg_len - sizeof(*m) < want) {
+			sd_err("cluster message for op %02x is short (%zu bytes)", m->req.opcode,
+			       msg_len);
+			m->rsp.result = SD_RES_INVALID_PARMS;
+			m->req.data_length = m->rsp.data_length = 0;
+		}
+	}
 	op = get_sd_op(m->req.opcode);
 	ret = (int)m->rsp.result;
 	if (!op) {

@@ -44,6 +44,8 @@
 #define RETRY_MS	500
 
 static pthread_rwlock_t stripes[NR_STRIPES];
+/* writes in progress (shared) vs. a peer's recovery read (exclusive) */
+static pthread_rwlock_t inflight[NR_STRIPES];
 
 /* a set of oids, open addressing (oid 0 is never a valid object) */
 struct oidset {
@@ -122,6 +124,21 @@ static pthread_rwlock_t *stripe(uint64_t oid)
 	return &stripes[oid_hash(oid) % NR_STRIPES];
 }
 
+void obj_write_begin(uint64_t oid)
+{
+	pthread_rwlock_rdlock(&inflight[oid_hash(oid) % NR_STRIPES]);
+}
+
+void obj_write_end(uint64_t oid)
+{
+	pthread_rwlock_unlock(&inflight[oid_hash(oid) % NR_STRIPES]);
+}
+
+void obj_drain_begin(uint64_t oid)
+{
+	pthread_rwlock_wrlock(&inflight[oid_hash(oid) % NR_STRIPES]);
+}
+
 static bool is_done(uint64_t oid)
 {
 	bool r;
@@ -150,19 +167,24 @@ static uint32_t current_want(void)
 	return e;
 }
 
+/* the largest the object can be, whatever this node thinks its VDI is */
 static uint32_t fetch_size(uint64_t oid)
 {
-	return (oid & VDI_BIT) ? SD_INODE_SIZE : vdi_object_size(oid);
+	if (oid & VDI_BIT)
+		return SD_INODE_SIZE;
+	return MAX(vdi_object_size(oid), UINT32_C(1) << 22);
 }
 
 /* one member's version of oid: 0 and *ver, SD_RES_NO_OBJ, or another error */
-static int peer_version(const struct sd_node *n, uint64_t oid, struct obj_version *ver)
+static int peer_version(const struct sd_node *n, uint64_t oid, uint32_t epoch,
+			struct obj_version *ver)
 {
 	struct sd_req hdr = { 0 };
 	struct sd_rsp rsp;
 	int ret;
 
 	hdr.proto_ver = SD_SHEEP_PROTO_VER;
+	hdr.epoch = epoch;
 	hdr.opcode = SD_OP_READ_PEER;
 	hdr.flags = SD_FLAG_CMD_RECOVERY;
 	hdr.obj.oid = oid;
@@ -178,7 +200,7 @@ static int peer_version(const struct sd_node *n, uint64_t oid, struct obj_versio
  * Copy oid from node n if its copy is newer than ours (have/mine).  Returns
  * SD_RES_SUCCESS when we now hold a copy at least as new as n's.
  */
-static int fetch_from(const struct sd_node *n, uint64_t oid, bool have,
+static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, bool have,
 		      const struct obj_version *mine)
 {
 	uint32_t size = fetch_size(oid);
@@ -192,6 +214,7 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, bool have,
 	hdr.opcode = SD_OP_READ_PEER;
 	hdr.flags = SD_FLAG_CMD_RECOVERY;
 	hdr.obj.oid = oid;
+	hdr.epoch = epoch;
 	hdr.data_length = size;
 	ret = gateway_peer_exec(&n->nid, &hdr, NULL, &rsp, buf, size);
 	if (ret == SD_RES_SUCCESS) {
@@ -217,22 +240,17 @@ struct candidate {
 	struct obj_version ver;
 };
 
-static int cand_cmp(const void *a, const void *b)
-{
-	const struct candidate *x = a, *y = b;
-
-	return -obj_version_cmp(&x->ver, &y->ver);	/* newest first */
-}
-
 /*
- * Make our copy of oid as new as the newest copy any reachable member has.
- * Caller holds the stripe exclusively.
+ * Make our copy of oid as new as the newest copy of any member.  Every
+ * member must answer (having no copy is an answer): one that does not may
+ * hold the newest copy, so we fail and try again later rather than settle
+ * for an older one.  Caller holds the stripe exclusively.
  */
-static int resolve(uint64_t oid)
+static int resolve(uint64_t oid, uint32_t epoch)
 {
 	struct ring *r = gateway_get_ring();
 	struct candidate *c;
-	struct obj_version mine;
+	struct obj_version mine, best = { 0, 0 };
 	bool have;
 	int nr = 0, ret = SD_RES_SUCCESS;
 
@@ -240,24 +258,33 @@ static int resolve(uint64_t oid)
 		return SD_RES_HALT;
 	have = store_get_version(oid, &mine) == SD_RES_SUCCESS;
 	c = xcalloc((size_t)MAX(r->nr_nodes, 1), sizeof(*c));
-	for (int i = 0; i < r->nr_nodes; i++) {
+	for (int i = 0; i < r->nr_nodes && !ret; i++) {
+		int res;
+
 		if (node_is_local(&r->nodes[i]))
 			continue;
-		if (peer_version(&r->nodes[i], oid, &c[nr].ver) == SD_RES_SUCCESS) {
+		res = peer_version(&r->nodes[i], oid, epoch, &c[nr].ver);
+		if (res == SD_RES_SUCCESS) {
 			c[nr].node = i;
+			if (obj_version_cmp(&c[nr].ver, &best) > 0)
+				best = c[nr].ver;
 			nr++;
+		} else if (res != SD_RES_NO_OBJ) {
+			ret = res;	/* unknown: maybe the newest copy is there */
 		}
 	}
-	qsort(c, (size_t)nr, sizeof(*c), cand_cmp);
-	for (int i = 0; i < nr; i++) {
-		if (have && obj_version_cmp(&c[i].ver, &mine) <= 0)
-			break;		/* ours is the newest */
-		ret = fetch_from(&r->nodes[c[i].node], oid, have, &mine);
-		if (ret == SD_RES_SUCCESS || ret == SD_RES_NO_SPACE)
-			break;
+	if (!ret && nr && (!have || obj_version_cmp(&best, &mine) > 0)) {
+		ret = SD_RES_NO_OBJ;
+		for (int i = 0; i < nr; i++) {
+			if (obj_version_cmp(&c[i].ver, &best))
+				continue;	/* only the newest will do */
+			ret = fetch_from(&r->nodes[c[i].node], oid, epoch, have, &mine);
+			if (ret == SD_RES_SUCCESS || ret == SD_RES_NO_SPACE)
+				break;
+		}
 	}
-	if (ret && ret != SD_RES_NO_SPACE)
-		sd_err("oid %016" PRIx64 ": cannot recover it: result %02x", oid, ret);
+	if (ret && ret != SD_RES_NO_SPACE && ret != SD_RES_NEW_NODE_VER)
+		sd_err("oid %016" PRIx64 ": cannot recover it yet: result %02x", oid, ret);
 	free(c);
 	gateway_put_ring(r);
 	return ret;
@@ -276,7 +303,7 @@ int obj_acquire(uint64_t oid)
 
 		pthread_rwlock_wrlock(stripe(oid));
 		e = current_want();
-		ret = is_done(oid) ? SD_RES_SUCCESS : resolve(oid);
+		ret = is_done(oid) ? SD_RES_SUCCESS : resolve(oid, e);
 		if (ret == SD_RES_SUCCESS)
 			mark_done(oid, e);
 		pthread_rwlock_unlock(stripe(oid));
@@ -449,7 +476,7 @@ static int recover_epoch(uint32_t e)
 	for (int i = 0; i < r->nr_nodes; i++) {
 		char name[64];
 
-		if (node_is_local(&r->nodes[i]) || !r->nodes[i].nr_vnodes)
+		if (node_is_local(&r->nodes[i]))
 			continue;
 		if (remote_list(&r->nodes[i], &all)) {
 			node_id_to_str(&r->nodes[i].nid, name, sizeof(name));
@@ -489,7 +516,7 @@ static int recover_epoch(uint32_t e)
 
 			have = store_get_version(oid, &mine) == SD_RES_SUCCESS;
 			if (!have || obj_version_cmp(&mine, &best) < 0)
-				res = resolve(oid);
+				res = resolve(oid, e);
 			if (res == SD_RES_SUCCESS)
 				mark_done(oid, e);
 			else if (res == SD_RES_NO_SPACE)
@@ -583,8 +610,10 @@ int recovery_init(void)
 	pthread_t t;
 	int ret;
 
-	for (int i = 0; i < NR_STRIPES; i++)
+	for (int i = 0; i < NR_STRIPES; i++) {
 		pthread_rwlock_init(&stripes[i], NULL);
+		pthread_rwlock_init(&inflight[i], NULL);
+	}
 	set_clear(&done);
 	stat.state = RECOVERY_DONE;
 	complete_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -27,6 +27,14 @@ int recovery_init(void);
  */
 int obj_acquire(uint64_t oid);
 void obj_release(uint64_t oid);
+/*
+ * Around the store call of every write (after checking its epoch): a peer's
+ * recovery read of the object waits (obj_drain_begin .. obj_write_end) until
+ * writes of the old epoch in progress are on disk.
+ */
+void obj_write_begin(uint64_t oid);
+void obj_write_end(uint64_t oid);
+void obj_drain_begin(uint64_t oid);
 
 /* GET_OBJ_LIST handler (serve queue) */
 int recovery_op_get_obj_list(struct request *req);

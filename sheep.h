@@ -70,6 +70,8 @@ void queue_cluster_request(struct request *req);
 bool node_is_local(const struct sd_node *n);
 /* the sender of the cluster op whose main phase is running (main thread) */
 const struct sd_node *group_sender(void);
+/* the size of the join message every node sends (cluster drivers check it) */
+size_t group_join_msg_size(void);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 void sheep_request_exit(void);
 void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */

@@ -106,29 +106,6 @@ int store_init(const char *dir)
 	return remove_tmp_files();
 }
 
-int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_to_res(errno);
-	n = xpread_full(fd, buf, len, off);
-	close(fd);
-	if (n < 0) {
-		sd_err("oid %016" PRIx64 ": read failed: %s", oid, strerror((int)-n));
-		return err_to_res((int)n);
-	}
-	/* objects are created at full size; a short read means past the end */
-	if ((uint32_t)n < len)
-		memset((char *)buf + n, 0, len - (size_t)n);
-	*rlen = len;
-	return SD_RES_SUCCESS;
-}
-
 #define TRAILER_MAGIC 0x564f4853	/* "SHOV" */
 
 struct trailer {
@@ -155,6 +132,35 @@ static int read_trailer(int fd, struct trailer *t, off_t *pos)
 	if (n < (ssize_t)sizeof(*t) || t->magic != TRAILER_MAGIC)
 		return -EINVAL;
 	return 0;
+}
+
+int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen)
+{
+	char path[PATH_MAX];
+	struct trailer t;
+	off_t end;
+	ssize_t n;
+	int fd;
+
+	obj_path(oid, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_to_res(errno);
+	/* never past the data: the version trailer is not content */
+	if (read_trailer(fd, &t, &end) == 0 && (uint64_t)off + len > (uint64_t)end)
+		n = off >= end ? 0 : xpread_full(fd, buf, (size_t)(end - off), off);
+	else
+		n = xpread_full(fd, buf, len, off);
+	close(fd);
+	if (n < 0) {
+		sd_err("oid %016" PRIx64 ": read failed: %s", oid, strerror((int)-n));
+		return err_to_res((int)n);
+	}
+	/* objects are created at full size; a short read means past the end */
+	if ((uint32_t)n < len)
+		memset((char *)buf + n, 0, len - (size_t)n);
+	*rlen = len;
+	return SD_RES_SUCCESS;
 }
 
 int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)

@@ -341,6 +341,11 @@ int vdi_op_new(struct request *req)
 			ret = SD_RES_NO_BASE_VDI;
 			goto out;
 		}
+		if (!snapshot && !inode->snap_ctime) {
+			/* a clone shares objects: only a frozen (snapshot) base may be shared */
+			ret = SD_RES_INVALID_PARMS;
+			goto out;
+		}
 		len += SD_INODE_INDEX_SIZE;
 	} else {
 		uint8_t copies = hdr->vdi.copies ? hdr->vdi.copies : sys->copies;
@@ -387,6 +392,7 @@ int vdi_op_new(struct request *req)
 		if (ret) {
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
 			       base, ret);
+			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
 			goto out;
 		}
 	}
@@ -442,15 +448,20 @@ int vdi_op_lookup(struct request *req)
 }
 
 /* the root of vid's snapshot/clone tree, following parent links */
-static uint32_t family_root(uint32_t vid, struct sd_inode *hdr)
+static int family_root(uint32_t vid, struct sd_inode *hdr, uint32_t *root)
 {
 	for (int depth = 0; depth < 4096; depth++) {
-		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0) ||
-		    !hdr->parent_vdi_id)
-			return vid;
+		int ret = gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0);
+
+		if (ret)
+			return ret;	/* unknown family: deleting could hurt it */
+		if (!hdr->parent_vdi_id) {
+			*root = vid;
+			return SD_RES_SUCCESS;
+		}
 		vid = hdr->parent_vdi_id;
 	}
-	return vid;
+	return SD_RES_EIO;	/* a parent loop */
 }
 
 static bool vid_deleted(uint32_t vid)
@@ -464,13 +475,20 @@ static bool vid_deleted(uint32_t vid)
  * The live (not deleted) VDIs of victim's family other than victim: the
  * only ones whose index can point at objects victim points at.
  */
-static uint32_t *live_family(uint32_t victim, int *nr)
+static uint32_t *live_family(uint32_t victim, int *nr, int *ret)
 {
 	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
-	uint32_t root = family_root(victim, hdr), *out = NULL;
+	uint32_t root, other, *out = NULL;
 	uint8_t *bitmap = xmalloc(SD_VDI_BITMAP_SIZE);
 	int n = 0;
 
+	*ret = family_root(victim, hdr, &root);
+	if (*ret) {
+		free(bitmap);
+		free(hdr);
+		*nr = 0;
+		return NULL;
+	}
 	vdi_copy_bitmap(bitmap, false);
 	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
 		if (!(vid & 7) && !bitmap[vid >> 3]) {
@@ -479,7 +497,14 @@ static uint32_t *live_family(uint32_t victim, int *nr)
 		}
 		if (vid == victim || !test_bit(bitmap, vid) || vid_deleted(vid))
 			continue;
-		if (family_root(vid, hdr) != root)
+		*ret = family_root(vid, hdr, &other);
+		if (*ret == SD_RES_NO_OBJ) {
+			*ret = SD_RES_SUCCESS;	/* a vid whose inode was never written */
+			continue;
+		}
+		if (*ret)
+			break;
+		if (other != root)
 			continue;
 		out = xrealloc(out, sizeof(*out) * (size_t)(n + 1));
 		out[n++] = vid;
@@ -516,7 +541,9 @@ int vdi_op_del(struct request *req)
 	inode = read_full_inode(vid, &ret);
 	if (!inode)
 		goto out;
-	family = live_family(vid, &nr);
+	family = live_family(vid, &nr, &ret);
+	if (ret)
+		goto out;
 	for (int f = 0; f < nr; f++) {
 		/* objects another member still points at are not ours to remove */
 		other = read_full_inode(family[f], &ret);
@@ -798,6 +825,7 @@ struct vdi_sync {
 	struct work work;
 	struct sd_node *nodes;
 	int nr;
+	bool refresh;		/* re-read every VDI, not only unknown ones */
 	void (*done)(void);
 };
 
@@ -849,7 +877,9 @@ static void sync_work(struct work *w)
 			vid += 7;	/* a whole empty byte */
 			continue;
 		}
-		if (!test_bit(in_use, vid) || vid_in_use(vid))
+		if (test_bit(del, vid))
+			vdi_mark_deleted(vid);	/* always: we may have missed the delete */
+		if (!test_bit(in_use, vid) || (!vs->refresh && vid_in_use(vid)))
 			continue;
 		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0) ==
 		    SD_RES_SUCCESS) {
@@ -880,10 +910,11 @@ static void sync_done(struct work *w)
 	free(vs);
 }
 
-void vdi_sync_from(const struct sd_node *nodes, int nr, void (*done)(void))
+void vdi_sync_from(const struct sd_node *nodes, int nr, bool refresh, void (*done)(void))
 {
 	struct vdi_sync *vs = xzalloc(sizeof(*vs));
 
+	vs->refresh = refresh;
 	vs->nodes = xcalloc((size_t)(nr ? nr : 1), sizeof(*nodes));
 	memcpy(vs->nodes, nodes, sizeof(*nodes) * (size_t)nr);
 	vs->nr = nr;

@@ -27,8 +27,12 @@ void vdi_mark_deleted(uint32_t vid);
 bool vdi_get_state(uint32_t vid, struct vdi_state *st);
 void vdi_copy_bitmap(void *buf, bool deleted);
 uint32_t vdi_object_size(uint64_t oid);
-/* merge the VDIs known to nodes into ours (worker); then done() on the main thread */
-void vdi_sync_from(const struct sd_node *nodes, int nr, void (*done)(void));
+/*
+ * merge the VDIs known to nodes into ours (worker); then done() on the main
+ * thread.  refresh: re-read every VDI (a node that was away may have missed
+ * snapshots and deletes), else only the unknown ones.
+ */
+void vdi_sync_from(const struct sd_node *nodes, int nr, bool refresh, void (*done)(void));
 
 /* worker-phase handlers (ops table) */
 int vdi_op_new(struct request *req);

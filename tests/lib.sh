@@ -29,7 +29,11 @@ cleanup() {
 		wait_dead "$p"
 	done
 	[ -n "${CLEANUP_HOOK:-}" ] && eval "$CLEANUP_HOOK"
-	rm -rf "$T"
+	if [ -n "${SHEEP_TEST_KEEP:-}" ] && [ "$FAILED" -gt 0 ]; then
+		echo "kept $T for a look (SHEEP_TEST_KEEP)"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 
@@ -182,6 +186,16 @@ patch() {
 
 # same_data IDX FILE VDI: the whole VDI read through node IDX equals FILE
 same_data() { cmp -s "$2" <(dogp "$1" vdi read "$3"); }
+
+# port_free PORT: nothing listens on PORT (waits up to 5 s)
+port_free() {
+	local i
+	for i in $(seq 1 100); do
+		[ -z "$(ss -ltnH "sport = :$1")" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 # retry SECONDS COMMAND...: run COMMAND until it succeeds, for up to SECONDS
 retry() {

@@ -140,14 +140,6 @@ expect_fail "a store of another cluster is refused" 1 "belongs to another cluste
 	"$SHEEP" -b 127.0.0.1 -p "$(port_of 11)" -c "local:$T/cluster" -z 11 "$T/11"
 check "the refused node is not a member" wait_members 0 0 1 2
 check "the refused node does not change the epoch" test "$(epoch_of 0)" = "$E1"
-port_free() {
-	local i
-	for i in $(seq 1 100); do
-		[ -z "$(ss -ltnH "sport = :$1")" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 check "the refused sheep exits" port_free "$(port_of 11)"
 
 # ---- five nodes, copies 3, zones 0 0 1 1 2 -------------------------------

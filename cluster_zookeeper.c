@@ -1,0 +1,401 @@
+/*
+ * cluster_zookeeper.c - the "zookeeper" cluster driver:
+ *   -c zookeeper:HOST:PORT[,HOST:PORT...][,timeout=30s][,id=NAME]
+ *
+ * The total order is ZooKeeper's: every evlog record (evlog.h) is a
+ * persistent sequential znode BASE/queue/ev-NNNNNNNNNN, BASE being
+ * /sheep/NAME (default /sheep/default), and every member replays the
+ * queue in sequence order.  Liveness: each member holds an ephemeral
+ * BASE/member/<session id>; its incarnation is its session id, so a quick
+ * restart at the same address is a new member and the old one leaves when
+ * its session is gone.  When a member znode disappears the survivors append
+ * its LEAVE (duplicates are ignored when applied).  ZooKeeper's watches fire
+ * on its own thread and only poke an eventfd; everything else runs on the
+ * main thread.  If our session expires, the cluster has moved on without
+ * us: we stop at once (exit), so no IO is served as a stale member; the
+ * supervisor (or the operator) starts sheep again and it rejoins as a new
+ * member and recovers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zookeeper/zookeeper.h>
+
+#include "cluster.h"
+#include "event.h"
+#include "evlog.h"
+#include "sheep.h"
+#include "util.h"
+
+#define DEFAULT_TIMEOUT_MS	30000
+#define TICK_MS			500
+#define MAX_HOSTS_LEN		1024
+
+static zhandle_t *zh;
+static char base[256], queue_dir[300], member_dir[300];
+static int wake_fd = -1, tick_fd = -1;
+static uint64_t self_inc;
+static int64_t last_seq = -1;
+static int session_timeout_ms;
+static char *rec_buf;			/* one record, read from the queue */
+static struct String_vector live;	/* member znode names, sorted */
+
+static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void *ctx)
+{
+	uint64_t one = 1;
+
+	(void)z;
+	(void)type;
+	(void)state;
+	(void)path;
+	(void)ctx;
+	if (wake_fd >= 0)
+		(void)!write(wake_fd, &one, sizeof(one));
+}
+
+static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
+		  uint32_t len)
+{
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
+	char path[320], *rec = xmalloc(sizeof(h) + len);
+	int rc;
+
+	h.node = *node;
+	memset(h.node.__rb, 0, sizeof(h.node.__rb));
+	memcpy(rec, &h, sizeof(h));
+	if (len)
+		memcpy(rec + sizeof(h), buf, len);
+	snprintf(path, sizeof(path), "%s/ev-", queue_dir);
+	rc = zoo_create(zh, path, rec, (int)(sizeof(h) + len), &ZOO_OPEN_ACL_UNSAFE,
+			ZOO_SEQUENCE, NULL, 0);
+	free(rec);
+	if (rc != ZOK) {
+		sd_err("zookeeper: cannot append to %s: %s", queue_dir, zerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool zk_alive(const struct evlog_member *m)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%016" PRIx64, m->inc);
+	return bsearch(&(const char *){ name }, live.data, (size_t)live.count, sizeof(char *),
+		       cmp_str) != NULL;
+}
+
+static const struct evlog_ops zk_ops = {
+	.append = append,
+	.alive = zk_alive,
+};
+
+/* the live member znodes, watched */
+static int refresh_members(void)
+{
+	struct String_vector v = { 0, NULL };
+	int rc = zoo_get_children(zh, member_dir, 1, &v);
+
+	if (rc != ZOK) {
+		sd_err("zookeeper: cannot list %s: %s", member_dir, zerror(rc));
+		return -EIO;
+	}
+	deallocate_String_vector(&live);
+	live = v;
+	qsort(live.data, (size_t)live.count, sizeof(char *), cmp_str);
+	return 0;
+}
+
+/* apply every queued record we have not applied yet, in sequence order */
+static int catch_up(void)
+{
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		struct String_vector v = { 0, NULL };
+		int64_t *seqs;
+		int n = 0, rc = zoo_get_children(zh, queue_dir, 1, &v);
+
+		if (rc != ZOK) {
+			sd_err("zookeeper: cannot list %s: %s", queue_dir, zerror(rc));
+			return -EIO;
+		}
+		seqs = xcalloc((size_t)(v.count ? v.count : 1), sizeof(*seqs));
+		for (int i = 0; i < v.count; i++) {
+			long long s;
+
+			if (sscanf(v.data[i], "ev-%lld", &s) == 1 && s > last_seq)
+				seqs[n++] = s;
+		}
+		deallocate_String_vector(&v);
+		for (int i = 1; i < n; i++)	/* insertion sort: few new records */
+			for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--) {
+				int64_t t = seqs[j];
+
+				seqs[j] = seqs[j - 1];
+				seqs[j - 1] = t;
+			}
+		for (int i = 0; i < n; i++) {
+			char path[320];
+			int len = (int)(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD);
+			struct ev_hdr h;
+
+			snprintf(path, sizeof(path), "%s/ev-%010" PRId64, queue_dir, seqs[i]);
+			rc = zoo_get(zh, path, 0, rec_buf, &len, NULL);
+			if (rc != ZOK) {
+				sd_err("zookeeper: cannot read %s: %s", path, zerror(rc));
+				free(seqs);
+				return -EIO;
+			}
+			last_seq = seqs[i];
+			memcpy(&h, rec_buf, sizeof(h));
+			if (len < (int)sizeof(h) || h.magic != EV_MAGIC ||
+			    h.len != (uint32_t)len - sizeof(h)) {
+				sd_err("zookeeper: %s is not a sheep event, skipped", path);
+				continue;
+			}
+			evlog_apply(&h, rec_buf + sizeof(h), (uint64_t)seqs[i]);
+		}
+		free(seqs);
+		if (n == 0) {
+			/* at the end: the acceptor may append, then read that too */
+			int64_t before = last_seq;
+
+			evlog_caught_up();
+			rc = zoo_get_children(zh, queue_dir, 0, &v);
+			if (rc == ZOK) {
+				bool more = false;
+
+				for (int i = 0; i < v.count && !more; i++) {
+					long long s;
+
+					more = sscanf(v.data[i], "ev-%lld", &s) == 1 && s > before;
+				}
+				deallocate_String_vector(&v);
+				if (more)
+					continue;
+			}
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static void check_session(void)
+{
+	if (zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE) {
+		sd_err("zookeeper: our session expired: the cluster has gone on without us; "
+		       "stopping now so nothing is served as a stale member (start sheep "
+		       "again to rejoin)");
+		_exit(1);
+	}
+}
+
+static void process(void)
+{
+	check_session();
+	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
+		return;	/* the client library reconnects; the session still holds */
+	if (catch_up() || refresh_members())
+		return;
+	evlog_reap();
+	catch_up();
+	evlog_kick_block();
+}
+
+static void wake_handler(int fd, uint32_t events, void *data)
+{
+	uint64_t n;
+
+	(void)events;
+	(void)data;
+	(void)!read(fd, &n, sizeof(n));
+	process();
+}
+
+/* host list, timeout=, id= */
+static int parse_option(const char *option, char *hosts, size_t hlen, int *timeout_ms,
+			char *id, size_t idlen)
+{
+	char s[MAX_HOSTS_LEN], *tok, *save = NULL;
+
+	snprintf(s, sizeof(s), "%s", option ? option : "");
+	hosts[0] = '\0';
+	*timeout_ms = DEFAULT_TIMEOUT_MS;
+	snprintf(id, idlen, "default");
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "timeout=", 8)) {
+			char *end;
+			double v = strtod(tok + 8, &end);
+
+			if (end == tok + 8 || v <= 0)
+				goto bad_timeout;
+			if (!strcmp(end, "ms"))
+				*timeout_ms = (int)v;
+			else if (!strcmp(end, "s") || !*end)
+				*timeout_ms = (int)(v * 1000);
+			else
+				goto bad_timeout;
+			if (*timeout_ms < 1000 || *timeout_ms > 600000)
+				goto bad_timeout;
+		} else if (!strncmp(tok, "id=", 3)) {
+			if (!tok[3] || strlen(tok + 3) >= idlen || strchr(tok + 3, '/')) {
+				sd_err("zookeeper: bad id '%s'", tok + 3);
+				return -EINVAL;
+			}
+			snprintf(id, idlen, "%s", tok + 3);
+		} else if (strchr(tok, ':')) {
+			size_t l = strlen(hosts);
+
+			snprintf(hosts + l, hlen - l, "%s%s", l ? "," : "", tok);
+		} else {
+			sd_err("zookeeper: bad option '%s' (want HOST:PORT,...,timeout=10s,id=NAME)",
+			       tok);
+			return -EINVAL;
+		}
+	}
+	if (!hosts[0]) {
+		sd_err("zookeeper: no server given (-c zookeeper:HOST:PORT[,HOST:PORT...])");
+		return -EINVAL;
+	}
+	return 0;
+bad_timeout:
+	sd_err("zookeeper: bad timeout '%s' (1s to 600s, e.g. timeout=10s)", tok + 8);
+	return -EINVAL;
+}
+
+static void mkpath(const char *path)
+{
+	int rc = zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+
+	if (rc != ZOK && rc != ZNODEEXISTS)
+		sd_err("zookeeper: cannot create %s: %s", path, zerror(rc));
+}
+
+static int zk_init(const char *option)
+{
+	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L },
+				  .it_value = { 0, TICK_MS * 1000000L } };
+	char hosts[MAX_HOSTS_LEN], id[64];
+	int timeout_ms, ret = parse_option(option, hosts, sizeof(hosts), &timeout_ms, id,
+					   sizeof(id));
+
+	if (ret)
+		return ret;
+	zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (wake_fd < 0 || tick_fd < 0 || timerfd_settime(tick_fd, 0, &its, NULL) < 0)
+		return -errno;
+	zh = zookeeper_init(hosts, zk_watcher, timeout_ms, NULL, NULL, 0);
+	if (!zh) {
+		sd_err("zookeeper: cannot start a client for %s: %m", hosts);
+		return -EIO;
+	}
+	for (int waited = 0; zoo_state(zh) != ZOO_CONNECTED_STATE; waited += 50) {
+		if (waited >= timeout_ms) {
+			sd_err("zookeeper: no server of %s answered within %d ms", hosts,
+			       timeout_ms);
+			return -ETIMEDOUT;
+		}
+		usleep(50000);
+	}
+	self_inc = (uint64_t)zoo_client_id(zh)->client_id;
+	session_timeout_ms = timeout_ms;
+	snprintf(base, sizeof(base), "/sheep/%s", id);
+	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", base);
+	snprintf(member_dir, sizeof(member_dir), "%s/member", base);
+	mkpath("/sheep");
+	mkpath(base);
+	mkpath(queue_dir);
+	mkpath(member_dir);
+	rec_buf = xmalloc(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD);
+	evlog_init(&zk_ops, self_inc);
+	if (register_event(wake_fd, wake_handler, NULL) < 0 ||
+	    register_event(tick_fd, wake_handler, NULL) < 0)
+		return -EINVAL;
+	sd_info("zookeeper: connected to %s, session %016" PRIx64 ", timeout %d ms, base %s",
+		hosts, self_inc, timeout_ms, base);
+	return 0;
+}
+
+static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
+{
+	char path[340];
+	int rc, ret;
+
+	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
+	rc = zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
+	if (rc != ZOK) {
+		sd_err("zookeeper: cannot create %s: %s", path, zerror(rc));
+		return -EIO;
+	}
+	/* a quick restart: our previous incarnation leaves when its session ends */
+	for (int waited = 0;; waited += 200) {
+		if (catch_up() || refresh_members())
+			return -EIO;
+		evlog_reap();
+		catch_up();
+		if (!evlog_addr_taken(myself))
+			break;
+		if (waited == 0)
+			sd_notice("zookeeper: an earlier sheep at this address still has a session; "
+				  "waiting up to %d ms for it to end", session_timeout_ms + 2000);
+		if (waited > session_timeout_ms + 2000) {
+			sd_err("a live sheep already uses this address and port");
+			return -EADDRINUSE;
+		}
+		usleep(200000);
+	}
+	ret = evlog_join(myself, opaque, len);
+	if (!ret)
+		process();
+	return ret;
+}
+
+static int zk_leave(void)
+{
+	char path[340];
+	int ret = evlog_leave();
+
+	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
+	zoo_delete(zh, path, -1);
+	return ret;
+}
+
+static int zk_notify(void *msg, size_t len)
+{
+	return evlog_broadcast(EV_NOTIFY, msg, len);
+}
+
+static int zk_block(void)
+{
+	return evlog_broadcast(EV_BLOCK, NULL, 0);
+}
+
+static int zk_unblock(void *msg, size_t len)
+{
+	return evlog_broadcast(EV_UNBLOCK, msg, len);
+}
+
+static struct cluster_driver cdrv_zookeeper = {
+	.name = "zookeeper",
+	.init = zk_init,
+	.join = zk_join,
+	.leave = zk_leave,
+	.notify = zk_notify,
+	.block = zk_block,
+	.unblock = zk_unblock,
+	.update_node = evlog_update_node,
+};
+
+cdrv_register_driver(cdrv_zookeeper)

@@ -1,0 +1,75 @@
+/*
+ * evlog.h - the membership state machine shared by the log-based cluster
+ * drivers (local, zookeeper).  A driver keeps one totally ordered log of
+ * events (JOIN, ACCEPT or REFUSE, LEAVE, NOTIFY, BLOCK, UNBLOCK, UPDATE);
+ * every member replays it from the start through evlog_apply(), so all of
+ * them compute the same member list and block queue at every position, and
+ * a member delivers events to the core only from its own ACCEPT on.  The
+ * oldest member accepts joins by appending an ACCEPT that carries the join
+ * message as sd_join_handler rewrote it and the log position it was decided
+ * at; an ACCEPT with a membership change between that position and its own
+ * is stale and ignored everywhere (the acceptor decides again), so drivers
+ * whose appends are not serialized with their reads stay correct.
+ * Members are told apart by (address, port, incarnation): a pid, a session.
+ * Main thread only.
+ */
+#ifndef SHEEP_EVLOG_H
+#define SHEEP_EVLOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+enum {
+	EV_JOIN = 1, EV_ACCEPT, EV_LEAVE, EV_NOTIFY, EV_BLOCK, EV_UNBLOCK, EV_REFUSE, EV_UPDATE
+};
+
+#define EV_MAGIC 0x5348454d	/* "SHEM" */
+
+/* one log record: this header, then len payload bytes */
+struct ev_hdr {
+	uint32_t magic;
+	uint32_t type;
+	uint64_t inc;		/* incarnation of the node below */
+	uint32_t len;
+	uint32_t __pad;
+	struct sd_node node;	/* sender; joined node for ACCEPT; left node for LEAVE */
+};
+
+/* the largest payload a record may have: a join message and some */
+#define EV_MAX_PAYLOAD (SD_MAX_EVENT_BUF_SIZE + SD_MAX_NODES * sizeof(struct sd_node) + 4096)
+
+struct evlog_member {
+	struct sd_node node;
+	uint64_t inc;
+};
+
+struct evlog_ops {
+	/* append a record to the log (delivery comes later, through evlog_apply) */
+	int (*append)(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
+		      uint32_t len);
+	/* is this member (or pending joiner) still there? */
+	bool (*alive)(const struct evlog_member *m);
+};
+
+void evlog_init(const struct evlog_ops *ops, uint64_t self_inc);
+/* apply the record at log position pos (positions only grow) */
+void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos);
+/* after applying all there is: accept pending joins if we are the acceptor */
+void evlog_caught_up(void);
+/* append LEAVE for members and joiners that are gone */
+void evlog_reap(void);
+/* the core may run the head block if it is ours */
+void evlog_kick_block(void);
+
+/* the cluster_driver entry points, identical for every log driver */
+int evlog_join(const struct sd_node *myself, const void *opaque, size_t len);
+int evlog_leave(void);
+int evlog_broadcast(uint32_t type, const void *msg, size_t len);
+int evlog_update_node(const struct sd_node *node);
+bool evlog_joined(void);
+/* a live member other than us already uses this address and port */
+bool evlog_addr_taken(const struct sd_node *n);
+
+#endif

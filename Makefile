@@ -9,7 +9,9 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g
 SAN     ?=
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread $(CFLAGS) $(SAN)
-ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) -lzookeeper_mt
+# the ZooKeeper client is linked in statically (Debian ships the .a)
+ZK_LIBS  = -Wl,-Bstatic -lzookeeper_mt -Wl,-Bdynamic
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o cluster_zookeeper.o

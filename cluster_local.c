@@ -191,6 +191,8 @@ static void reset_if_stale(void)
 static const struct evlog_ops local_ops = {
 	.append = append,
 	.alive = local_alive,
+	.lock = lock,
+	.unlock = unlock,
 };
 
 static int local_init(const char *option)
@@ -284,43 +286,16 @@ static int local_leave(void)
 	return ret;
 }
 
-/* delivery happens from the loop (inotify), never inside these calls */
-static int locked(int ret)
-{
-	unlock();
-	return ret;
-}
-
-static int local_notify(void *msg, size_t msg_len)
-{
-	return lock() ? -EIO : locked(evlog_broadcast(EV_NOTIFY, msg, msg_len));
-}
-
-static int local_block(void)
-{
-	return lock() ? -EIO : locked(evlog_broadcast(EV_BLOCK, NULL, 0));
-}
-
-static int local_unblock(void *msg, size_t msg_len)
-{
-	return lock() ? -EIO : locked(evlog_broadcast(EV_UNBLOCK, msg, msg_len));
-}
-
-static int local_update_node(const struct sd_node *node)
-{
-	return lock() ? -EIO : locked(evlog_update_node(node));
-}
-
 static struct cluster_driver cdrv_local = {
 	.name = "local",
 	.init = local_init,
 	.get_local_addr = local_get_local_addr,
 	.join = local_join,
 	.leave = local_leave,
-	.notify = local_notify,
-	.block = local_block,
-	.unblock = local_unblock,
-	.update_node = local_update_node,
+	.notify = evlog_notify,
+	.block = evlog_block,
+	.unblock = evlog_unblock,
+	.update_node = evlog_update_node,
 };
 
 cdrv_register_driver(cdrv_local)

@@ -190,8 +190,31 @@ static int catch_up(void)
 	return 0;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void check_session(void)
 {
+	static uint64_t last;
+	uint64_t now = now_ms();
+
+	/*
+	 * Frozen (SIGSTOP, a stalled VM) for longer than the session timeout:
+	 * the ensemble has expired us even if our client has not heard yet.
+	 */
+	if (last && now - last > (uint64_t)session_timeout_ms) {
+		sd_err("zookeeper: this process was stopped for %" PRIu64 " ms, longer than the "
+		       "session timeout: the cluster has gone on without us; stopping now so "
+		       "nothing is served as a stale member (start sheep again to rejoin)",
+		       now - last);
+		_exit(1);
+	}
+	last = now;
 	if (zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE) {
 		sd_err("zookeeper: our session expired: the cluster has gone on without us; "
 		       "stopping now so nothing is served as a stale member (start sheep "
@@ -349,8 +372,8 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 			break;
 		if (waited == 0)
 			sd_notice("zookeeper: an earlier sheep at this address still has a session; "
-				  "waiting up to %d ms for it to end", session_timeout_ms + 2000);
-		if (waited > session_timeout_ms + 2000) {
+				  "waiting up to %d ms for it to end", 2 * session_timeout_ms + 2000);
+		if (waited > 2 * session_timeout_ms + 2000) {
 			sd_err("a live sheep already uses this address and port");
 			return -EADDRINUSE;
 		}
@@ -372,29 +395,14 @@ static int zk_leave(void)
 	return ret;
 }
 
-static int zk_notify(void *msg, size_t len)
-{
-	return evlog_broadcast(EV_NOTIFY, msg, len);
-}
-
-static int zk_block(void)
-{
-	return evlog_broadcast(EV_BLOCK, NULL, 0);
-}
-
-static int zk_unblock(void *msg, size_t len)
-{
-	return evlog_broadcast(EV_UNBLOCK, msg, len);
-}
-
 static struct cluster_driver cdrv_zookeeper = {
 	.name = "zookeeper",
 	.init = zk_init,
 	.join = zk_join,
 	.leave = zk_leave,
-	.notify = zk_notify,
-	.block = zk_block,
-	.unblock = zk_unblock,
+	.notify = evlog_notify,
+	.block = evlog_block,
+	.unblock = evlog_unblock,
 	.update_node = evlog_update_node,
 };
 

@@ -312,16 +312,40 @@ int evlog_leave(void)
 	return ops->append(EV_LEAVE, &self, self_inc, NULL, 0);
 }
 
-int evlog_broadcast(uint32_t type, const void *msg, size_t len)
+/* delivery comes later, from the driver's loop, never inside these calls */
+static int append_locked(uint32_t type, const struct sd_node *node, const void *msg,
+			 size_t len)
 {
+	int ret;
+
 	if (len > SD_MAX_EVENT_BUF_SIZE)
 		return -EMSGSIZE;
-	return ops->append(type, &self, self_inc, msg, (uint32_t)len);
+	if (ops->lock && ops->lock())
+		return -EIO;
+	ret = ops->append(type, node, self_inc, msg, (uint32_t)len);
+	if (ops->unlock)
+		ops->unlock();
+	return ret;
+}
+
+int evlog_notify(void *msg, size_t len)
+{
+	return append_locked(EV_NOTIFY, &self, msg, len);
+}
+
+int evlog_block(void)
+{
+	return append_locked(EV_BLOCK, &self, NULL, 0);
+}
+
+int evlog_unblock(void *msg, size_t len)
+{
+	return append_locked(EV_UNBLOCK, &self, msg, len);
 }
 
 int evlog_update_node(const struct sd_node *node)
 {
-	return ops->append(EV_UPDATE, node, self_inc, NULL, 0);
+	return append_locked(EV_UPDATE, node, NULL, 0);
 }
 
 bool evlog_joined(void)

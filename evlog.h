@@ -51,6 +51,9 @@ struct evlog_ops {
 		      uint32_t len);
 	/* is this member (or pending joiner) still there? */
 	bool (*alive)(const struct evlog_member *m);
+	/* optional: held around appends made on the core's behalf */
+	int (*lock)(void);
+	void (*unlock)(void);
 };
 
 void evlog_init(const struct evlog_ops *ops, uint64_t self_inc);
@@ -66,7 +69,9 @@ void evlog_kick_block(void);
 /* the cluster_driver entry points, identical for every log driver */
 int evlog_join(const struct sd_node *myself, const void *opaque, size_t len);
 int evlog_leave(void);
-int evlog_broadcast(uint32_t type, const void *msg, size_t len);
+int evlog_notify(void *msg, size_t len);
+int evlog_block(void);
+int evlog_unblock(void *msg, size_t len);
 int evlog_update_node(const struct sd_node *node);
 bool evlog_joined(void);
 /* a live member other than us already uses this address and port */

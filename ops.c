@@ -252,7 +252,8 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_GET_VDI_LOCKS] = { "GET_VDI_LOCKS", OP_LOCAL, false, NULL, vdi_local_get_locks },
 	[SD_OP_FORCE_UNLOCK_VDI] = { "FORCE_UNLOCK_VDI", OP_CLUSTER, false, NULL,
 				     vdi_main_force_unlock },
-	[SD_OP_GET_VDI_INFO] = { "GET_VDI_INFO", OP_CLUSTER, false, vdi_op_lookup, NULL },
+	/* a lookup changes nothing: no cluster round, so it works without quorum */
+	[SD_OP_GET_VDI_INFO] = { "GET_VDI_INFO", OP_GATEWAY, false, vdi_op_lookup, NULL },
 	[SD_OP_READ_VDIS] = { "READ_VDIS", OP_LOCAL, true, NULL, local_read_vdis },
 	[SD_OP_DEL_VDI] = { "DEL_VDI", OP_CLUSTER, false, vdi_op_del, vdi_main_del },
 	[SD_OP_GET_CLUSTER_DEFAULT] = { "GET_CLUSTER_DEFAULT", OP_LOCAL, true, NULL,

@@ -28,6 +28,9 @@ cleanup() {
 	for p in "${PIDS[@]}"; do
 		wait_dead "$p"
 	done
+	for p in "${ZK_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
+	done
 	[ -n "${CLEANUP_HOOK:-}" ] && eval "$CLEANUP_HOOK"
 	if [ -n "${SHEEP_TEST_KEEP:-}" ] && [ "$FAILED" -gt 0 ]; then
 		echo "kept $T for a look (SHEEP_TEST_KEEP)"
@@ -197,6 +200,42 @@ port_free() {
 	return 1
 }
 
+# ---- ZooKeeper ------------------------------------------------------------
+
+ZK_PIDS=()
+# zk_start N CLIENT_PORT [SERVER_LINES]: ZooKeeper server N under $T/zkN;
+# standalone without SERVER_LINES, else a member of that ensemble
+zk_start() {
+	local n=$1 port=$2 servers=${3:-} d="$T/zk$1" main=org.apache.zookeeper.server.ZooKeeperServerMain
+	mkdir -p "$d/conf" "$d/data"
+	echo "$n" >"$d/data/myid"
+	{
+		echo "tickTime=1000"
+		echo "initLimit=5"
+		echo "syncLimit=2"
+		echo "minSessionTimeout=2000"
+		echo "dataDir=$d/data"
+		echo "clientPort=$port"
+		echo "clientPortAddress=127.0.0.1"
+		echo "admin.enableServer=false"
+		echo "4lw.commands.whitelist=*"
+		[ -n "$servers" ] && echo "$servers"
+	} >"$d/conf/zoo.cfg"
+	[ -n "$servers" ] && main=org.apache.zookeeper.server.quorum.QuorumPeerMain
+	echo "log4j.rootLogger=WARN" >"$d/conf/log4j.properties"
+	java -Xmx128m -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+		"$main" "$d/conf/zoo.cfg" >"$d/log" 2>&1 &
+	ZK_PIDS[$n]=$!
+	echo "$!" >"$d/pid"
+	disown "$!"
+}
+
+zk_kill() { kill -9 "${ZK_PIDS[$1]}" 2>/dev/null; }
+
+# zk_cmd PORT WORD: a four-letter command's answer
+zk_cmd() { echo "$2" | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; cat >&3; cat <&3" 2>/dev/null; }
+zk_ok() { [ "$(zk_cmd "$1" ruok)" = imok ]; }
+
 # retry SECONDS COMMAND...: run COMMAND until it succeeds, for up to SECONDS
 retry() {
 	local end=$(($(date +%s) + $1))
@@ -205,6 +244,18 @@ retry() {
 		[ "$(date +%s)" -ge "$end" ] && { "$@"; return 1; }
 		sleep 0.2
 	done
+}
+
+# kill9_timed IDX WATCHER: kill -9 node IDX and print the milliseconds until
+# node WATCHER no longer lists it (fails after 30 s)
+kill9_timed() {
+	local t0 pid
+	pid=$(pid_of "$1")
+	t0=$(date +%s%N)
+	kill -9 "$pid"
+	retry 30 bash -c "! '$DOG' node list -r -p $(port_of "$2") | grep -q ':$(port_of "$1") '" ||
+		return 1
+	echo $((($(date +%s%N) - t0) / 1000000))
 }
 
 # recovered IDX: node IDX sees no member still recovering

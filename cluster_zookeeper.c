@@ -11,10 +11,10 @@
  * its session is gone.  When a member znode disappears the survivors append
  * its LEAVE (duplicates are ignored when applied).  ZooKeeper's watches fire
  * on its own thread and only poke an eventfd; everything else runs on the
- * main thread.  If our session expires, the cluster has moved on without
- * us: we stop at once (exit), so no IO is served as a stale member; the
- * supervisor (or the operator) starts sheep again and it rejoins as a new
- * member and recovers.
+ * main thread.  If our session expires (or we were frozen longer than the
+ * session timeout), the cluster has moved on without us: we start over at
+ * once (sheep_restart: exec), so no IO is served as a stale member, and
+ * rejoin as a new member that recovers like any other.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -208,19 +208,16 @@ static void check_session(void)
 	 * the ensemble has expired us even if our client has not heard yet.
 	 */
 	if (last && now - last > (uint64_t)session_timeout_ms) {
-		sd_err("zookeeper: this process was stopped for %" PRIu64 " ms, longer than the "
-		       "session timeout: the cluster has gone on without us; stopping now so "
-		       "nothing is served as a stale member (start sheep again to rejoin)",
-		       now - last);
-		_exit(1);
+		char why[160];
+
+		snprintf(why, sizeof(why), "zookeeper: this process was stopped for %" PRIu64
+			 " ms, longer than the session timeout: the cluster has gone on "
+			 "without us", now - last);
+		sheep_restart(why);
 	}
 	last = now;
-	if (zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE) {
-		sd_err("zookeeper: our session expired: the cluster has gone on without us; "
-		       "stopping now so nothing is served as a stale member (start sheep "
-		       "again to rejoin)");
-		_exit(1);
-	}
+	if (zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE)
+		sheep_restart("zookeeper: our session expired: the cluster has gone on without us");
 }
 
 static void process(void)

@@ -320,6 +320,23 @@ static void detach_stdio(void)
 		close(fd);
 }
 
+static char **saved_argv;
+
+/*
+ * Start over as a new member: the cluster has gone on without us (our
+ * coordination session expired).  exec drops every thread, connection and
+ * lock at once, so nothing more is served under the old membership; the
+ * new image joins as a new incarnation and recovers like any rejoining node.
+ */
+void sheep_restart(const char *why)
+{
+	sd_err("%s; restarting to rejoin the cluster", why);
+	setenv("SHEEP_REEXEC", "1", 1);
+	execv("/proc/self/exe", saved_argv);
+	sd_err("cannot restart: %m");
+	_exit(1);
+}
+
 static int sheep_main(int argc, char **argv)
 {
 	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp";
@@ -443,7 +460,11 @@ static int sheep_main(int argc, char **argv)
 	sys->this_node.zone = (uint32_t)zone;
 
 	lock_store_dir(dir);
-	if (!foreground)
+	saved_argv = argv;
+	/* a restart (sheep_restart) is already detached: stay this process */
+	if (getenv("SHEEP_REEXEC"))
+		unsetenv("SHEEP_REEXEC");
+	else if (!foreground)
 		daemonize();
 
 	if (to_stdout) {

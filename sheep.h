@@ -76,6 +76,8 @@ int node_cmp(const struct sd_node *a, const struct sd_node *b);
 void sheep_request_exit(void);
 void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
 void sheep_startup_failed(const char *why);
+/* leave everything and start again as a new member (never returns) */
+void sheep_restart(const char *why) __attribute__((noreturn));
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 void group_notify_recovery_complete(uint32_t epoch);

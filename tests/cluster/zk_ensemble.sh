@@ -1,15 +1,13 @@
 #!/bin/bash
 # The zookeeper driver against a 3-server ZooKeeper ensemble on 127.0.0.1
 # (client ports SHEEP_ZK_ENSEMBLE_PORT+1..3, default 21821-21823; peer and
-# election ports 2283N/2284N).  Losing one server, the leader, changes
+# election ports 1010 and 1020 above those).  Losing one server, the leader, changes
 # nothing for the sheep; losing quorum stalls cluster changes but IO and data
 # are untouched, and the cluster goes on when quorum returns.
 TEST_PORT_OFFSET=240
 source "$(dirname "$0")/../lib.sh"
 ZB=${SHEEP_ZK_ENSEMBLE_PORT:-21820}
-SERVERS="server.1=127.0.0.1:22831:22841
-server.2=127.0.0.1:22832:22842
-server.3=127.0.0.1:22833:22843"
+SERVERS=$(for n in 1 2 3; do echo "server.$n=127.0.0.1:$((ZB + 1010 + n)):$((ZB + 1020 + n))"; done)
 
 for n in 1 2 3; do
 	zk_start $n $((ZB + n)) "$SERVERS"

@@ -325,8 +325,9 @@ static int parse_common(int argc, char **argv, const struct command *c,
 	int opt;
 	uint64_t v;
 
-	snprintf(optstr, sizeof(optstr), "a:p:h%s", s->opts);
+	snprintf(optstr, sizeof(optstr), ":a:p:h%s", s->opts);
 	optind = 1;
+	opterr = 0;	/* our own message: the same whatever the libc (glibc's words) */
 	while ((opt = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
@@ -401,7 +402,16 @@ static int parse_common(int argc, char **argv, const struct command *c,
 		case 'x':
 			dog_opts.exclusive = true;
 			break;
+		case ':':
+			fprintf(stderr, "%s: option requires an argument -- '%c'\n", argv[0], optopt);
+			sub_usage(stderr, c, s);
+			return EXIT_USAGE;
 		default:
+			if (optopt)
+				fprintf(stderr, "%s: invalid option -- '%c'\n", argv[0], optopt);
+			else
+				fprintf(stderr, "%s: unrecognized option '%s'\n", argv[0],
+					argv[optind - 1]);
 			sub_usage(stderr, c, s);
 			return EXIT_USAGE;
 		}

@@ -185,6 +185,22 @@ int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp)
 	return 0;
 }
 
+int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	if (dog_exec(hdr, data, rsp))
+		return EXIT_SYSFAIL;
+	if (rsp->result == SD_RES_SUCCESS)
+		return EXIT_SUCCESS;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	dog_err("Failed to %s: %s", what, sd_strerror(rsp->result));
+	return result_to_exit(rsp->result);
+}
+
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp)
 {

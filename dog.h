@@ -60,6 +60,12 @@ extern const struct command vdi_command, node_command, cluster_command;
 
 /* one request on the shared connection; 0 or -1 (message already printed) */
 int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);
+/*
+ * dog_exec, then the exit code: 0, 2 if the sheep could not be reached, else
+ * "Failed to <what>: <reason>" on stderr and the result's exit code
+ */
+int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *what, ...)
+	__attribute__((format(printf, 4, 5)));
 /* one request on a fresh connection to a given node */
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp);

@@ -259,13 +259,7 @@ static int cluster_reweight(int argc, char **argv)
 	if (argc > 0)
 		return EXIT_USAGE;
 	dog_init_req(&hdr, SD_OP_REWEIGHT);
-	if (dog_exec(&hdr, NULL, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to reweight the cluster: %s", sd_strerror(rsp.result));
-		return result_to_exit(rsp.result);
-	}
-	return EXIT_SUCCESS;
+	return dog_call(&hdr, NULL, &rsp, "reweight the cluster");
 }
 
 /* "node vnodes [set N]": show or fix the vnodes of the node addressed */
@@ -275,18 +269,15 @@ static int node_vnodes(int argc, char **argv)
 	struct sd_rsp rsp;
 	uint32_t v = 0;
 	uint64_t n;
+	int ret;
 
 	if (argc == 0) {
 		dog_init_req(&hdr, SD_OP_GET_VNODES);
 		hdr.data_length = sizeof(v);
-		if (dog_exec(&hdr, &v, &rsp))
-			return EXIT_SYSFAIL;
-		if (rsp.result != SD_RES_SUCCESS) {
-			dog_err("Failed to get vnodes: %s", sd_strerror(rsp.result));
-			return result_to_exit(rsp.result);
-		}
-		printf("%" PRIu32 "\n", v);
-		return EXIT_SUCCESS;
+		ret = dog_call(&hdr, &v, &rsp, "get vnodes");
+		if (!ret)
+			printf("%" PRIu32 "\n", v);
+		return ret;
 	}
 	if (argc != 2 || strcmp(argv[0], "set"))
 		return EXIT_USAGE;
@@ -298,13 +289,7 @@ static int node_vnodes(int argc, char **argv)
 	dog_init_req(&hdr, SD_OP_SET_VNODES);
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = sizeof(v);
-	if (dog_exec(&hdr, &v, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to set vnodes: %s", sd_strerror(rsp.result));
-		return result_to_exit(rsp.result);
-	}
-	return EXIT_SUCCESS;
+	return dog_call(&hdr, &v, &rsp, "set vnodes");
 }
 
 /* "cluster recover enable|disable": automatic recovery on or off, cluster-wide */
@@ -313,6 +298,7 @@ static int cluster_recover(int argc, char **argv)
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint8_t op;
+	int ret;
 
 	if (argc != 1)
 		return EXIT_USAGE;
@@ -325,12 +311,9 @@ static int cluster_recover(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dog_init_req(&hdr, op);
-	if (dog_exec(&hdr, NULL, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to %s recovery: %s", argv[0], sd_strerror(rsp.result));
-		return result_to_exit(rsp.result);
-	}
+	ret = dog_call(&hdr, NULL, &rsp, "%s recovery", argv[0]);
+	if (ret)
+		return ret;
 	printf("Recovery %s.\n", op == SD_OP_ENABLE_RECOVER ? "enabled" : "disabled");
 	return EXIT_SUCCESS;
 }

@@ -92,6 +92,7 @@ static int vdi_create(int argc, char **argv)
 	struct sd_rsp rsp;
 	uint64_t size;
 	uint32_t vid;
+	int ret;
 
 	if (argc < 2) {
 		dog_err(argc ? "Please specify the VDI size" : "Please specify the VDI name");
@@ -137,12 +138,9 @@ static int vdi_create(int argc, char **argv)
 	hdr.vdi.vdi_size = size;
 	hdr.vdi.copies = (uint8_t)(dog_opts.copies > 0 ? dog_opts.copies : 0);
 	hdr.vdi.block_size_shift = (uint8_t)(dog_opts.bss > 0 ? dog_opts.bss : 0);
-	if (dog_exec(&hdr, name, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to create VDI %s: %s", name, sd_strerror(rsp.result));
-		return result_to_exit(rsp.result);
-	}
+	ret = dog_call(&hdr, name, &rsp, "create VDI %s", name);
+	if (ret)
+		return ret;
 	vid = rsp.vdi.vdi_id;
 	if (dog_opts.prealloc) {
 		uint32_t objsize = UINT32_C(1) << rsp.vdi.block_size_shift;
@@ -181,13 +179,7 @@ static int vdi_delete(int argc, char **argv)
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = sizeof(buf);
 	hdr.vdi.snapid = (uint32_t)snapid;
-	if (dog_exec(&hdr, buf, &rsp))
-		return EXIT_SYSFAIL;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(rsp.result));
-		return result_to_exit(rsp.result);
-	}
-	return EXIT_SUCCESS;
+	return dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
 }
 
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
@@ -885,12 +877,8 @@ static int vdi_lock(int argc, char **argv)
 
 		dog_init_req(&hdr, SD_OP_GET_VDI_LOCKS);
 		hdr.data_length = (uint32_t)len;
-		if (dog_exec(&hdr, e, &rsp)) {
-			ret = EXIT_SYSFAIL;
-		} else if (rsp.result != SD_RES_SUCCESS) {
-			dog_err("Failed to get the VDI locks: %s", sd_strerror(rsp.result));
-			ret = result_to_exit(rsp.result);
-		} else {
+		ret = dog_call(&hdr, e, &rsp, "get the VDI locks");
+		if (!ret) {
 			if (!dog_opts.raw)
 				printf("VDI                  Owner                  Type\n");
 			for (size_t i = 0; i < rsp.data_length / sizeof(*e); i++) {
@@ -917,13 +905,7 @@ static int vdi_lock(int argc, char **argv)
 			return ret;
 		dog_init_req(&hdr, SD_OP_FORCE_UNLOCK_VDI);
 		hdr.vdi.base_vdi_id = vid;
-		if (dog_exec(&hdr, NULL, &rsp))
-			return EXIT_SYSFAIL;
-		if (rsp.result != SD_RES_SUCCESS) {
-			dog_err("Failed to unlock %s: %s", argv[1], sd_strerror(rsp.result));
-			return result_to_exit(rsp.result);
-		}
-		return EXIT_SUCCESS;
+		return dog_call(&hdr, NULL, &rsp, "unlock %s", argv[1]);
 	}
 	return EXIT_USAGE;
 }

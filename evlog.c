@@ -347,8 +347,3 @@ int evlog_update_node(const struct sd_node *node)
 {
 	return append_locked(EV_UPDATE, node, NULL, 0);
 }
-
-bool evlog_joined(void)
-{
-	return joined;
-}

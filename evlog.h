@@ -73,7 +73,6 @@ int evlog_notify(void *msg, size_t len);
 int evlog_block(void);
 int evlog_unblock(void *msg, size_t len);
 int evlog_update_node(const struct sd_node *node);
-bool evlog_joined(void);
 /* a live member other than us already uses this address and port */
 bool evlog_addr_taken(const struct sd_node *n);
 

@@ -346,6 +346,13 @@ static int collect_local(uint64_t oid, void *arg)
 	return 0;
 }
 
+static struct obj_version entry_ver(const struct obj_list_entry *e)
+{
+	struct obj_version v = { e->epoch, e->counter };
+
+	return v;
+}
+
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct obj_list_entry *x = a, *y = b;
@@ -487,25 +494,26 @@ static int recover_epoch(uint32_t e)
 			return -EAGAIN;
 		}
 	}
-	/* newest version of each oid first, then the oids we hold */
+	/* one entry per oid we should hold, with the newest version any member has */
 	qsort(all.e, all.nr, sizeof(*all.e), entry_cmp);
-	for (size_t i = 0; i < all.nr; i++)
-		if ((i == 0 || all.e[i].oid != all.e[i - 1].oid) && holds(r, all.e[i].oid))
-			total++;
+	for (size_t i = 0, j; i < all.nr; i = j) {
+		struct obj_list_entry best = all.e[i];
+
+		for (j = i + 1; j < all.nr && all.e[j].oid == best.oid; j++) {
+			struct obj_version v = entry_ver(&all.e[j]), b = entry_ver(&best);
+
+			if (obj_version_cmp(&v, &b) > 0)
+				best = all.e[j];
+		}
+		if (holds(r, best.oid))
+			all.e[total++] = best;
+	}
 	set_state(RECOVERY_OBJECTS, 0, total);
-	for (size_t i = 0; i < all.nr && !ret; i++) {
+	for (size_t i = 0; i < total && !ret; i++) {
 		uint64_t oid = all.e[i].oid;
-		struct obj_version best = { 0, 0 }, mine;
+		struct obj_version best = entry_ver(&all.e[i]), mine;
 		bool have;
 
-		if ((i > 0 && oid == all.e[i - 1].oid) || !holds(r, oid))
-			continue;
-		for (size_t j = i; j < all.nr && all.e[j].oid == oid; j++) {
-			struct obj_version v = { all.e[j].epoch, all.e[j].counter };
-
-			if (obj_version_cmp(&v, &best) > 0)
-				best = v;
-		}
 		if (!still_wanted(e)) {
 			ret = -EAGAIN;
 			break;

@@ -32,8 +32,9 @@ void ring_free(struct ring *r);
 int ring_pick_nodes(const struct ring *r, uint64_t oid, int copies, int *out);
 /*
  * The vnodes a node announces when -V is not given: one per 256 MiB of free
- * space, so shares follow capacity; at least RING_MIN_AUTO_VNODES so small
- * disks still spread evenly (128 vnodes per node leave >10% imbalance).
+ * space, so shares follow capacity; at least RING_MIN_AUTO_VNODES so a tiny
+ * disk still takes part.  Shares within 10% of each other need a few
+ * hundred vnodes per node (128 leave more), which disks of 64 GiB and up get.
  */
 #define RING_AUTO_VNODE_BYTES	(256ULL << 20)
 #define RING_MIN_AUTO_VNODES	64

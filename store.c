@@ -62,6 +62,15 @@ static void obj_path(uint64_t oid, char *buf, size_t len)
 	snprintf(buf, len, "%s/%016" PRIx64, obj_dir, oid);
 }
 
+/* an object's file, opened with flags: fd, or -1 with errno set */
+static int open_obj(uint64_t oid, int flags)
+{
+	char path[PATH_MAX];
+
+	obj_path(oid, path, sizeof(path));
+	return open(path, flags | O_CLOEXEC);
+}
+
 static int sync_fd(int fd)
 {
 	if (store_nosync)
@@ -136,14 +145,12 @@ static int read_trailer(int fd, struct trailer *t, off_t *pos)
 
 int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen)
 {
-	char path[PATH_MAX];
 	struct trailer t;
 	off_t end;
 	ssize_t n;
 	int fd;
 
-	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_obj(oid, O_RDONLY);
 	if (fd < 0)
 		return err_to_res(errno);
 	/* never past the data: the version trailer is not content */
@@ -165,13 +172,11 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 
 int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
 {
-	char path[PATH_MAX];
 	struct trailer t;
 	off_t pos;
 	int fd, ret;
 
-	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	fd = open_obj(oid, O_RDWR);
 	if (fd < 0)
 		return err_to_res(errno);
 	ret = read_trailer(fd, &t, &pos);
@@ -197,13 +202,11 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 
 int store_get_version(uint64_t oid, struct obj_version *ver)
 {
-	char path[PATH_MAX];
 	struct trailer t;
 	off_t pos;
 	int fd, ret;
 
-	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_obj(oid, O_RDONLY);
 	if (fd < 0)
 		return err_to_res(errno);
 	ret = read_trailer(fd, &t, &pos);
@@ -218,13 +221,11 @@ int store_get_version(uint64_t oid, struct obj_version *ver)
 int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
 		     struct obj_version *ver)
 {
-	char path[PATH_MAX];
 	struct trailer t1, t2;
 	off_t pos;
 	int fd, ret = 0;
 
-	obj_path(oid, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_obj(oid, O_RDONLY);
 	if (fd < 0)
 		return err_to_res(errno);
 	/* a write in between changes the trailer: read again */

@@ -17,7 +17,9 @@
  * rejoin as a new member that recovers like any other.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,24 +200,34 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void check_session(void)
+/*
+ * Frozen (SIGSTOP, a stalled VM) for longer than the session timeout: the
+ * ensemble has expired us even if our client has not heard yet.  Watched by
+ * a thread of its own that only sleeps, so a main loop that is merely busy
+ * or waits on a slow disk is not taken for a frozen process (the client
+ * library's own thread keeps the session alive meanwhile).
+ */
+static void *freeze_watch(void *arg)
 {
-	static uint64_t last;
-	uint64_t now = now_ms();
+	uint64_t last = now_ms(), now;
+	char why[160];
 
-	/*
-	 * Frozen (SIGSTOP, a stalled VM) for longer than the session timeout:
-	 * the ensemble has expired us even if our client has not heard yet.
-	 */
-	if (last && now - last > (uint64_t)session_timeout_ms) {
-		char why[160];
-
+	(void)arg;
+	for (;; last = now) {
+		usleep(TICK_MS * 1000);
+		now = now_ms();
+		if (now - last <= (uint64_t)session_timeout_ms)
+			continue;
 		snprintf(why, sizeof(why), "zookeeper: this process was stopped for %" PRIu64
 			 " ms, longer than the session timeout: the cluster has gone on "
 			 "without us", now - last);
 		sheep_restart(why);
 	}
-	last = now;
+	return NULL;
+}
+
+static void check_session(void)
+{
 	if (zoo_state(zh) == ZOO_EXPIRED_SESSION_STATE)
 		sheep_restart("zookeeper: our session expired: the cluster has gone on without us");
 }
@@ -312,6 +324,18 @@ static int zk_init(const char *option)
 	if (ret)
 		return ret;
 	zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+	{
+		/* the client library's own complaints go to our log, not a terminal */
+		int fd = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 0);
+		FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
+
+		if (f) {
+			setvbuf(f, NULL, _IOLBF, 0);
+			zoo_set_log_stream(f);
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
 	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (wake_fd < 0 || tick_fd < 0 || timerfd_settime(tick_fd, 0, &its, NULL) < 0)
@@ -340,6 +364,16 @@ static int zk_init(const char *option)
 	mkpath(member_dir);
 	rec_buf = xmalloc(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD);
 	evlog_init(&zk_ops, self_inc);
+	{
+		pthread_t t;
+		int err = pthread_create(&t, NULL, freeze_watch, NULL);
+
+		if (err) {
+			sd_err("zookeeper: cannot start the freeze watch: %s", strerror(err));
+			return -err;
+		}
+		pthread_detach(t);
+	}
 	if (register_event(wake_fd, wake_handler, NULL) < 0 ||
 	    register_event(tick_fd, wake_handler, NULL) < 0)
 		return -EINVAL;

@@ -38,6 +38,7 @@
 int dog_main(int argc, char **argv);
 
 static int ready_fd = -1;	/* write end of the daemonize pipe */
+static bool pidfile_written;
 static char pidfile[PATH_MAX * 2];
 static char sock_path[PATH_MAX + 16];
 
@@ -107,23 +108,30 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (pidfile_written)
+		unlink(pidfile);
 	exit(1);
+}
+
+static void write_pidfile(void)
+{
+	FILE *f;
+
+	if (!pidfile[0])
+		return;
+	f = fopen(pidfile, "w");
+	if (f) {
+		fprintf(f, "%d\n", getpid());
+		fclose(f);
+		pidfile_written = true;
+	} else {
+		sd_err("cannot write pidfile %s: %m", pidfile);
+	}
 }
 
 /* called by group.c once we are a member: the parent may return now */
 void sheep_ready(void)
 {
-	/* the pidfile first: whoever waits for us may read it at once */
-	if (pidfile[0]) {
-		FILE *f = fopen(pidfile, "w");
-
-		if (f) {
-			fprintf(f, "%d\n", getpid());
-			fclose(f);
-		} else {
-			sd_err("cannot write pidfile %s: %m", pidfile);
-		}
-	}
 	if (ready_fd >= 0) {
 		char ok = 'R';
 
@@ -261,7 +269,9 @@ static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, boo
 	}
 }
 
-static int lock_store_dir(const char *dir)
+static int store_lock_fd = -1;
+
+static void lock_store_dir(const char *dir)
 {
 	char path[PATH_MAX + 16];
 	int fd;
@@ -272,7 +282,7 @@ static int lock_store_dir(const char *dir)
 		die("cannot open %s: %s", path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
 		die("another sheep is already using %s", dir);
-	return fd;
+	store_lock_fd = fd;
 }
 
 /* fork; the parent waits until the child reports it joined, then exits */
@@ -289,6 +299,8 @@ static void daemonize(void)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid > 0) {
+		/* the lock is the daemon's alone, or a restart could not retake it */
+		close(store_lock_fd);
 		close(pfd[1]);
 		/* _exit: the child owns everything this process allocated */
 		n = read(pfd[0], msg, sizeof(msg) - 1);
@@ -330,8 +342,15 @@ static char **saved_argv;
  */
 void sheep_restart(const char *why)
 {
+	char fd[16];
+
 	sd_err("%s; restarting to rejoin the cluster", why);
 	setenv("SHEEP_REEXEC", "1", 1);
+	/* not joined yet: the launcher still waits; the new image answers it */
+	if (ready_fd >= 0) {
+		snprintf(fd, sizeof(fd), "%d", ready_fd);
+		setenv("SHEEP_READY_FD", fd, 1);
+	}
 	execv("/proc/self/exe", saved_argv);
 	sd_err("cannot restart: %m");
 	_exit(1);
@@ -462,10 +481,18 @@ static int sheep_main(int argc, char **argv)
 	lock_store_dir(dir);
 	saved_argv = argv;
 	/* a restart (sheep_restart) is already detached: stay this process */
-	if (getenv("SHEEP_REEXEC"))
+	if (getenv("SHEEP_REEXEC")) {
+		const char *fd = getenv("SHEEP_READY_FD");
+
+		if (fd)
+			ready_fd = atoi(fd);
 		unsetenv("SHEEP_REEXEC");
-	else if (!foreground)
+		unsetenv("SHEEP_READY_FD");
+	} else if (!foreground) {
 		daemonize();
+	}
+	/* now, not only once joined: whoever started us can always stop us */
+	write_pidfile();
 
 	if (to_stdout) {
 		logfd = dup(1);

@@ -37,6 +37,11 @@ void log_init(const char *prog, int fd, int level)
 	sd_log_level = level;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 int log_parse_level(const char *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)

@@ -27,6 +27,7 @@ enum {
 
 extern int sd_log_level;
 void log_init(const char *prog, int fd, int level);
+int log_get_fd(void);
 int log_parse_level(const char *s);
 void sd_log(int level, const char *func, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -39,6 +39,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+# stopped by tests/run.sh's time limit (or ^C): still tear everything down
+trap 'echo "FAIL: $TEST_NAME: stopped by signal"; exit 143' TERM INT
 
 pass() { echo "PASS: $TEST_NAME: $*"; PASSED=$((PASSED + 1)); }
 fail() { echo "FAIL: $TEST_NAME: $*"; FAILED=$((FAILED + 1)); }

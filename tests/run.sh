@@ -1,9 +1,12 @@
 #!/bin/bash
 # tests/run.sh - run every unit test and every cluster test; print each
 # result and close with "N passed, N failed".  Exit non-zero on any failure.
+# A test still running after SHEEP_TEST_TIMEOUT seconds (default 900) is
+# stopped (its EXIT trap still tears down what it started) and fails.
 # Usage: tests/run.sh [test-name-substring]
 cd "$(dirname "$0")/.." || exit 1
 filter=${1:-}
+limit=${SHEEP_TEST_TIMEOUT:-900}
 passed=0
 failed=0
 failures=()
@@ -23,10 +26,15 @@ run_one() {	# run_one NAME COMMAND...
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && return
 	log=$(mktemp /tmp/sheep-run.XXXXXX)
 	printf '%-28s ' "$name"
-	"$@" >"$log" 2>&1
+	timeout -k 30 "$limit" "$@" >"$log" 2>&1
 	rc=$?
 	tally "$log"
-	if [ $rc -ne 0 ] && ! grep -qE '^(FAIL |FAIL: )' "$log"; then
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		grep -qE '^(FAIL |FAIL: )' "$log" || failed=$((failed + 1))
+		failures+=("$name")
+		echo "timed out after $limit s:"
+		tail -20 "$log" | sed 's/^/    /'
+	elif [ $rc -ne 0 ] && ! grep -qE '^(FAIL |FAIL: )' "$log"; then
 		# a crash or an unexpected exit counts as a failure of its own
 		failed=$((failed + 1))
 		failures+=("$name")

@@ -28,7 +28,7 @@ n1=$(ls "$T/1/obj" | wc -l)
 
 "$SHEEP" -b 127.0.0.1 -p "$(port_of 2)" -P "$T/2.pid" -c "local:$T/cluster" -z 2 -V 128 \
 	-l dir="$T" "$MNT/store"
-check "a node with a 10 MiB disk joins" test -s "$T/2.pid"
+check "a node with a 10 MiB disk joins" test "$?" = 0 -a -s "$T/2.pid"
 PIDS+=("$(cat "$T/2.pid")")
 check "three members" wait_members 0 0 1 2
 check "its recovery stops: disk full" retry 60 bash -c \

@@ -5,8 +5,9 @@
 # timeout + 2 s; a quick restart at the same address waits for its old
 # session and rejoins; a member frozen (SIGSTOP) past the timeout stops as
 # soon as it runs again instead of serving as a stale member: it starts over
-# in place and rejoins as a new member; data is verified after each step.  ZooKeeper and the
-# sheep are killed by PID at the end.
+# in place and rejoins as a new member, also when frozen while still joining;
+# data is verified after each step.  ZooKeeper and the sheep are killed by
+# PID at the end.
 TEST_PORT_OFFSET=220
 source "$(dirname "$0")/../lib.sh"
 ZK_PORT=${SHEEP_ZK_PORT:-21811}
@@ -65,4 +66,22 @@ check "it is the same process (restarted in place)" test "$(pid_of 0)" = "$pid"
 check "three members again" wait_members 2 0 1 2
 check "node 0 serves the current data, not its stale copy" same_data 0 "$T/d" d
 check "node 2 too" same_data 2 "$T/d" d
+
+# frozen while still joining (waiting for its old session): it starts over
+# in place, and the command that started it still hears that it joined
+kill9_sheep 2
+rm -f "$T/2.pid"
+(start_sheep 2; echo $? >"$T/rc2") &
+launcher=$!
+check "node 2 waits for its old session" retry 20 grep -q "still has a session" "$T/2/sheep.log"
+pid=$(pid_of 2)
+kill -STOP "$pid"
+sleep $((TIMEOUT_S + 2))
+kill -CONT "$pid"
+wait "$launcher"
+PIDS+=("$pid")
+check "the launcher reports the join of the restarted image" test "$(cat "$T/rc2")" = 0
+check "it restarted in place while joining" grep -qE "longer than the session timeout|session expired" "$T/2/sheep.log"
+check "three members after a freeze while joining" wait_members 0 0 1 2
+check "node 2 reads d" same_data 2 "$T/d" d
 finish

@@ -67,6 +67,12 @@ static/sheep: $(patsubst %.o,%.c,$(OBJS)) musl_shim.c $(HDRS)
 test-static: static unit
 	SHEEP=$(CURDIR)/static/sheep DOG=$(CURDIR)/static/dog bash tests/run.sh
 
+# the appliance: PXE pair, TFTP root and hybrid ISO under image/out (no root)
+image: image/out/sheep.iso
+
+image/out/sheep.iso: static/sheep image/init image/build.sh
+	bash image/build.sh static/sheep
+
 # the long suite: 20 kill -9/restart rounds in the recovery test
 test-long: all unit
 	RECOVERY_ROUNDS=20 bash tests/run.sh
@@ -94,6 +100,10 @@ check:
 		-D__ORDER_LITTLE_ENDIAN__=1234 --std=c11 *.c tests/unit/*.c
 
 clean:
-	rm -rf sheep dog *.o $(UNIT_TESTS) fuzz/fuzz_request static
+	rm -rf sheep dog *.o $(UNIT_TESTS) fuzz/fuzz_request static image/out
 
-.PHONY: static test-static test-long all unit test asan fuzz check clean
+# also the downloaded Debian packages the image is made of
+distclean: clean
+	rm -rf image/cache
+
+.PHONY: distclean image static test-static test-long all unit test asan fuzz check clean

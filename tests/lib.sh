@@ -272,3 +272,61 @@ finish() {
 	echo "$TEST_NAME: $PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }
+
+# ---- appliance VMs (QEMU, software emulation) -----------------------------
+
+IMG=${SHEEP_IMAGE_DIR:-$TOP/image/out}
+# need_image: build the appliance (make image) unless it is up to date
+need_image() { make -s -C "$TOP" image >"$T/image-build.log" 2>&1 || { cat "$T/image-build.log"; return 1; }; }
+
+# vm_start NAME QEMU_ARGS...: a VM whose serial console is logged to
+# $T/NAME/console.log and reachable on $T/NAME/con.sock (vm_send); killed
+# with the sheep at the end
+vm_start() {
+	local name=$1
+	shift
+	mkdir -p "$T/$name"
+	: >"$T/$name/console.log"
+	date +%s%N >"$T/$name/t0"
+	qemu-system-x86_64 -accel tcg -m "${VM_MEM:-512}" -display none -monitor none -no-reboot \
+		-chardev "socket,id=con,path=$T/$name/con.sock,server=on,wait=off,logfile=$T/$name/console.log" \
+		-serial chardev:con "$@" >"$T/$name/qemu.out" 2>&1 &
+	echo $! >"$T/$name/pid"
+	PIDS+=($!)
+	disown $!
+}
+
+# vm_wait NAME PATTERN [SECONDS]: the console printed PATTERN (grep -E)
+vm_wait() {
+	local i
+	for i in $(seq 1 $((${3:-180} * 5))); do
+		grep -aqE -- "$2" "$T/$1/console.log" && return 0
+		kill -0 "$(cat "$T/$1/pid")" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "vm $1: no '$2' on the console; its last lines:"
+	grep -av '^\[' "$T/$1/console.log" | tail -8 | sed 's/^/    /'
+	cat "$T/$1/qemu.out"
+	return 1
+}
+
+# vm_serving NAME: wait for the appliance's marker; print the wall time from
+# the start of QEMU to it, in ms
+vm_serving() {
+	vm_wait "$1" "sheep-appliance: serving on port" || return 1
+	echo "info: vm $1 serving $((($(date +%s%N) - $(cat "$T/$1/t0")) / 1000000)) ms after QEMU started ($(grep -ao 'serving on port.*' "$T/$1/console.log" | tail -1))"
+}
+
+# vm_send NAME LINE: type LINE on the VM's console
+vm_send() {
+	python3 - "$T/$1/con.sock" "$2" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(0.3)
+s.close()
+PY
+}
+
+vm_kill() { kill -9 "$(cat "$T/$1/pid")"; wait_dead "$(cat "$T/$1/pid")"; }

@@ -17,7 +17,7 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o
-DOG      = dog.o dog_vdi.o dog_cluster.o
+DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 
@@ -73,6 +73,10 @@ image: image/out/sheep.iso
 image/out/sheep.iso: static/sheep image/init image/build.sh
 	bash image/build.sh static/sheep
 
+# throughput, IOPS, latency, RSS and CPU against this machine's disk and loopback
+bench: all
+	bash bench/run.sh
+
 # the long suite: 20 kill -9/restart rounds in the recovery test
 test-long: all unit
 	RECOVERY_ROUNDS=20 bash tests/run.sh
@@ -106,4 +110,4 @@ clean:
 distclean: clean
 	rm -rf image/cache
 
-.PHONY: distclean image static test-static test-long all unit test asan fuzz check clean
+.PHONY: bench distclean image static test-static test-long all unit test asan fuzz check clean

@@ -290,7 +290,7 @@ int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len)
 }
 
 static const struct command *const commands[] = {
-	&vdi_command, &node_command, &cluster_command,
+	&vdi_command, &node_command, &cluster_command, &benchmark_command,
 };
 
 static void main_usage(FILE *f)
@@ -331,6 +331,11 @@ static const struct option long_opts[] = {
 	{ "strict", no_argument, NULL, 't' },
 	{ "delete", no_argument, NULL, 'd' },
 	{ "exclusive", no_argument, NULL, 'x' },
+	{ "mode", required_argument, NULL, 'm' },
+	{ "block-size", required_argument, NULL, 'B' },
+	{ "nr-threads", required_argument, NULL, 'n' },
+	{ "total", required_argument, NULL, 't' },
+	{ "time", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -410,7 +415,39 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.lock = true;
 			break;
 		case 't':
-			dog_opts.strict = true;
+			if (!optarg) {	/* vdi create -t: --strict */
+				dog_opts.strict = true;
+				break;
+			}
+			if (parse_size(optarg, &v) || !v) {
+				dog_err("Invalid total '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.bench_total = v;
+			break;
+		case 'm':
+			dog_opts.bench_mode = optarg;
+			break;
+		case 'B':
+			if (parse_size(optarg, &v) || !v || v > UINT32_MAX) {
+				dog_err("Invalid block size '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.bench_bs = v;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1024, &v) || !v) {
+				dog_err("Invalid number of requests in flight '%s': 1-1024", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.bench_depth = (uint32_t)v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 86400, &v) || !v) {
+				dog_err("Invalid time '%s': 1-86400 seconds", optarg);
+				return EXIT_USAGE;
+			}
+			dog_opts.bench_seconds = v;
 			break;
 		case 'd':
 			dog_opts.del = true;

@@ -38,6 +38,12 @@ struct dog_opts {
 	const char *store;	/* -b */
 	uint32_t index;		/* -i */
 	bool index_set;
+	/* benchmark io */
+	const char *bench_mode;	/* -m */
+	uint64_t bench_bs;	/* -B */
+	uint32_t bench_depth;	/* -n */
+	uint64_t bench_total;	/* -t SIZE */
+	uint64_t bench_seconds;	/* -T */
 };
 
 extern struct dog_opts dog_opts;
@@ -56,7 +62,7 @@ struct command {
 	const char *help;
 };
 
-extern const struct command vdi_command, node_command, cluster_command;
+extern const struct command vdi_command, node_command, cluster_command, benchmark_command;
 
 /* one request on the shared connection; 0 or -1 (message already printed) */
 int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);

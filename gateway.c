@@ -31,7 +31,7 @@
 #define PEER_TIMEOUT_MS		30000
 #define EPOCH_RETRY_MS		50
 #define EPOCH_RETRIES		200	/* 10 s for a membership change to settle */
-#define MAX_IDLE_CONNS		16
+#define MAX_IDLE_CONNS		128	/* all peers together; each worker may hold one per peer */
 
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *cur_ring;

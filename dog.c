@@ -289,6 +289,21 @@ int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len)
 	return 0;
 }
 
+int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = n * (uint32_t)sizeof(uint32_t);
+	hdr.obj.oid = vid_to_vdi_oid(vid);
+	hdr.obj.offset = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
+	if (dog_exec(&hdr, (void *)owners, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	return (int)rsp.result;
+}
+
 static const struct command *const commands[] = {
 	&vdi_command, &node_command, &cluster_command, &benchmark_command,
 };

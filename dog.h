@@ -91,5 +91,9 @@ bool dog_confirm(const char *question);
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
 		 uint32_t *result);
 int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len);
+/* point data_vdi_id[idx .. idx+n-1] of vid's inode at owners[]: a result code */
+int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners);
+/* look a VDI up by name and -s (a tag or a snapshot id); an exit code, message printed */
+int dog_open_vdi(const char *name, uint32_t *vid);
 
 #endif

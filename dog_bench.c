@@ -140,8 +140,7 @@ static int bench_update_index(struct bench *b)
 	uint32_t n = (uint32_t)(b->span / b->objsize), i = 0, j;	/* created[] has n */
 
 	while (i < n) {
-		struct sd_req hdr;
-		struct sd_rsp rsp;
+		int r;
 
 		if (!b->created[i]) {
 			i++;
@@ -149,15 +148,9 @@ static int bench_update_index(struct bench *b)
 		}
 		for (j = i; j < n && b->created[j]; j++)
 			;
-		dog_init_req(&hdr, SD_OP_WRITE_OBJ);
-		hdr.id = BENCH_MAX_DEPTH;
-		hdr.flags = SD_FLAG_CMD_WRITE;
-		hdr.data_length = (j - i) * (uint32_t)sizeof(uint32_t);
-		hdr.obj.oid = vid_to_vdi_oid(b->vid);
-		hdr.obj.offset = SD_INODE_HEADER_SIZE + i * (uint32_t)sizeof(uint32_t);
-		if (exec_req(b->fd, &hdr, &b->inode->data_vdi_id[i], &rsp, NULL, 0) ||
-		    rsp.result != SD_RES_SUCCESS) {
-			dog_err("Failed to update the index of the VDI");
+		r = dog_write_index(b->vid, i, j - i, &b->inode->data_vdi_id[i]);
+		if (r) {
+			dog_err("Failed to update the index of the VDI: %s", sd_strerror((uint32_t)r));
 			return -1;
 		}
 		i = j;
@@ -175,7 +168,7 @@ static int cmp_u64(const void *a, const void *b)
 static int bench_io(int argc, char **argv)
 {
 	const char *mode = dog_opts.bench_mode ? dog_opts.bench_mode : "write";
-	uint32_t depth = dog_opts.bench_depth ? dog_opts.bench_depth : 1, result, i, nobj;
+	uint32_t depth = dog_opts.bench_depth ? dog_opts.bench_depth : 1, i, nobj;
 	struct bench b = { .fd = -1, .rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid() };
 	uint64_t total, deadline = 0, issued = 0, nreq, t0, t1;
 	double secs;
@@ -190,12 +183,10 @@ static int bench_io(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	b.random = !strncmp(mode, "rand", 4);
-	if (dog_find_vdi(argv[0], NULL, 0, &b.vid, &result)) {
-		if (result == SD_RES_NETWORK_ERROR)
-			return EXIT_SYSFAIL;
-		dog_err("Failed to open VDI %s: %s", argv[0], sd_strerror(result));
-		return EXIT_FAILURE;
-	}
+	ret = dog_open_vdi(argv[0], &b.vid);
+	if (ret)
+		return ret;
+	ret = EXIT_FAILURE;
 	b.inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
 	if (dog_read_inode(b.vid, b.inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
 		ret = EXIT_SYSFAIL;

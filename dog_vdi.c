@@ -24,8 +24,7 @@ static int check_name(const char *name)
 	return 0;
 }
 
-/* look a VDI up by name and the -s option (a tag or a snapshot id) */
-static int open_vdi(const char *name, uint32_t *vid)
+int dog_open_vdi(const char *name, uint32_t *vid)
 {
 	const char *tag = NULL;
 	uint64_t snapid = 0;
@@ -76,13 +75,6 @@ static int read_object(uint64_t oid, void *buf, uint32_t len, uint32_t off)
 	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
 		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
 	return (int)rsp.result;
-}
-
-/* point data_vdi_id[idx] of vid's inode at owner */
-static int update_index(uint32_t vid, uint32_t idx, uint32_t owner)
-{
-	return write_object(vid_to_vdi_oid(vid), 0, &owner, sizeof(owner),
-			    SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t), false);
 }
 
 static int vdi_create(int argc, char **argv)
@@ -150,7 +142,7 @@ static int vdi_create(int argc, char **argv)
 			int r = write_object(vid_to_data_oid(vid, (uint32_t)i), 0, NULL, 0, 0, true);
 
 			if (!r)
-				r = update_index(vid, (uint32_t)i, vid);
+				r = dog_write_index(vid, (uint32_t)i, 1, &vid);
 			if (r) {
 				dog_err("Failed to preallocate object %" PRIu64 " of %s: %s", i, name,
 					sd_strerror((uint32_t)r));
@@ -285,7 +277,7 @@ static int vdi_read(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = open_vdi(argv[0], &vid);
+	ret = dog_open_vdi(argv[0], &vid);
 	if (ret)
 		goto out;
 	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
@@ -361,7 +353,7 @@ static int vdi_write(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = open_vdi(argv[0], &vid);
+	ret = dog_open_vdi(argv[0], &vid);
 	if (ret)
 		goto out;
 	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
@@ -398,7 +390,7 @@ static int vdi_write(int argc, char **argv)
 
 			r = write_object(vid_to_data_oid(vid, idx), cow, buf, (uint32_t)n, o, true);
 			if (!r)
-				r = update_index(vid, idx, vid);
+				r = dog_write_index(vid, idx, 1, &vid);
 			if (!r)
 				inode->data_vdi_id[idx] = vid;
 		}
@@ -440,7 +432,7 @@ static int vdi_resize(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = open_vdi(argv[0], &vid);
+	ret = dog_open_vdi(argv[0], &vid);
 	if (ret)
 		goto out;
 	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE)) {
@@ -511,7 +503,7 @@ static int object_location(const char *name)
 	int ret, nr;
 	struct sd_node *nodes;
 
-	ret = open_vdi(name, &vid);
+	ret = dog_open_vdi(name, &vid);
 	if (ret)
 		goto out;
 	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
@@ -553,7 +545,7 @@ static int object_map(const char *name)
 	uint32_t vid;
 	int ret;
 
-	ret = open_vdi(name, &vid);
+	ret = dog_open_vdi(name, &vid);
 	if (!ret && dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
 		ret = EXIT_SYSFAIL;
 	if (!ret) {
@@ -585,7 +577,7 @@ static int vdi_object(int argc, char **argv)
 /* open name (honouring -s) and read its inode header */
 static int open_vdi_header(const char *name, uint32_t *vid, struct sd_inode *inode)
 {
-	int ret = open_vdi(name, vid);
+	int ret = dog_open_vdi(name, vid);
 
 	if (ret)
 		return ret;
@@ -899,7 +891,7 @@ static int vdi_lock(int argc, char **argv)
 		struct sd_req hdr;
 		struct sd_rsp rsp;
 		uint32_t vid;
-		int ret = open_vdi(argv[1], &vid);
+		int ret = dog_open_vdi(argv[1], &vid);
 
 		if (ret)
 			return ret;

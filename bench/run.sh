@@ -88,6 +88,7 @@ FS_OVER=$(fs_cpu notrunc,fdatasync)
 rm -f "$T/fs.bin"
 iperf3 -s -1 -p "$(port_of 9)" >/dev/null 2>&1 &
 IPERF=$!
+CLEANUP_HOOK='kill "$IPERF" 2>/dev/null'	# even if the client fails
 sleep 0.5
 TCP=$(iperf3 -c 127.0.0.1 -p "$(port_of 9)" -t 3 -J 2>/dev/null |
 	python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 8 / 1048576))')

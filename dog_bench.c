@@ -87,8 +87,7 @@ static int bench_send(struct bench *b, uint32_t slot)
 	s->idx = idx;
 	s->busy = true;
 	s->t0 = now_ns();
-	if (xwrite_full(b->fd, &hdr, sizeof(hdr)) ||
-	    (b->write && xwrite_full(b->fd, b->wbuf, b->bs))) {
+	if (xwrite2_full(b->fd, &hdr, sizeof(hdr), b->wbuf, b->write ? b->bs : 0)) {
 		dog_err("failed to send a request: %s", strerror(errno));
 		return -1;
 	}

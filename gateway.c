@@ -311,8 +311,8 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		if (nid_is_local(&n->nid))
 			continue;
 		fds[i] = conn_get(&n->nid);
-		if (fds[i] < 0 || xwrite_full(fds[i], &hdr, sizeof(hdr)) ||
-		    (hdr.data_length && xwrite_full(fds[i], io->wbuf, hdr.data_length))) {
+		if (fds[i] < 0 ||
+		    xwrite2_full(fds[i], &hdr, sizeof(hdr), io->wbuf, hdr.data_length)) {
 			conn_put(&n->nid, fds[i], false);
 			fds[i] = -1;
 			res[i] = SD_RES_NETWORK_ERROR;

@@ -186,14 +186,10 @@ int exec_req(int fd, struct sd_req *hdr, const void *wdata, struct sd_rsp *rsp,
 	uint32_t got;
 	int ret;
 
-	ret = xwrite_full(fd, hdr, sizeof(*hdr));
+	ret = xwrite2_full(fd, hdr, sizeof(*hdr), wdata,
+			   (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0);
 	if (ret)
 		return ret;
-	if ((hdr->flags & SD_FLAG_CMD_WRITE) && hdr->data_length) {
-		ret = xwrite_full(fd, wdata, hdr->data_length);
-		if (ret)
-			return ret;
-	}
 	ret = xread_full(fd, rsp, sizeof(*rsp));
 	if (ret)
 		return ret;

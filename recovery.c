@@ -35,6 +35,7 @@
 #include "event.h"
 #include "gateway.h"
 #include "net.h"
+#include "oidset.h"
 #include "recovery.h"
 #include "ring.h"
 #include "store.h"
@@ -46,12 +47,6 @@
 static pthread_rwlock_t stripes[NR_STRIPES];
 /* writes in progress (shared) vs. a peer's recovery read (exclusive) */
 static pthread_rwlock_t inflight[NR_STRIPES];
-
-/* a set of oids, open addressing (oid 0 is never a valid object) */
-struct oidset {
-	uint64_t *slot;
-	size_t cap, nr;
-};
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
@@ -70,54 +65,6 @@ static uint64_t fetched_objs, fetched_bytes;	/* copied in, since start */
 static struct node_id *completed;
 static int nr_completed;
 static uint32_t gc_epoch;
-
-static uint64_t oid_hash(uint64_t oid)
-{
-	oid ^= oid >> 33;
-	oid *= UINT64_C(0xff51afd7ed558ccd);
-	oid ^= oid >> 33;
-	return oid;
-}
-
-static void set_clear(struct oidset *s)
-{
-	free(s->slot);
-	s->cap = 1024;
-	s->nr = 0;
-	s->slot = xcalloc(s->cap, sizeof(*s->slot));
-}
-
-static bool set_has(const struct oidset *s, uint64_t oid)
-{
-	for (size_t i = oid_hash(oid) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (s->slot[i] == oid)
-			return true;
-		if (!s->slot[i])
-			return false;
-	}
-}
-
-static void set_add(struct oidset *s, uint64_t oid)
-{
-	if (set_has(s, oid))
-		return;
-	if ((s->nr + 1) * 2 > s->cap) {
-		struct oidset n = { xcalloc(s->cap * 2, sizeof(uint64_t)), s->cap * 2, 0 };
-
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i])
-				set_add(&n, s->slot[i]);
-		free(s->slot);
-		*s = n;
-	}
-	for (size_t i = oid_hash(oid) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-		if (!s->slot[i]) {
-			s->slot[i] = oid;
-			s->nr++;
-			return;
-		}
-	}
-}
 
 static pthread_rwlock_t *stripe(uint64_t oid)
 {
@@ -144,7 +91,7 @@ static bool is_done(uint64_t oid)
 	bool r;
 
 	pthread_mutex_lock(&rec_lock);
-	r = !recovering || set_has(&done, oid);
+	r = !recovering || oidset_has(&done, oid);
 	pthread_mutex_unlock(&rec_lock);
 	return r;
 }
@@ -153,7 +100,7 @@ static void mark_done(uint64_t oid, uint32_t epoch)
 {
 	pthread_mutex_lock(&rec_lock);
 	if (want_epoch == epoch)
-		set_add(&done, oid);
+		oidset_add(&done, oid);
 	pthread_mutex_unlock(&rec_lock);
 }
 
@@ -622,7 +569,7 @@ int recovery_init(void)
 		pthread_rwlock_init(&stripes[i], NULL);
 		pthread_rwlock_init(&inflight[i], NULL);
 	}
-	set_clear(&done);
+	oidset_clear(&done);
 	stat.state = RECOVERY_DONE;
 	complete_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (complete_efd < 0)
@@ -641,7 +588,7 @@ void recovery_start(uint32_t epoch)
 	pthread_mutex_lock(&rec_lock);
 	if (want_epoch != epoch || finished_epoch != epoch) {
 		if (want_epoch != epoch)
-			set_clear(&done);
+			oidset_clear(&done);
 		want_epoch = epoch;
 		recovering = true;
 		stat.in_recovery = 1;

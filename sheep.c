@@ -26,6 +26,7 @@
 
 #include "cluster.h"
 #include "event.h"
+#include "journal.h"
 #include "net.h"
 #include "recovery.h"
 #include "ring.h"
@@ -78,10 +79,14 @@ static void usage(int status)
 		"Options:\n"
 		"  -b, --bindaddr IP       listen on IP only (default: all addresses)\n"
 		"  -c, --cluster DRIVER    cluster driver and options, e.g. local[:DIR]\n"
+		"  -D, --directio          accepted for Sheepdog's scripts: writes of 1 MiB and\n"
+		"                          more always bypass the page cache (O_DIRECT)\n"
 		"  -f, --foreground        do not daemonize\n"
 		"  -g, --gateway           gateway only: store nothing (0 vnodes)\n"
 		"  -h, --help              this help\n"
 		"  -i, --ioaddr host=IP[,port=N]  dedicated IO NIC address\n"
+		"  -j, --journal size=N[,dir=D][,skip]  write journal of N MiB (or 256M, 1G)\n"
+		"                          in D (default: the store); skip: VDI objects only\n"
 		"  -l, --log level=L[,dir=D][,dst=stdout]  log level: emerg alert crit err\n"
 		"                          warning notice info debug (or 0-7); default info\n"
 		"  -n, --nosync            do not fdatasync writes (benchmarks only: unsafe)\n"
@@ -242,6 +247,45 @@ static void parse_recovery(const char *arg, int *max, int *ms)
 		die("--recovery needs both max=N and interval=MS");
 }
 
+/*
+ * "size=N[,dir=D][,skip]": N in MiB as Sheepdog took it, or with a suffix
+ * (256M, 1G); 0 turns the journal off.
+ */
+static void parse_journal(const char *arg)
+{
+	char s[1100], *tok, *save = NULL;
+	bool have_size = false;
+
+	snprintf(s, sizeof(s), "%s", arg);
+	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (!strncmp(tok, "size=", 5)) {
+			const char *n = tok + 5;
+			bool bare = *n && strspn(n, "0123456789") == strlen(n);
+
+			if (bare ? parse_uint(n, JOURNAL_MAX_SIZE >> 20, &v) : parse_size(n, &v))
+				die("invalid journal size '%s'", n);
+			if (bare)
+				v <<= 20;
+			if (v && (v < JOURNAL_MIN_SIZE || v > JOURNAL_MAX_SIZE))
+				die("invalid journal size '%s' (1M-64G, or 0 for none)", n);
+			store_journal.size = v / 4096 * 4096;
+			have_size = true;
+		} else if (!strncmp(tok, "dir=", 4) && tok[4]) {
+			if (strlen(tok + 4) >= sizeof(store_journal.dir) - 16)
+				die("journal directory name too long");
+			snprintf(store_journal.dir, sizeof(store_journal.dir), "%s", tok + 4);
+		} else if (!strcmp(tok, "skip")) {
+			store_journal.skip = true;
+		} else {
+			die("invalid --journal option '%s' (want size=N[,dir=D][,skip])", tok);
+		}
+	}
+	if (!have_size)
+		die("--journal needs size=N");
+}
+
 /* "level=L[,dir=D][,dst=stdout]"; a bare level is accepted too */
 static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, bool *to_stdout)
 {
@@ -389,7 +433,7 @@ static int sheep_main(int argc, char **argv)
 			cluster = optarg;
 			break;
 		case 'D':
-			die("--directio is not supported by this build");
+			break;	/* Sheepdog's O_DIRECT switch: big writes always are (store.c) */
 		case 'f':
 			foreground = true;
 			break;
@@ -402,7 +446,8 @@ static int sheep_main(int argc, char **argv)
 			parse_ioaddr(optarg, nid);
 			break;
 		case 'j':
-			die("--journal is not supported: every write is synced before it is acknowledged");
+			parse_journal(optarg);
+			break;
 		case 'l':
 			parse_log(optarg, &level, logdir, sizeof(logdir), &to_stdout);
 			break;
@@ -470,6 +515,17 @@ static int sheep_main(int argc, char **argv)
 	if (!realpath(dir, abspath))
 		die("cannot resolve %s: %s", dir, strerror(errno));
 	dir = abspath;
+	if (store_journal.dir[0]) {
+		char jdir[PATH_MAX];
+
+		ret = mkdir_p(store_journal.dir, 0755);
+		if (ret)
+			die("cannot create the journal directory %s: %s", store_journal.dir,
+			    strerror(-ret));
+		if (!realpath(store_journal.dir, jdir) || strlen(jdir) >= sizeof(store_journal.dir))
+			die("bad journal directory %s", store_journal.dir);
+		snprintf(store_journal.dir, sizeof(store_journal.dir), "%s", jdir);
+	}
 
 	/* identity */
 	if (myaddr) {
@@ -517,7 +573,15 @@ static int sheep_main(int argc, char **argv)
 	sd_notice("sheep %s starting: store %s, port %d, cluster driver %s", SHEEP_VERSION, dir,
 		  port, cluster);
 
+	if (gateway)
+		store_journal.size = 0;	/* nothing to journal */
 	ret = store_init(dir);
+	if (ret == -EBUSY)
+		die("the journal in %s is in use by another sheep",
+		    store_journal.dir[0] ? store_journal.dir : dir);
+	if (ret == -EEXIST)
+		die("the journal in %s holds writes of another store (see the log)",
+		    store_journal.dir[0] ? store_journal.dir : dir);
 	if (ret)
 		die("cannot initialize the store in %s: %s", dir, strerror(-ret));
 	{

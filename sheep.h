@@ -48,6 +48,7 @@ struct request {
 	struct sd_req rq;
 	struct sd_rsp rp;
 	void *data;		/* request payload, reused for the response payload */
+	void *data_mem;		/* what was allocated for data (data is aligned in it) */
 	uint32_t data_size;	/* allocated bytes in data */
 	const struct sd_op_template *op;
 	struct client *ci;	/* NULL once the client went away */

@@ -4,15 +4,21 @@
  * A file is the object's data followed by a 16-byte version trailer (see
  * store.h); a write updates data and trailer, then syncs once.
  *
- * Durability rules: a write is acknowledged only after fdatasync (unless -n);
- * an object is created as <oid>.tmp.<tid>, filled, synced and then linked to
+ * Durability rules: a write is acknowledged only after it is durable (unless
+ * -n): small writes, and every write to an object with journaled writes
+ * since the last checkpoint, by a group commit of the journal (journal.c;
+ * replayed at start), the others by fdatasync of the object; an object is
+ * created as <oid>.tmp.<tid>, filled, synced and then linked to
  * its name (link fails if a concurrent create won, and then we write into the
  * winner), and the directory is synced, so after kill -9 or power loss an
  * object is either absent or whole.  ENOSPC/EDQUOT map to SD_RES_NO_SPACE and
  * leave existing objects untouched.  Safe to call from any thread; the
- * config and epoch files are written by the main thread only.
+ * config and epoch files are written by the main thread only.  obj_locks
+ * order the writes of one object with their journal entries (replay must
+ * apply them in the order they were applied); taken before the journal's.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,15 +26,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "journal.h"
+#include "oidset.h"
 #include "store.h"
 #include "util.h"
 
+#define NR_OBJ_LOCKS	1024
+/* the journal takes writes up to this size; larger ones go straight to their object */
+#define JOURNAL_WRITE_MAX	(128U << 10)
+
 bool store_nosync;
+struct store_journal_conf store_journal;
+static pthread_mutex_t obj_locks[NR_OBJ_LOCKS];
 static char base_dir[1024];
 static char obj_dir[1100];
 static char epoch_dir[1100];
@@ -71,6 +86,214 @@ static int open_obj(uint64_t oid, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
+/*
+ * Open object files, cached: open + fstat + close were 7% of sheep's
+ * samples in a profile of 4 KiB writes.  One slot per hash bucket; a slot busy with
+ * another object means an uncached open.  A file renamed or unlinked (only
+ * store.c does either while sheep runs) is forgotten right after, and
+ * closed by its last user.
+ */
+struct fd_slot {
+	pthread_mutex_t mu;
+	uint64_t oid;		/* 0: empty */
+	int fd;
+	int users;
+	bool stale;		/* renamed or unlinked: close when the last user is done */
+};
+
+static struct fd_slot *fd_slots;
+static size_t nr_fd_slots;
+
+static void init_fd_cache(void)
+{
+	struct rlimit rl;
+
+	/* the cache may take a quarter of the descriptors; raise the limit for it */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 8192) {
+		rl.rlim_cur = MIN(rl.rlim_max, 8192);
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	nr_fd_slots = MIN(1024, rl.rlim_cur / 4);
+	fd_slots = xcalloc(nr_fd_slots ? nr_fd_slots : 1, sizeof(*fd_slots));
+	for (size_t i = 0; i < nr_fd_slots; i++)
+		pthread_mutex_init(&fd_slots[i].mu, NULL);
+}
+
+/* store_init: cached files may belong to another store */
+static void drop_fd_cache(void)
+{
+	for (size_t i = 0; i < nr_fd_slots; i++) {
+		struct fd_slot *s = &fd_slots[i];
+
+		pthread_mutex_lock(&s->mu);
+		if (s->oid && !s->users)
+			close(s->fd);
+		else if (s->oid)
+			s->stale = true;
+		if (!s->users)
+			s->oid = 0;
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+/* a read-write fd of oid, or -1 with errno set; put_obj_fd when done */
+static int get_obj_fd(uint64_t oid, struct fd_slot **slot)
+{
+	struct fd_slot *s;
+	int fd, err;
+
+	*slot = NULL;
+	if (!nr_fd_slots)
+		return open_obj(oid, O_RDWR);
+	s = &fd_slots[oid_hash(oid) % nr_fd_slots];
+	pthread_mutex_lock(&s->mu);
+	if (s->oid == oid && !s->stale) {
+		s->users++;
+		fd = s->fd;
+		*slot = s;
+	} else if (!s->users) {
+		if (s->oid)
+			close(s->fd);
+		s->oid = 0;
+		fd = open_obj(oid, O_RDWR);
+		err = errno;
+		if (fd >= 0) {
+			s->oid = oid;
+			s->fd = fd;
+			s->users = 1;
+			s->stale = false;
+			*slot = s;
+		}
+		errno = err;
+	} else {
+		fd = open_obj(oid, O_RDWR);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return fd;
+}
+
+static void put_obj_fd(int fd, struct fd_slot *s)
+{
+	if (!s) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	if (!--s->users && s->stale) {
+		close(s->fd);
+		s->oid = 0;
+		s->stale = false;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* oid's file was just renamed over or unlinked */
+static void forget_obj_fd(uint64_t oid)
+{
+	struct fd_slot *s;
+
+	if (!nr_fd_slots)
+		return;
+	s = &fd_slots[oid_hash(oid) % nr_fd_slots];
+	pthread_mutex_lock(&s->mu);
+	if (s->oid == oid && !s->stale) {
+		if (s->users) {
+			s->stale = true;
+		} else {
+			close(s->fd);
+			s->oid = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void init_obj_locks(void)
+{
+	for (int i = 0; i < NR_OBJ_LOCKS; i++)
+		pthread_mutex_init(&obj_locks[i], NULL);
+	init_fd_cache();
+}
+
+static pthread_mutex_t *obj_lock(uint64_t oid)
+{
+	return &obj_locks[oid_hash(oid) % NR_OBJ_LOCKS];
+}
+
+/*
+ * Object data goes to the page cache in pieces of at most this much: one
+ * big write makes the kernel (6.x ext4) use folios as big as the write, and
+ * then every later small write and sync of the object walks the whole
+ * folio.  Measured on 4 MiB objects: create + fdatasync 10.0 ms of CPU in
+ * one 4 MiB write, 2.5 ms in 128 KiB pieces; a later 4 KiB write + sync
+ * 150 us against 67 us; overwriting all 4 MiB about the same either way.
+ */
+#define WRITE_PIECE	(128U << 10)
+
+static int write_data(int fd, const void *buf, uint32_t len, uint32_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		uint32_t n = MIN(len, WRITE_PIECE - off % WRITE_PIECE);
+		int ret = xpwrite_full(fd, p, n, off);
+
+		if (ret)
+			return ret;
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/*
+ * Writes of at least DIRECT_MIN, page-aligned, go to the disk with O_DIRECT
+ * instead of through the page cache: no copy into it, no writeback work.
+ * Measured (3 nodes, 3 copies, 1 GiB of 4 MiB writes, three A/B pairs):
+ * sheep CPU per GiB overwritten 3.3-3.5 -> 2.0-2.2 s, allocating 7.5-8.1 ->
+ * 2.5-3.0 s; throughput overwriting 178-200 -> 150-168 MiB/s (this virtual
+ * disk takes 4 MiB writes better from the page cache: fio, 24 writers of
+ * 4 MiB + fdatasync, 394 MiB/s buffered, 320 direct).  A filesystem without
+ * O_DIRECT (tmpfs before Linux 6.6) is noticed once, then the page cache is
+ * used.  The fdatasync after the write still flushes the disk's cache.
+ */
+#define DIRECT_MIN	(1U << 20)
+static bool direct_unsupported;	/* atomic */
+
+static bool direct_ok(const void *buf, uint32_t len, uint32_t off)
+{
+	return len >= DIRECT_MIN && !((uintptr_t)buf % 4096) && !(len % 4096) && !(off % 4096) &&
+	       !__atomic_load_n(&direct_unsupported, __ATOMIC_RELAXED);
+}
+
+/* 0, -errno, or 1: no O_DIRECT here, write through the page cache */
+static int write_direct(const char *path, const void *buf, uint32_t len, uint32_t off)
+{
+	int fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC), ret;
+
+	if (fd < 0 && errno != EINVAL)
+		return -errno;
+	ret = fd < 0 ? -EINVAL : xpwrite_full(fd, buf, len, off);
+	if (fd >= 0)
+		close(fd);
+	if (ret == -EINVAL) {
+		if (!__atomic_exchange_n(&direct_unsupported, true, __ATOMIC_RELAXED))
+			sd_notice("%s: no O_DIRECT on this filesystem; big writes use the page "
+				  "cache", path);
+		return 1;
+	}
+	return ret;
+}
+
+/* data into an object's file (fd, path): direct when it can, else in pieces */
+static int write_obj_data(int fd, const char *path, const void *buf, uint32_t len, uint32_t off)
+{
+	int ret = direct_ok(buf, len, off) ? write_direct(path, buf, len, off) : 1;
+
+	return ret == 1 ? write_data(fd, buf, len, off) : ret;
+}
+
 static int sync_fd(int fd)
 {
 	if (store_nosync)
@@ -98,10 +321,15 @@ static int remove_tmp_files(void)
 	return 0;
 }
 
+static int journal_setup(void);
+
 int store_init(const char *dir)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	int ret;
 
+	pthread_once(&once, init_obj_locks);
+	drop_fd_cache();
 	if (snprintf(base_dir, sizeof(base_dir), "%s", dir) >= (int)sizeof(base_dir))
 		return -ENAMETOOLONG;
 	snprintf(obj_dir, sizeof(obj_dir), "%s/obj", base_dir);
@@ -112,7 +340,10 @@ int store_init(const char *dir)
 	ret = mkdir_p(epoch_dir, 0755);
 	if (ret)
 		return ret;
-	return remove_tmp_files();
+	ret = remove_tmp_files();
+	if (ret)
+		return ret;
+	return journal_setup();
 }
 
 #define TRAILER_MAGIC 0x564f4853	/* "SHOV" */
@@ -147,10 +378,11 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 {
 	struct trailer t;
 	off_t end;
+	struct fd_slot *slot;
 	ssize_t n;
 	int fd;
 
-	fd = open_obj(oid, O_RDONLY);
+	fd = get_obj_fd(oid, &slot);
 	if (fd < 0)
 		return err_to_res(errno);
 	/* never past the data: the version trailer is not content */
@@ -158,7 +390,7 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 		n = off >= end ? 0 : xpread_full(fd, buf, (size_t)(end - off), off);
 	else
 		n = xpread_full(fd, buf, len, off);
-	close(fd);
+	put_obj_fd(fd, slot);
 	if (n < 0) {
 		sd_err("oid %016" PRIx64 ": read failed: %s", oid, strerror((int)-n));
 		return err_to_res((int)n);
@@ -170,28 +402,62 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * Whether a write goes through the journal: a small one, and any one to an
+ * object with journaled writes since the last checkpoint (else a replay
+ * would put those older writes over it).  obj_lock(oid) held.
+ */
+static bool journaled(uint64_t oid, uint32_t len)
+{
+	if (!journal_enabled() || (store_journal.skip && !is_vdi_obj(oid)))
+		return false;
+	return len <= JOURNAL_WRITE_MAX || journal_dirty(oid);
+}
+
 int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
 {
 	struct trailer t;
+	uint64_t ticket = 0;
+	struct fd_slot *slot;
+	bool jw = false;
 	off_t pos;
 	int fd, ret;
 
-	fd = open_obj(oid, O_RDWR);
+	fd = get_obj_fd(oid, &slot);
 	if (fd < 0)
 		return err_to_res(errno);
+	pthread_mutex_lock(obj_lock(oid));
 	ret = read_trailer(fd, &t, &pos);
 	if (!ret && (uint64_t)off + len > (uint64_t)pos)
 		ret = -EINVAL;	/* would run into the trailer */
-	if (!ret)
-		ret = xpwrite_full(fd, buf, len, off);
+	if (!ret) {
+		jw = journaled(oid, len);
+		if (jw) {
+			ret = write_data(fd, buf, len, off);
+		} else {
+			char path[PATH_MAX];
+
+			obj_path(oid, path, sizeof(path));
+			ret = write_obj_data(fd, path, buf, len, off);
+		}
+	}
 	if (!ret) {
 		t.counter++;
 		t.epoch = MAX(t.epoch, epoch);
 		ret = xpwrite_full(fd, &t, sizeof(t), pos);
 	}
+	if (!ret && jw) {
+		ret = journal_append(oid, buf, len, off, t.epoch, t.counter, &ticket);
+		if (ret == -E2BIG) {
+			/* too big for any journal: empty it, then this write syncs in place */
+			jw = false;
+			ret = journal_checkpoint();
+		}
+	}
+	pthread_mutex_unlock(obj_lock(oid));
 	if (!ret)
-		ret = sync_fd(fd);
-	close(fd);
+		ret = jw ? journal_commit(ticket) : sync_fd(fd);
+	put_obj_fd(fd, slot);
 	if (ret) {
 		sd_err("oid %016" PRIx64 ": write of %u at %u failed: %s", oid, len, off,
 		       strerror(-ret));
@@ -200,17 +466,83 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 	return SD_RES_SUCCESS;
 }
 
-int store_get_version(uint64_t oid, struct obj_version *ver)
+/* journal replay: the write as it was, and the version it left */
+static int apply_journaled(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
+			   uint32_t epoch, uint64_t counter)
 {
-	struct trailer t;
+	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = epoch, .counter = counter }, old;
 	off_t pos;
 	int fd, ret;
 
-	fd = open_obj(oid, O_RDONLY);
+	fd = open_obj(oid, O_RDWR);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;	/* removed since */
+	ret = read_trailer(fd, &old, &pos);
+	if (!ret && (uint64_t)off + len > (uint64_t)pos)
+		ret = -EINVAL;
+	if (!ret)
+		ret = write_data(fd, buf, len, off);
+	if (!ret)
+		ret = xpwrite_full(fd, &t, sizeof(t), pos);
+	close(fd);
+	if (ret == -EINVAL) {
+		/* not an object file we can write into: recovery replaces it */
+		sd_err("oid %016" PRIx64 ": journaled write of %u at %u does not fit the "
+		       "object; skipped", oid, len, off);
+		return 0;
+	}
+	return ret;
+}
+
+static int sync_obj(uint64_t oid)
+{
+	int fd = open_obj(oid, O_RDONLY), ret;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	ret = sync_fd(fd);
+	close(fd);
+	return ret;
+}
+
+static const struct journal_ops journal_ops = {
+	.apply = apply_journaled,
+	.sync_obj = sync_obj,
+};
+
+static int journal_setup(void)
+{
+	char path[PATH_MAX + 16], owner[PATH_MAX];
+	const char *dir = store_journal.dir[0] ? store_journal.dir : base_dir;
+	uint64_t size = store_nosync ? 0 : store_journal.size;
+	int ret;
+
+	if (!realpath(base_dir, owner))
+		snprintf(owner, sizeof(owner), "%s", base_dir);
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	ret = journal_open(path, size, owner, &journal_ops);
+	if (ret == -EBUSY)
+		sd_err("journal %s is in use by another sheep", path);
+	else if (ret)
+		sd_err("journal %s: %s", path, strerror(-ret));
+	else if (size)
+		sd_info("journal %s, %" PRIu64 " MiB%s", path, size >> 20,
+			store_journal.skip ? ", VDI objects only" : "");
+	return ret;
+}
+
+int store_get_version(uint64_t oid, struct obj_version *ver)
+{
+	struct trailer t;
+	struct fd_slot *slot;
+	off_t pos;
+	int fd, ret;
+
+	fd = get_obj_fd(oid, &slot);
 	if (fd < 0)
 		return err_to_res(errno);
 	ret = read_trailer(fd, &t, &pos);
-	close(fd);
+	put_obj_fd(fd, slot);
 	if (ret)
 		return err_to_res(ret);
 	ver->epoch = t.epoch;
@@ -258,6 +590,21 @@ int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
 }
 
 /*
+ * oid is about to be removed or replaced whole: its journaled writes must
+ * never be replayed onto what comes next.  obj_lock(oid) held.
+ */
+static int void_journaled(uint64_t oid)
+{
+	uint64_t ticket;
+	int ret;
+
+	if (!journal_enabled() || !journal_dirty(oid))
+		return 0;
+	ret = journal_barrier(oid, &ticket);
+	return ret ? ret : journal_commit(ticket);
+}
+
+/*
  * Create oid as a temp file, sync it and move it into place: link() when a
  * concurrent create must win (replace false), rename() to replace.
  */
@@ -283,12 +630,12 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 	if (ret)
 		goto out_unlink;
 	if (base) {
-		ret = xpwrite_full(fd, base, objsize, 0);
+		ret = write_obj_data(fd, tmp, base, objsize, 0);
 		if (ret)
 			goto out_unlink;
 	}
 	if (len) {
-		ret = xpwrite_full(fd, buf, len, off);
+		ret = write_obj_data(fd, tmp, buf, len, off);
 		if (ret)
 			goto out_unlink;
 	}
@@ -298,10 +645,16 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 	close(fd);
 	fd = -1;
 	if (replace) {
-		if (rename(tmp, path) < 0) {
+		pthread_mutex_lock(obj_lock(oid));
+		ret = void_journaled(oid);
+		if (!ret && rename(tmp, path) < 0)
 			ret = -errno;
+		if (!ret)
+			forget_obj_fd(oid);
+		pthread_mutex_unlock(obj_lock(oid));
+		if (ret) {
 			unlink(tmp);
-			sd_err("oid %016" PRIx64 ": rename failed: %s", oid, strerror(-ret));
+			sd_err("oid %016" PRIx64 ": replace failed: %s", oid, strerror(-ret));
 			return err_to_res(ret);
 		}
 	} else if (link(tmp, path) < 0) {
@@ -348,11 +701,17 @@ int store_replace(uint64_t oid, const void *buf, uint32_t size, const struct obj
 int store_remove(uint64_t oid)
 {
 	char path[PATH_MAX];
+	int ret;
 
 	obj_path(oid, path, sizeof(path));
-	if (unlink(path) < 0)
-		return err_to_res(errno);
-	return SD_RES_SUCCESS;
+	pthread_mutex_lock(obj_lock(oid));
+	ret = void_journaled(oid);
+	if (!ret && unlink(path) < 0)
+		ret = -errno;
+	if (!ret)
+		forget_obj_fd(oid);
+	pthread_mutex_unlock(obj_lock(oid));
+	return err_to_res(ret);
 }
 
 bool store_exists(uint64_t oid)
@@ -404,8 +763,11 @@ static int remove_one(uint64_t oid, void *arg)
 
 int store_wipe(void)
 {
-	int ret = store_for_each(remove_one, NULL);
+	/* first, so no write of the old objects is ever replayed onto new ones */
+	int ret = journal_reset();
 
+	if (!ret)
+		ret = store_for_each(remove_one, NULL);
 	if (ret)
 		return ret;
 	return fsync_dir(obj_dir);

@@ -29,6 +29,18 @@ _Static_assert(sizeof(struct store_config) == 40, "config file is 40 bytes");
 
 extern bool store_nosync;	/* -n: skip fdatasync (tests of throughput only) */
 
+/* -j size=N[,dir=D][,skip]: set before store_init */
+struct store_journal_conf {
+	uint64_t size;		/* bytes; 0: no journal (the default) */
+	char dir[1024];		/* where the file "journal" lives; "": the store */
+	bool skip;		/* journal VDI objects only; data objects sync in place */
+};
+extern struct store_journal_conf store_journal;
+
+/*
+ * Opens the store at dir and its journal, replaying what the journal holds
+ * from an earlier run (also when this run has none).
+ */
 int store_init(const char *dir);
 const char *store_dir(void);
 

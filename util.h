@@ -47,10 +47,14 @@ void *xzalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+/* size bytes at an address that is a multiple of align (a power of two); free() frees */
+void *xmemalign(size_t align, size_t size);
 
 /* exact IO on blocking fds; return 0 or -errno (-ECONNRESET on early EOF) */
 int xread_full(int fd, void *buf, size_t len);
 int xwrite_full(int fd, const void *buf, size_t len);
+/* a then b in one writev where the socket takes it (one segment, one wakeup) */
+int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen);
 ssize_t xpread_full(int fd, void *buf, size_t len, off_t off);
 int xpwrite_full(int fd, const void *buf, size_t len, off_t off);
 
@@ -63,6 +67,8 @@ int parse_uint(const char *s, uint64_t max, uint64_t *out);
 uint64_t now_ctime(void);	/* sec << 32 | usec * 1000, the inode/cluster format */
 uint64_t now_usec(void);
 int mkdir_p(const char *path, mode_t mode);
+/* CRC-32C of buf, continuing from crc (0 to start); crc32c(0, "123456789", 9) = 0xe3069283 */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 int fsync_dir(const char *path);
 
 /* intrusive doubly linked list */

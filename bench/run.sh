@@ -9,7 +9,8 @@
 # `dog benchmark io` (Sheepdog protocol, pipelined) for 1 GiB sequential
 # writes and reads of 4 MiB at depth 1 and 8, and 4 KiB random writes and
 # reads at depth 1 and 16; the same VDI through tgt + iSCSI with
-# `qemu-img bench`; sheep's peak RSS and CPU seconds per GiB written.
+# `qemu-img bench`; sheep's peak RSS and CPU seconds per GiB written; the
+# 4 KiB writes again with a write journal on every node (-j).
 # Every figure is printed with its baseline and the ratio.
 # Ports: SHEEP_BENCH_PORT_BASE (default 7760; tgt keeps only 4 digits), the
 # iSCSI portal SHEEP_BENCH_ISCSI_PORT (13271), iperf3 on base + 9.
@@ -149,6 +150,20 @@ while read -r name depth bs count secs; do
 done <<<"$ISCSI"
 
 rss=$(for p in "${PIDS[@]}"; do awk '/^VmHWM/ { printf "%d ", $2 / 1024 }' "/proc/$p/status"; done)
+
+# the same cluster restarted with a write journal: small writes group-commit
+# to one file per node instead of an fdatasync of their object each
+JSIZE=256M
+pids=("${PIDS[@]}")
+dogp 0 cluster shutdown >/dev/null || die "cluster shutdown failed"
+for p in "${pids[@]}"; do wait_dead "$p"; done
+for i in 0 1 2; do start_sheep "$i" -j size=$JSIZE || die "sheep $i did not start with a journal"; done
+wait_members 0 0 1 2 >/dev/null || die "no cluster with journals"
+r=$(bio -m randwrite -B 4K -n 1 -T "$SECS")
+row "rand write 4 KiB, depth 1, -j size=$JSIZE" "$(field 7 "$r")" "IOPS" "$FSYNC_IOPS" "fsync4k" "$(ratio "$(field 7 "$r")" "$FSYNC_IOPS")" ""
+row "  latency p50" "$(field 8 "$r")" "us" "$FSYNC_P50" "fsync4k" "$(ratio "$(field 8 "$r")" "$FSYNC_P50")" ""
+r=$(bio -m randwrite -B 4K -n 16 -T "$SECS")
+row "rand write 4 KiB, depth 16, -j size=$JSIZE" "$(field 7 "$r")" "IOPS" "$QD16_3" "qd16/3" "$(ratio "$(field 7 "$r")" "$QD16_3")" ""
 row "sheep peak RSS per node" "${rss% }" "MiB" "" "" "" ""
 row "sheep CPU per GiB written, 3 copies" "$CPU_OVER" "s" "$FS_OVER" "dd x3" "$(ratio "$CPU_OVER" "$FS_OVER")" "target <= 3 s (overwrite)"
 row "  the same, allocating (new objects)" "$CPU_NEW" "s" "$FS_NEW" "dd x3" "$(ratio "$CPU_NEW" "$FS_NEW")" ""

@@ -100,6 +100,25 @@ kill9_sheep() {
 	wait_dead "$pid"
 }
 
+# write_and_kill IDX VDI SECONDS: tests/cluster/writer.py writes to VDI through
+# sheep IDX (acknowledgements logged in $T/ack); after SECONDS the sheep is killed -9
+write_and_kill() {
+	local wpid
+	python3 "$TOP/tests/cluster/writer.py" write "$(port_of "$1")" "$2" "$T/ack" 30 &
+	wpid=$!
+	sleep "$3"
+	kill9_sheep "$1"
+	wait "$wpid"
+}
+
+# acked_reads_back IDX VDI: every write acknowledged in $T/ack reads back through sheep IDX
+acked_reads_back() {
+	local out
+	out=$(python3 "$TOP/tests/cluster/writer.py" verify "$(port_of "$1")" "$2" "$T/ack")
+	grep -v '^PASS\|^FAIL' <<<"$out"
+	grep -q '^PASS' <<<"$out"
+}
+
 dog() { "$DOG" "$@"; }
 
 # dogp IDX args...: dog against sheep IDX

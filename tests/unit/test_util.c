@@ -82,5 +82,19 @@ TEST(list_ops)
 	CHECK(list_empty(&head));
 }
 
+TEST(crc32c_known_values)
+{
+	char buf[1000];
+
+	/* the check value of CRC-32C, and its chaining over split buffers */
+	CHECK_EQ(crc32c(0, "123456789", 9), 0xe3069283);
+	CHECK_EQ(crc32c(0, "", 0), 0);
+	for (int i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = (char)(i * 31 + 7);
+	for (int cut = 0; cut < 20; cut++)	/* every alignment of the 8-byte loop */
+		CHECK_EQ(crc32c(crc32c(0, buf, (size_t)cut), buf + cut, sizeof(buf) - (size_t)cut),
+			 crc32c(0, buf, sizeof(buf)));
+}
+
 UNIT_MAIN(T(parse_size_units), T(parse_size_rejects), T(size_to_str_formats),
-	  T(parse_uint_bounds), T(list_ops))
+	  T(parse_uint_bounds), T(list_ops), T(crc32c_known_values))

@@ -179,6 +179,12 @@ static long last_barrier(const struct jindex *b, size_t nb, uint64_t oid)
 	return lo && b[lo - 1].oid == oid ? (long)b[lo - 1].nr : -1;
 }
 
+static int copy_one(uint64_t oid, void *arg)
+{
+	oidset_add(arg, oid);
+	return 0;
+}
+
 static int sync_one(uint64_t oid, void *arg)
 {
 	(void)arg;
@@ -264,6 +270,19 @@ static int preallocate(int fd, uint64_t size)
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
+/* the directory entry of path (created or removed) is durable */
+static int fsync_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return fsync_dir(".");
+	*slash = '\0';
+	return fsync_dir(slash == dir ? "/" : dir);
+}
+
 void journal_close(void)
 {
 	if (J.fd >= 0)
@@ -280,7 +299,6 @@ int journal_open(const char *path, uint64_t size, const char *owner,
 {
 	struct jsuper s;
 	struct stat st;
-	char dir[PATH_MAX], *slash;
 	uint64_t gen = 0;
 	bool prepared = false;
 	int fd, ret;
@@ -321,23 +339,23 @@ int journal_open(const char *path, uint64_t size, const char *owner,
 		}
 	}
 	if (!size) {
+		/* no replay of these entries ever again, even if the unlink is lost */
+		ret = gen ? write_super(fd, gen + 1, (uint64_t)st.st_size, owner) : 0;
 		close(fd);
-		unlink(path);
-		return 0;
+		if (ret)
+			return ret;
+		if (unlink(path) < 0)
+			return -errno;
+		return fsync_parent(path);
 	}
 	ret = prepared ? 0 : preallocate(fd, size);
 	if (!ret)
 		ret = write_super(fd, gen + 1, size, owner);
 	if (ret)
 		goto fail;
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		ret = fsync_dir(slash == dir ? "/" : dir);
-		if (ret)
-			goto fail;
-	}
+	ret = fsync_parent(path);
+	if (ret)
+		goto fail;
 	J.fd = fd;
 	J.size = size;
 	snprintf(J.owner, sizeof(J.owner), "%s", owner);
@@ -421,8 +439,13 @@ static int checkpoint_locked(bool sync_objects)
 		sync_locked();
 	ret = J.error ? -EIO : 0;
 	if (!ret && sync_objects) {
-		d = J.dirty;
-		memset(&J.dirty, 0, sizeof(J.dirty));
+		/*
+		 * A copy: until the new generation is on disk the old one can be
+		 * replayed, so its objects must still look journaled (store.c
+		 * journals every further write of them; appends wait for us)
+		 */
+		memset(&d, 0, sizeof(d));
+		oidset_for_each(&J.dirty, copy_one, &d);
 		pthread_mutex_unlock(&J.mu);
 		ret = oidset_for_each(&d, sync_one, NULL);
 		oidset_free(&d);

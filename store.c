@@ -423,10 +423,14 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 	off_t pos;
 	int fd, ret;
 
-	fd = get_obj_fd(oid, &slot);
-	if (fd < 0)
-		return err_to_res(errno);
+	/* the lock first: a removal or rename in between cannot leave us the old file */
 	pthread_mutex_lock(obj_lock(oid));
+	fd = get_obj_fd(oid, &slot);
+	if (fd < 0) {
+		ret = errno;
+		pthread_mutex_unlock(obj_lock(oid));
+		return err_to_res(ret);
+	}
 	ret = read_trailer(fd, &t, &pos);
 	if (!ret && (uint64_t)off + len > (uint64_t)pos)
 		ret = -EINVAL;	/* would run into the trailer */
@@ -494,13 +498,15 @@ static int apply_journaled(uint64_t oid, const void *buf, uint32_t len, uint32_t
 	return ret;
 }
 
+/* journal checkpoints and replay: always synced, even under -n (it was acknowledged) */
 static int sync_obj(uint64_t oid)
 {
-	int fd = open_obj(oid, O_RDONLY), ret;
+	int fd = open_obj(oid, O_RDONLY), ret = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	ret = sync_fd(fd);
+	if (fdatasync(fd) < 0)
+		ret = -errno;
 	close(fd);
 	return ret;
 }
@@ -600,7 +606,10 @@ static int void_journaled(uint64_t oid)
 
 	if (!journal_enabled() || !journal_dirty(oid))
 		return 0;
-	ret = journal_barrier(oid, &ticket);
+	/* its journaled writes in the file first: the removal or rename may yet fail */
+	ret = sync_obj(oid);
+	if (!ret)
+		ret = journal_barrier(oid, &ticket);
 	return ret ? ret : journal_commit(ticket);
 }
 

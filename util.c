@@ -128,15 +128,6 @@ void *xrealloc(void *old, size_t size)
 	return p;
 }
 
-void *xmemalign(size_t align, size_t size)
-{
-	void *p;
-
-	if (posix_memalign(&p, align, size ? size : 1))
-		panic("out of memory (%zu bytes aligned to %zu)", size, align);
-	return p;
-}
-
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);
@@ -166,29 +157,11 @@ int xread_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int xwrite_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen)
 {
 	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
 	struct iovec *v = iov;
-	int cnt = blen ? 2 : 1;
+	int cnt = blen ? 2 : alen ? 1 : 0;
 
 	while (cnt) {
 		ssize_t n = writev(fd, v, cnt);
@@ -209,6 +182,11 @@ int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen)
 		}
 	}
 	return 0;
+}
+
+int xwrite_full(int fd, const void *buf, size_t len)
+{
+	return xwrite2_full(fd, buf, len, NULL, 0);
 }
 
 /* returns bytes read (short only at end of file) or -errno */

@@ -47,8 +47,6 @@ void *xzalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
-/* size bytes at an address that is a multiple of align (a power of two); free() frees */
-void *xmemalign(size_t align, size_t size);
 
 /* exact IO on blocking fds; return 0 or -errno (-ECONNRESET on early EOF) */
 int xread_full(int fd, void *buf, size_t len);

@@ -64,15 +64,26 @@ static void send_simple(uint8_t opcode, uint8_t copies, const void *data, uint32
 	close(sv[1]);
 }
 
+static char dir[] = "/tmp/sheep-fuzz.XXXXXX";
+
+/* the store the runs wrote into goes when the fuzzer exits (-max_total_time) */
+static void remove_store(void)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char dir[] = "/tmp/sheep-fuzz.XXXXXX";
 	char name[256] = "fuzzvdi";
 
 	(void)argc;
 	(void)argv;
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_store);
 	log_init("fuzz", open("/dev/null", O_WRONLY), SDLOG_EMERG);
 	store_nosync = true;
 	if (store_init(dir) || event_init() || work_init(2) || vdi_init())

@@ -255,18 +255,21 @@ out:
  */
 static int preallocate(int fd, uint64_t size)
 {
-	static const char mib[1 << 20];
+	/* from the heap: a static zero MiB would be a MiB of the binary (it is const data) */
+	const size_t chunk = 1 << 20;
+	char *zero;
 	int ret = posix_fallocate(fd, 0, (off_t)size);	/* no space: fail at once */
 
 	if (ret && ret != EOPNOTSUPP && ret != EINVAL)
 		return -ret;
 	if (ftruncate(fd, (off_t)size) < 0)
 		return -errno;
-	for (uint64_t off = 0; off < size; off += sizeof(mib)) {
-		ret = xpwrite_full(fd, mib, MIN(sizeof(mib), size - off), (off_t)off);
-		if (ret)
-			return ret;
-	}
+	zero = xcalloc(1, chunk);
+	for (uint64_t off = 0; off < size && !ret; off += chunk)
+		ret = xpwrite_full(fd, zero, MIN(chunk, size - off), (off_t)off);
+	free(zero);
+	if (ret)
+		return ret;
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
@@ -510,28 +513,12 @@ static int append(uint32_t type, uint64_t oid, const void *buf, uint32_t len, ui
 	iov[0] = (struct iovec){ &e, sizeof(e) };
 	iov[1] = (struct iovec){ (void *)buf, len };
 	iov[2] = (struct iovec){ (void *)zeros, need - sizeof(e) - len };
-	for (uint64_t done = 0, pos = J.pos; done < need;) {
-		ssize_t n = pwritev(J.fd, iov, 3, (off_t)pos);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
-			sd_err("journal: append failed: %s; no write is acknowledged any more",
-			       strerror(-ret));
-			J.error = EIO;
-			goto out;
-		}
-		done += (uint64_t)n;
-		pos += (uint64_t)n;
-		/* a short write: skip what went out */
-		for (int i = 0; i < 3 && n > 0; i++) {
-			size_t k = MIN((size_t)n, iov[i].iov_len);
-
-			iov[i].iov_base = (char *)iov[i].iov_base + k;
-			iov[i].iov_len -= k;
-			n -= (ssize_t)k;
-		}
+	ret = xpwritev_full(J.fd, iov, 3, (off_t)J.pos);
+	if (ret) {
+		sd_err("journal: append failed: %s; no write is acknowledged any more",
+		       strerror(-ret));
+		J.error = EIO;
+		goto out;
 	}
 	J.pos += need;
 	J.seq++;

@@ -314,6 +314,21 @@ static void parse_log(const char *arg, int *level, char *dir, size_t dirlen, boo
 	}
 }
 
+/* mkdir -p dir; its absolute path into out (may be dir itself); what: for messages */
+static void make_dir(const char *dir, const char *what, char *out, size_t len)
+{
+	char abs[PATH_MAX];
+	int ret = mkdir_p(dir, 0755);
+
+	if (ret)
+		die("cannot create %s%s: %s", what, dir, strerror(-ret));
+	if (!realpath(dir, abs))
+		die("cannot resolve %s%s: %s", what, dir, strerror(errno));
+	if (strlen(abs) >= len)
+		die("%s%s: path too long", what, abs);
+	snprintf(out, len, "%s", abs);
+}
+
 static int store_lock_fd = -1;
 
 static void lock_store_dir(const char *dir)
@@ -403,7 +418,7 @@ void sheep_restart(const char *why)
 
 static int sheep_main(int argc, char **argv)
 {
-	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp";
+	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp", *jdir;
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
 	int rec_max = 0, rec_ms = 0;
@@ -509,23 +524,11 @@ static int sheep_main(int argc, char **argv)
 	if (gateway && vnodes)
 		die("--gateway and --vnodes exclude each other");
 
-	ret = mkdir_p(dir, 0755);
-	if (ret)
-		die("cannot create %s: %s", dir, strerror(-ret));
-	if (!realpath(dir, abspath))
-		die("cannot resolve %s: %s", dir, strerror(errno));
+	make_dir(dir, "", abspath, sizeof(abspath));
 	dir = abspath;
-	if (store_journal.dir[0]) {
-		char jdir[PATH_MAX];
-
-		ret = mkdir_p(store_journal.dir, 0755);
-		if (ret)
-			die("cannot create the journal directory %s: %s", store_journal.dir,
-			    strerror(-ret));
-		if (!realpath(store_journal.dir, jdir) || strlen(jdir) >= sizeof(store_journal.dir))
-			die("bad journal directory %s", store_journal.dir);
-		snprintf(store_journal.dir, sizeof(store_journal.dir), "%s", jdir);
-	}
+	if (store_journal.dir[0])
+		make_dir(store_journal.dir, "the journal directory ", store_journal.dir,
+			 sizeof(store_journal.dir));
 
 	/* identity */
 	if (myaddr) {
@@ -576,12 +579,11 @@ static int sheep_main(int argc, char **argv)
 	if (gateway)
 		store_journal.size = 0;	/* nothing to journal */
 	ret = store_init(dir);
+	jdir = store_journal.dir[0] ? store_journal.dir : dir;
 	if (ret == -EBUSY)
-		die("the journal in %s is in use by another sheep",
-		    store_journal.dir[0] ? store_journal.dir : dir);
+		die("the journal in %s is in use by another sheep", jdir);
 	if (ret == -EEXIST)
-		die("the journal in %s holds writes of another store (see the log)",
-		    store_journal.dir[0] ? store_journal.dir : dir);
+		die("the journal in %s holds writes of another store (see the log)", jdir);
 	if (ret)
 		die("cannot initialize the store in %s: %s", dir, strerror(-ret));
 	{

@@ -157,31 +157,50 @@ int xread_full(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen)
+/* drops the first n bytes from the *cnt iovecs at *v (after a partial write) */
+static void iov_advance(struct iovec **v, int *cnt, size_t n)
 {
-	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
-	struct iovec *v = iov;
-	int cnt = blen ? 2 : alen ? 1 : 0;
+	while (*cnt && n >= (*v)->iov_len) {
+		n -= (*v)->iov_len;
+		(*v)++;
+		(*cnt)--;
+	}
+	if (*cnt) {
+		(*v)->iov_base = (char *)(*v)->iov_base + n;
+		(*v)->iov_len -= n;
+	}
+}
 
+/* every byte of the iovecs, at off (positional) or at the file position */
+static int writev_all(int fd, struct iovec *v, int cnt, off_t off, bool positional)
+{
+	iov_advance(&v, &cnt, 0);	/* nothing to write is not a write */
 	while (cnt) {
-		ssize_t n = writev(fd, v, cnt);
+		ssize_t n = positional ? pwritev(fd, v, cnt, off) : writev(fd, v, cnt);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		while (cnt && (size_t)n >= v->iov_len) {
-			n -= (ssize_t)v->iov_len;
-			v++;
-			cnt--;
-		}
-		if (cnt) {
-			v->iov_base = (char *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-		}
+		if (n == 0)
+			return -EIO;	/* no progress: never spin */
+		off += n;
+		iov_advance(&v, &cnt, (size_t)n);
 	}
 	return 0;
+}
+
+int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+
+	return writev_all(fd, iov, 2, 0, false);
+}
+
+int xpwritev_full(int fd, struct iovec *iov, int cnt, off_t off)
+{
+	return writev_all(fd, iov, cnt, off, true);
 }
 
 int xwrite_full(int fd, const void *buf, size_t len)

@@ -55,6 +55,9 @@ int xwrite_full(int fd, const void *buf, size_t len);
 int xwrite2_full(int fd, const void *a, size_t alen, const void *b, size_t blen);
 ssize_t xpread_full(int fd, void *buf, size_t len, off_t off);
 int xpwrite_full(int fd, const void *buf, size_t len, off_t off);
+struct iovec;
+/* all of cnt iovecs at off; iov is consumed (advanced past what was written) */
+int xpwritev_full(int fd, struct iovec *iov, int cnt, off_t off);
 
 /* "10G" -> bytes; 1024-based suffixes k/m/g/t/p/e, either case; -1 on error */
 int parse_size(const char *s, uint64_t *out);

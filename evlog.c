@@ -14,8 +14,7 @@
 
 struct pending_join {
 	struct evlog_member m;
-	void *opaque;
-	uint32_t len;
+	void *msg;		/* the join message as sent, zero-padded (join_copy) */
 	bool accept_sent;
 	struct list_node link;
 };
@@ -95,25 +94,46 @@ static void drop_pending(const struct sd_node *n, uint64_t inc)
 
 	while ((j = find_pending(n, inc))) {
 		list_del(&j->link);
-		free(j->opaque);
+		free(j->msg);
 		free(j);
 	}
+}
+
+/*
+ * A join message of LEN bytes in a full-size buffer (group_join_msg_size),
+ * zeros after it; NULL if LEN is not a join message's.  Records carry only
+ * the used part (group_join_msg_len): a full one is half a megabyte, which
+ * ZooKeeper keeps in memory for every record of the log.
+ */
+static void *join_copy(const void *msg, uint32_t len)
+{
+	void *buf;
+
+	if (!group_join_msg_len_ok(len))
+		return NULL;
+	buf = xzalloc(group_join_msg_size());
+	memcpy(buf, msg, len);
+	return buf;
 }
 
 static void apply_accept(const struct ev_hdr *h, const void *payload)
 {
 	struct sd_node nodes[SD_MAX_NODES];
+	struct pending_join *j = find_pending(&h->node, h->inc);
 	uint64_t based_on;
+	void *msg;
 
-	if (h->len != sizeof(based_on) + group_join_msg_size())
+	/*
+	 * No JOIN waits for this ACCEPT: a second copy of one already applied
+	 * (the append was retried after a lost reply) or the joiner left first.
+	 */
+	if (!j || h->len < sizeof(based_on) ||
+	    !group_join_msg_len_ok(h->len - sizeof(based_on)))
 		return;
 	memcpy(&based_on, payload, sizeof(based_on));
 	if (based_on < last_change) {
 		/* decided before a membership change it did not see: decide again */
-		struct pending_join *j = find_pending(&h->node, h->inc);
-
-		if (j)
-			j->accept_sent = false;
+		j->accept_sent = false;
 		return;
 	}
 	drop_pending(&h->node, h->inc);
@@ -126,9 +146,11 @@ static void apply_accept(const struct ev_hdr *h, const void *payload)
 	if (is_self(&h->node, h->inc))
 		joined = true;
 	if (joined) {
+		msg = join_copy((const char *)payload + sizeof(based_on),
+				h->len - (uint32_t)sizeof(based_on));
 		member_nodes(nodes);
-		sd_accept_handler(&h->node, nodes, (size_t)nr_members,
-				  (const char *)payload + sizeof(based_on));
+		sd_accept_handler(&h->node, nodes, (size_t)nr_members, msg);
+		free(msg);
 	}
 }
 
@@ -164,16 +186,17 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 	case EV_JOIN: {
 		struct pending_join *j;
 
+		void *msg;
+
 		if (find_pending(&h->node, h->inc))
 			break;	/* a retried JOIN */
-		if (h->len != group_join_msg_size())
+		msg = join_copy(payload, h->len);
+		if (!msg)
 			break;	/* not a join message of ours: ignore it */
 		j = xzalloc(sizeof(*j));
 		j->m.node = h->node;
 		j->m.inc = h->inc;
-		j->opaque = xmalloc(h->len ? h->len : 1);
-		memcpy(j->opaque, payload, h->len);
-		j->len = h->len;
+		j->msg = msg;
 		list_add_tail(&j->link, &pending_joins);
 		break;
 	}
@@ -182,11 +205,17 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 		break;
 	case EV_REFUSE:
 		/* the joiner alone learns why (status KILLED); members are unchanged */
+		if (!find_pending(&h->node, h->inc))
+			break;	/* a second copy */
 		drop_pending(&h->node, h->inc);
-		if (is_self(&h->node, h->inc) &&
-		    h->len == sizeof(uint64_t) + group_join_msg_size())
-			sd_accept_handler(&h->node, &h->node, 1,
-					  (const char *)payload + sizeof(uint64_t));
+		if (is_self(&h->node, h->inc) && h->len >= sizeof(uint64_t)) {
+			void *msg = join_copy((const char *)payload + sizeof(uint64_t),
+					      h->len - (uint32_t)sizeof(uint64_t));
+
+			if (msg)
+				sd_accept_handler(&h->node, &h->node, 1, msg);
+			free(msg);
+		}
 		break;
 	case EV_LEAVE:
 		apply_leave(h);
@@ -237,6 +266,7 @@ void evlog_caught_up(void)
 	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
 		struct pending_join *j = list_entry(p, struct pending_join, link);
 		uint8_t *msg;
+		size_t len;
 		bool mine, ok;
 
 		if (j->accept_sent)
@@ -249,12 +279,16 @@ void evlog_caught_up(void)
 			return;
 		member_nodes(nodes);
 		j->accept_sent = true;
-		ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, j->opaque);
-		msg = xmalloc(sizeof(uint64_t) + j->len);
+		/* decided on a copy: a decision made again starts from what the joiner sent */
+		msg = xmalloc(sizeof(uint64_t) + group_join_msg_size());
 		memcpy(msg, &last_pos, sizeof(uint64_t));
-		memcpy(msg + sizeof(uint64_t), j->opaque, j->len);
-		ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, msg,
-			    (uint32_t)(sizeof(uint64_t) + j->len));
+		memcpy(msg + sizeof(uint64_t), j->msg, group_join_msg_size());
+		ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, msg + sizeof(uint64_t));
+		len = sizeof(uint64_t) + group_join_msg_len(msg + sizeof(uint64_t));
+		/* not appended (the coordinator timed out): decide again on the next wake-up */
+		if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, msg,
+				(uint32_t)len))
+			j->accept_sent = false;
 		free(msg);
 		return;	/* the ACCEPT changes the member list: re-evaluate after it */
 	}

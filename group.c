@@ -123,6 +123,34 @@ size_t group_join_msg_size(void)
 	return cinfo_size(SD_MAX_NODES);
 }
 
+/*
+ * A join message travels as its used prefix: the fixed part, the nodes, the
+ * lock table's count and entries (the count is 0 in a buffer that was zeroed
+ * past what was received).  The largest is group_join_msg_size().
+ */
+size_t group_join_msg_len(const void *msg)
+{
+	const struct cluster_info *ci = msg;
+	size_t len, max = group_join_msg_size();
+	uint32_t n;
+
+	if (ci->nr_nodes < 0 || ci->nr_nodes > SD_MAX_NODES)
+		return sizeof(*ci);	/* malformed: the fixed part says why it is refused */
+	len = cinfo_size(ci->nr_nodes);
+	if (len + sizeof(n) > max)
+		return max;
+	memcpy(&n, (const char *)msg + len, sizeof(n));
+	len += sizeof(n);
+	if (n > (max - len) / sizeof(struct vdi_lock_entry))
+		return max;
+	return len + n * sizeof(struct vdi_lock_entry);
+}
+
+bool group_join_msg_len_ok(size_t len)
+{
+	return len >= sizeof(struct cluster_info) && len <= group_join_msg_size();
+}
+
 /* the join message: our view of the cluster, nodes of our latest epoch */
 static struct cluster_info *build_cinfo(size_t *len)
 {
@@ -142,7 +170,7 @@ static struct cluster_info *build_cinfo(size_t *len)
 	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
 	memcpy(ci->nodes, nodes, sizeof(*nodes) * (size_t)nr);
 	free(nodes);
-	*len = cinfo_size(SD_MAX_NODES);
+	*len = group_join_msg_len(ci);
 	return ci;
 }
 

@@ -193,6 +193,8 @@ static int init_signals(void)
 	int fd;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* past a file size limit a write fails with EFBIG, like a full disk; no kill */
+	signal(SIGXFSZ, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

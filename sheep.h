@@ -71,8 +71,14 @@ void queue_cluster_request(struct request *req);
 bool node_is_local(const struct sd_node *n);
 /* the sender of the cluster op whose main phase is running (main thread) */
 const struct sd_node *group_sender(void);
-/* the size of the join message every node sends (cluster drivers check it) */
+/*
+ * The join message: a buffer of group_join_msg_size() bytes, of which the
+ * first group_join_msg_len() travel (the rest reads as zeros); a received
+ * length is checked with group_join_msg_len_ok().
+ */
 size_t group_join_msg_size(void);
+size_t group_join_msg_len(const void *msg);
+bool group_join_msg_len_ok(size_t len);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 void sheep_request_exit(void);
 void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */

@@ -61,4 +61,31 @@ head -c $((4 << 20)) /dev/urandom >"$T/third"
 check "writes work again after space is freed" \
 	dogp 0 vdi write big $((100 << 20)) $((4 << 20)) <"$T/third"
 check "and read back" cmp -s "$T/third" <(dogp 0 vdi read big $((100 << 20)) $((4 << 20)))
+
+# The member that accepts joins cannot append to the cluster's log (a file
+# size limit on it stands in for a full disk, or a coordinator that timed
+# out): the joiner waits, nobody crashes, and the join completes by itself
+# once the log can grow again.  The acceptor is stopped while the JOIN goes in,
+# so its first try at the ACCEPT is the one that fails.
+export CLUSTER="local:$T/clog"
+check "node 1 starts a second cluster" start_sheep 1
+acceptor=$(pid_of 1)
+kill -STOP "$acceptor"
+size0=$(stat -c %s "$T/clog/events")
+(start_sheep 2; echo $? >"$T/rc2") &
+launcher=$!
+check "the joiner's JOIN is in the log" retry 10 bash -c "[ \$(stat -c %s '$T/clog/events') -gt $size0 ]"
+retry 10 test -s "$T/2.pid" && PIDS+=("$(cat "$T/2.pid")")
+size1=$(stat -c %s "$T/clog/events")
+check "the acceptor may not grow the log" prlimit --pid "$acceptor" --fsize="$size1:unlimited"
+kill -CONT "$acceptor"
+sleep 2
+check "no ACCEPT went in" test "$(stat -c %s "$T/clog/events")" = "$size1"
+check "the joiner still waits" kill -0 "$launcher"
+check "the acceptor is still running" kill -0 "$acceptor"
+prlimit --pid "$acceptor" --fsize=unlimited:unlimited
+check "the join completes once the log can grow" retry 20 bash -c "! kill -0 $launcher"
+check "its launcher reports success" test "$(cat "$T/rc2" 2>/dev/null)" = 0
+check "node 1 lists both" wait_members 1 1 2
+check "node 2 lists both" wait_members 2 1 2
 finish

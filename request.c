@@ -11,7 +11,9 @@
  * they finish and are freed.  Nothing here touches the disk.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -164,6 +166,21 @@ static void client_resume_rx(struct client *ci)
 		ci->rx_paused = false;
 }
 
+/* the response header echoes opcode and id and carries our epoch */
+static void fill_response(struct request *req)
+{
+	req->rp.opcode = req->rq.opcode;
+	req->rp.id = req->rq.id;
+	req->rp.epoch = sys->epoch;
+	/*
+	 * A write is answered with a bare header: tgt reads no payload after a
+	 * write response and would desynchronise on one.
+	 */
+	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size ||
+	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
+		req->rp.data_length = 0;
+}
+
 void request_done(struct request *req)
 {
 	struct client *ci = req->ci;
@@ -178,17 +195,7 @@ void request_done(struct request *req)
 		client_put(ci);
 		return;
 	}
-	/* the response header echoes opcode and id and carries our epoch */
-	req->rp.opcode = req->rq.opcode;
-	req->rp.id = req->rq.id;
-	req->rp.epoch = sys->epoch;
-	/*
-	 * A write is answered with a bare header: tgt reads no payload after a
-	 * write response and would desynchronise on one.
-	 */
-	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size ||
-	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
-		req->rp.data_length = 0;
+	fill_response(req);
 	list_add_tail(&req->link, &ci->tx_list);
 	client_put(ci);
 	if (!client_flush(ci))
@@ -277,6 +284,19 @@ static void queue_request(struct request *req)
 	}
 }
 
+static bool peer_conn_start(struct client *ci, struct request *req);
+
+/* a complete request: the connection's own thread takes it, or the ops table */
+static void dispatch(struct client *ci, struct request *req)
+{
+	if (peer_conn_start(ci, req))
+		return;
+	req->ci = ci;
+	ci->refcnt++;
+	ci->inflight++;
+	queue_request(req);
+}
+
 /* a complete header arrived: set up the payload phase or dispatch */
 static int rx_header_done(struct client *ci)
 {
@@ -307,10 +327,7 @@ static int rx_header_done(struct client *ci)
 		struct request *req = ci->rx_req;
 
 		ci->rx_req = NULL;
-		req->ci = ci;
-		ci->refcnt++;
-		ci->inflight++;
-		queue_request(req);
+		dispatch(ci, req);
 	}
 	return 0;
 }
@@ -361,10 +378,7 @@ static void client_handler(int fd, uint32_t events, void *data)
 
 			ci->rx_req = NULL;
 			ci->rx_off = 0;
-			req->ci = ci;
-			ci->refcnt++;
-			ci->inflight++;
-			queue_request(req);
+			dispatch(ci, req);
 		} else if (rx_header_done(ci) < 0) {
 			client_close(ci);
 			break;
@@ -379,23 +393,174 @@ static void client_handler(int fd, uint32_t events, void *data)
 	client_put(ci);
 }
 
-int client_attach(int fd)
+static struct client *client_new(int fd)
 {
 	struct client *ci = xzalloc(sizeof(*ci));
-	int ret;
 
 	ci->fd = fd;
 	ci->refcnt = 1;
 	list_init(&ci->tx_list);
 	set_nonblocking(fd);
-	ret = register_event(fd, client_handler, ci);
-	if (ret < 0) {
+	if (register_event(fd, client_handler, ci) < 0) {
 		close(fd);
 		free(ci);
-		return ret;
+		return NULL;
 	}
 	nr_clients++;
-	return 0;
+	return ci;
+}
+
+int client_attach(int fd)
+{
+	return client_new(fd) ? 0 : -EINVAL;
+}
+
+/*
+ * Connections from other sheep carry one replication request at a time: the
+ * sender waits for each answer before the next (gateway.c).  The first
+ * replication request on such a connection moves it to a thread of its own
+ * that reads, does and answers each request in turn, instead of two thread
+ * hand-offs per request (main loop -> worker -> main loop).  A request of
+ * another kind hands the connection back to the main loop.  Bounded: past
+ * MAX_PEER_THREADS connections stay on the main loop and the pool.
+ */
+#define MAX_PEER_THREADS 256
+
+struct peer_conn {
+	int fd;
+	struct request *req;	/* the next request to serve */
+	struct work work;	/* to hand the connection back */
+};
+
+static int peer_threads;	/* atomic */
+
+static bool served_inline(const struct sd_op_template *op)
+{
+	return op && op->type == OP_PEER && op->process_work && !op->process_main;
+}
+
+/*
+ * The next request, NULL when the sender closed or broke the protocol; as
+ * on the main loop (rx_header_done), a length past SD_MAX_PAYLOAD closes the
+ * connection if a payload follows, else is answered INVALID_PARMS (*bad).
+ */
+static struct request *peer_conn_read(int fd, bool *bad)
+{
+	struct sd_req hdr;
+	struct request *req;
+	bool has_payload;
+
+	if (xread_full(fd, &hdr, sizeof(hdr)))
+		return NULL;
+	has_payload = (hdr.flags & SD_FLAG_CMD_WRITE) && hdr.data_length;
+	*bad = hdr.data_length > SD_MAX_PAYLOAD;
+	if (*bad) {
+		if (has_payload)
+			return NULL;
+		hdr.data_length = 0;
+	}
+	req = alloc_request(&hdr);
+	if (has_payload && xread_full(fd, req->data, hdr.data_length)) {
+		put_request(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* main thread: the connection is the main loop's again, with its next request */
+static void peer_conn_return(struct work *w)
+{
+	struct peer_conn *pc = container_of(w, struct peer_conn, work);
+	struct client *ci = client_new(pc->fd);
+	struct request *req = pc->req;
+
+	free(pc);
+	if (!ci) {
+		put_request(req);
+		return;
+	}
+	req->ci = ci;
+	ci->refcnt++;
+	ci->inflight++;
+	queue_request(req);
+}
+
+static void *peer_conn_main(void *arg)
+{
+	struct peer_conn *pc = arg;
+	struct request *req = pc->req;
+	int fd = pc->fd, fl = fcntl(fd, F_GETFL), ret;
+	bool bad = false;
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	for (;;) {
+		/* counted in work_outstanding from its arrival to its answer */
+		req->op = get_sd_op(req->rq.opcode);
+		ret = bad ? SD_RES_INVALID_PARMS : check_request(&req->rq, req->op);
+		if (ret == SD_RES_SUCCESS && sys->exiting)
+			ret = SD_RES_SHUTDOWN;
+		req->rp.result = (uint32_t)(ret == SD_RES_SUCCESS ? req->op->process_work(req) : ret);
+		fill_response(req);
+		ret = xwrite2_full(fd, &req->rp, SD_RSP_SIZE, req->data, req->rp.data_length);
+		put_request(req);
+		work_outstanding_add(-1);
+		if (ret)
+			break;
+		req = peer_conn_read(fd, &bad);
+		if (!req)
+			break;
+		if (!served_inline(get_sd_op(req->rq.opcode))) {
+			pc->fd = fd;
+			pc->req = req;
+			pc->work.fn = NULL;
+			pc->work.done = peer_conn_return;
+			__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
+			queue_done(&pc->work);
+			return NULL;
+		}
+		work_outstanding_add(1);
+	}
+	close(fd);
+	free(pc);
+	__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/* main thread: move ci to a thread of its own if req starts a replication stream */
+static bool peer_conn_start(struct client *ci, struct request *req)
+{
+	struct peer_conn *pc;
+	pthread_attr_t attr;
+	pthread_t t;
+	int err;
+
+	if (!served_inline(get_sd_op(req->rq.opcode)) || ci->inflight ||
+	    !list_empty(&ci->tx_list) ||
+	    __atomic_load_n(&peer_threads, __ATOMIC_RELAXED) >= MAX_PEER_THREADS)
+		return false;
+	pc = xzalloc(sizeof(*pc));
+	pc->fd = ci->fd;
+	pc->req = req;
+	__atomic_add_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
+	work_outstanding_add(1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&t, &attr, peer_conn_main, pc);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
+		work_outstanding_add(-1);
+		free(pc);
+		return false;
+	}
+	/* the descriptor is the thread's now: off the event loop, and closed to client_handler */
+	unregister_event(ci->fd);
+	ci->fd = -1;
+	ci->closed = true;
+	nr_clients--;
+	client_put(ci);
+	return true;
 }
 
 int clients_open(void)

@@ -28,7 +28,7 @@ static struct queue queues[NR_WQ];
 static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct list_node done_list;
 static int done_efd = -1;
-static int outstanding;		/* main thread only */
+static int outstanding;		/* atomic: main thread and request.c's peer threads */
 
 static void *worker_main(void *arg)
 {
@@ -55,6 +55,22 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+void queue_done(struct work *w)
+{
+	uint64_t one = 1;
+
+	work_outstanding_add(1);
+	pthread_mutex_lock(&done_lock);
+	list_add_tail(&w->link, &done_list);
+	pthread_mutex_unlock(&done_lock);
+	(void)!write(done_efd, &one, sizeof(one));
+}
+
+void work_outstanding_add(int n)
+{
+	__atomic_add_fetch(&outstanding, n, __ATOMIC_RELAXED);
+}
+
 static void done_handler(int fd, uint32_t events, void *data)
 {
 	struct list_node list;
@@ -78,7 +94,7 @@ static void done_handler(int fd, uint32_t events, void *data)
 		struct work *w = list_first_entry(&list, struct work, link);
 
 		list_del(&w->link);
-		outstanding--;
+		work_outstanding_add(-1);
 		if (w->done)
 			w->done(w);
 	}
@@ -127,7 +143,7 @@ void queue_work_on(enum wq which, struct work *w)
 {
 	struct queue *q = &queues[which];
 
-	outstanding++;
+	work_outstanding_add(1);
 	pthread_mutex_lock(&q->lock);
 	list_add_tail(&w->link, &q->pending);
 	pthread_cond_signal(&q->cond);
@@ -136,5 +152,5 @@ void queue_work_on(enum wq which, struct work *w)
 
 int work_outstanding(void)
 {
-	return outstanding;
+	return __atomic_load_n(&outstanding, __ATOMIC_RELAXED);
 }

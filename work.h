@@ -29,5 +29,9 @@ static inline void queue_work(struct work *w)
 }
 /* number of works queued or running, for graceful shutdown */
 int work_outstanding(void);
+/* any thread: requests served outside the pool count too (request.c) */
+void work_outstanding_add(int n);
+/* any thread: run w->done on the main thread, w->fn not at all */
+void queue_done(struct work *w);
 
 #endif

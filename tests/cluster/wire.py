@@ -207,6 +207,76 @@ inodes = sorted(int(f[2:8], 16) for f in os.listdir(os.path.join(STORE, "obj"))
                 if f.startswith("80") and len(f) == 16)
 report(r["result"] == 0 and vids == inodes, "READ_VDIS bitmap = the VDIs on disk")
 
+# --- replication connections: a thread of their own, back to the main loop for other ops ---
+def peer_req(opcode, offset=0, dlen=0, data=b"", epoch=1, rid=1):
+    return REQ.pack(0x0a, opcode, 1 if data else 0, epoch, rid, dlen,
+                    obj_body(data_oid, offset)) + data
+
+
+def threads():
+    with open("/proc/%s/status" % open(STORE + ".pid").read().strip()) as f:
+        return int([l for l in f if l.startswith("Threads:")][0].split()[1])
+
+
+ep = call(0x18)["epoch"]
+before = threads()
+s = conn()
+s.sendall(peer_req(0xA4, 0, 4096, epoch=ep, rid=1))
+r = read_rsp(s)
+ref = call(0x02, obj_body(data_oid, 0), dlen=4096)["data"]
+report(r["result"] == 0 and r["id"] == 1 and r["data"] == ref,
+       "READ_PEER on a new connection reads the object")
+new = bytes(random.getrandbits(8) for _ in range(4096))
+s.sendall(peer_req(0xA5, 8192, 4096, new, epoch=ep, rid=2))
+r = read_rsp(s)
+report(r["result"] == 0 and r["id"] == 2 and r["dlen"] == 0,
+       "WRITE_PEER on the same connection, answered with a bare header")
+send_req(s, 0x82, dlen=80 * 16, ver=0x0a, rid=3)
+r = read_rsp(s)
+report(r["result"] == 0 and r["id"] == 3 and r["dlen"] == 80,
+       "GET_NODE_LIST on that connection (handed back to the main loop)")
+s.sendall(peer_req(0xA4, 8192, 4096, epoch=ep, rid=4))
+r = read_rsp(s)
+report(r["result"] == 0 and r["data"] == new, "READ_PEER after it reads what WRITE_PEER wrote")
+s.sendall(peer_req(0xA4, 8192, 4096, epoch=ep - 1, rid=5))
+report(read_rsp(s)["result"] == 0x81, "READ_PEER of an older epoch: OLD_NODE_VER")
+send_req(s, 0x18, rid=6)
+report(read_rsp(s)["result"] == 0, "a client op on that connection too")
+report(call(0x02, obj_body(data_oid, 8192), dlen=4096)["data"] == new,
+       "a client read sees the WRITE_PEER")
+s.sendall(peer_req(0xA4, 0, 4096, epoch=ep, rid=7))
+report(read_rsp(s)["result"] == 0, "READ_PEER again (a thread of its own again)")
+s.sendall(peer_req(0xA4, 0, 0xffffffff, epoch=ep, rid=8))
+r = read_rsp(s)
+s.sendall(peer_req(0xA4, 0, 4096, epoch=ep, rid=9))
+r2 = read_rsp(s)
+report(r["result"] == 0x05 and r["id"] == 8 and r2["result"] == 0 and r2["data"] == ref,
+       "an absurd read length there: INVALID_PARMS, and the connection goes on")
+s.sendall(peer_req(0xA5, 0, 0xffffffff, b"x" * 100, epoch=ep, rid=10))
+try:
+    closed = s.recv(48) == b""
+except OSError:
+    closed = True
+s.close()
+report(closed and alive(), "an absurd payload length there closes it; sheep lives")
+report(call(0x02, obj_body(data_oid, 0), dlen=4096)["data"] == ref, "and nothing of it was written")
+
+M = 300
+socks = [conn() for _ in range(M)]
+for i, c in enumerate(socks):
+    c.sendall(peer_req(0xA4, 4096 * (i % 16), 4096, epoch=ep, rid=i))
+got = [read_rsp(c) for c in socks]
+report(all(g["result"] == 0 and g["dlen"] == 4096 for g in got),
+       "%d replication connections at once, every one answered" % M)
+busy = threads()
+report(busy <= before + 256 + 2, "at most 256 threads for them (%d -> %d)" % (before, busy))
+for c in socks:
+    c.close()
+deadline = time.time() + 10
+while threads() > before + 2 and time.time() < deadline:
+    time.sleep(0.1)
+report(threads() <= before + 2, "their threads end with them (%d now)" % threads())
+
 # --- garbage ---
 s = conn()
 oversized = REQ.pack(2, 0x03, 1, 0, 1, 0xffffffff, obj_body(data_oid))

@@ -45,6 +45,8 @@ static int wake_fd = -1, tick_fd = -1;
 static uint64_t self_inc;
 static int64_t last_seq = -1;
 static int session_timeout_ms;
+static char hosts_str[MAX_HOSTS_LEN];	/* for messages */
+static uint64_t lost_since;		/* when the connection went; 0 while connected */
 static char *rec_buf;			/* one record, read from the queue */
 static struct String_vector live;	/* member znode names, sorted */
 
@@ -232,9 +234,35 @@ static void check_session(void)
 		sheep_restart("zookeeper: our session expired: the cluster has gone on without us");
 }
 
+/*
+ * Not joined yet and no server answering for twice the session timeout: the
+ * start fails with a reason instead of leaving its launcher waiting for good.
+ * A member keeps waiting (its session holds while the ensemble has no quorum).
+ */
+static void check_joining(void)
+{
+	uint64_t now = now_ms(), limit = 2 * (uint64_t)session_timeout_ms + 2000;
+	char why[MAX_HOSTS_LEN + 128];
+
+	if (zoo_state(zh) == ZOO_CONNECTED_STATE) {
+		lost_since = 0;
+		return;
+	}
+	if (!lost_since)
+		lost_since = now;
+	if (sys->joined || sys->exiting || now - lost_since < limit)
+		return;
+	snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered for %" PRIu64
+		 " ms", hosts_str, now - lost_since);
+	sd_err("%s", why);
+	sheep_startup_failed(why);
+	sheep_request_exit();
+}
+
 static void process(void)
 {
 	check_session();
+	check_joining();
 	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
 		return;	/* the client library reconnects; the session still holds */
 	if (catch_up() || refresh_members())
@@ -355,6 +383,7 @@ static int zk_init(const char *option)
 	}
 	self_inc = (uint64_t)zoo_client_id(zh)->client_id;
 	session_timeout_ms = timeout_ms;
+	snprintf(hosts_str, sizeof(hosts_str), "%s", hosts);
 	snprintf(base, sizeof(base), "/sheep/%s", id);
 	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", base);
 	snprintf(member_dir, sizeof(member_dir), "%s/member", base);
@@ -419,8 +448,12 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 static int zk_leave(void)
 {
 	char path[340];
-	int ret = evlog_leave();
+	int ret;
 
+	/* no server: the others see us leave when our session ends */
+	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
+		return 0;
+	ret = evlog_leave();
 	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
 	zoo_delete(zh, path, -1);
 	return ret;

@@ -123,6 +123,14 @@ size_t group_join_msg_size(void)
 	return cinfo_size(SD_MAX_NODES);
 }
 
+/* lock entries that fit after nr_nodes nodes and the table's count; -1: not the count */
+static long lock_room(int nr_nodes)
+{
+	size_t used = cinfo_size(nr_nodes) + sizeof(uint32_t), max = group_join_msg_size();
+
+	return used > max ? -1 : (long)((max - used) / sizeof(struct vdi_lock_entry));
+}
+
 /*
  * A join message travels as its used prefix: the fixed part, the nodes, the
  * lock table's count and entries (the count is 0 in a buffer that was zeroed
@@ -131,19 +139,18 @@ size_t group_join_msg_size(void)
 size_t group_join_msg_len(const void *msg)
 {
 	const struct cluster_info *ci = msg;
-	size_t len, max = group_join_msg_size();
+	size_t len;
 	uint32_t n;
 
 	if (ci->nr_nodes < 0 || ci->nr_nodes > SD_MAX_NODES)
 		return sizeof(*ci);	/* malformed: the fixed part says why it is refused */
 	len = cinfo_size(ci->nr_nodes);
-	if (len + sizeof(n) > max)
-		return max;
+	if (lock_room(ci->nr_nodes) < 0)
+		return group_join_msg_size();
 	memcpy(&n, (const char *)msg + len, sizeof(n));
-	len += sizeof(n);
-	if (n > (max - len) / sizeof(struct vdi_lock_entry))
-		return max;
-	return len + n * sizeof(struct vdi_lock_entry);
+	if (n > (uint32_t)lock_room(ci->nr_nodes))
+		return group_join_msg_size();
+	return len + sizeof(n) + n * sizeof(struct vdi_lock_entry);
 }
 
 bool group_join_msg_len_ok(size_t len)
@@ -270,12 +277,11 @@ bool sd_join_handler(const struct sd_node *joining, const struct sd_node *member
 		mine->status = SD_STATUS_WAIT;	/* waiting for format */
 	}
 	memcpy(ci, mine, cinfo_size(mine->nr_nodes));
-	/* the lock table rides in the free space after the node list */
-	{
+	/* the lock table rides in the free space after the node list, if any */
+	if (lock_room(ci->nr_nodes) >= 0) {
 		char *tail = (char *)ci + cinfo_size(ci->nr_nodes);
-		int room = (int)((cinfo_size(SD_MAX_NODES) - cinfo_size(ci->nr_nodes) -
-				  sizeof(uint32_t)) / sizeof(struct vdi_lock_entry));
-		uint32_t n = (uint32_t)vdi_locks_export((struct vdi_lock_entry *)(tail + 4), room);
+		uint32_t n = (uint32_t)vdi_locks_export((struct vdi_lock_entry *)(tail + 4),
+							(int)lock_room(ci->nr_nodes));
 
 		memcpy(tail, &n, sizeof(n));
 	}
@@ -423,15 +429,13 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		}
 		sys->joined = true;
 		if (ci->ctime && nr_members > 1 && ci->nr_nodes >= 0 &&
-		    ci->nr_nodes <= SD_MAX_NODES) {
+		    ci->nr_nodes <= SD_MAX_NODES && lock_room(ci->nr_nodes) >= 0) {
 			const char *tail = (const char *)ci + cinfo_size(ci->nr_nodes);
-			size_t room = (cinfo_size(SD_MAX_NODES) - cinfo_size(ci->nr_nodes) -
-				       sizeof(uint32_t)) / sizeof(struct vdi_lock_entry);
 			uint32_t n;
 
 			memcpy(&n, tail, sizeof(n));
 			vdi_locks_import((const struct vdi_lock_entry *)(tail + 4),
-					 (int)MIN(n, room));
+					 (int)MIN(n, (uint32_t)lock_room(ci->nr_nodes)));
 		}
 	} else if (!sys->joined) {
 		return;

@@ -417,18 +417,21 @@ int client_attach(int fd)
 
 /*
  * Connections from other sheep carry one replication request at a time: the
- * sender waits for each answer before the next (gateway.c).  The first
- * replication request on such a connection moves it to a thread of its own
- * that reads, does and answers each request in turn, instead of two thread
- * hand-offs per request (main loop -> worker -> main loop).  A request of
- * another kind hands the connection back to the main loop.  Bounded: past
+ * sender waits for each answer before the next (gateway.c, recovery.c).  The
+ * first replication request on such a connection moves it to a thread of its
+ * own that reads, does and answers each request in turn, instead of two
+ * thread hand-offs per request (main loop -> worker -> main loop).  A request
+ * of another kind, or PEER_IDLE_S without any, hands the connection back to
+ * the main loop, so idle cached connections hold no thread.  Bounded: past
  * MAX_PEER_THREADS connections stay on the main loop and the pool.
  */
 #define MAX_PEER_THREADS 256
+#define PEER_IDLE_S 30
 
 struct peer_conn {
 	int fd;
-	struct request *req;	/* the next request to serve */
+	struct request *req;	/* the next request to serve; NULL: none yet */
+	bool bad;		/* req had an absurd length: answer INVALID_PARMS */
 	struct work work;	/* to hand the connection back */
 };
 
@@ -440,41 +443,55 @@ static bool served_inline(const struct sd_op_template *op)
 }
 
 /*
- * The next request, NULL when the sender closed or broke the protocol; as
- * on the main loop (rx_header_done), a length past SD_MAX_PAYLOAD closes the
- * connection if a payload follows, else is answered INVALID_PARMS (*bad).
+ * The next request into pc->req; false when the sender closed, broke the
+ * protocol or stalled mid-request (the connection is done), or sent nothing
+ * for PEER_IDLE_S (pc->req NULL: hand it back).  As on the main loop
+ * (rx_header_done), a length past SD_MAX_PAYLOAD ends the connection if a
+ * payload follows, else is answered INVALID_PARMS.
  */
-static struct request *peer_conn_read(int fd, bool *bad)
+static bool peer_conn_read(struct peer_conn *pc)
 {
 	struct sd_req hdr;
 	struct request *req;
 	bool has_payload;
+	ssize_t n;
 
-	if (xread_full(fd, &hdr, sizeof(hdr)))
-		return NULL;
+	pc->req = NULL;
+	do {
+		n = recv(pc->fd, &hdr, sizeof(hdr), 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return true;	/* idle */
+	if (n <= 0 || ((size_t)n < sizeof(hdr) &&
+		       xread_full(pc->fd, (char *)&hdr + n, sizeof(hdr) - (size_t)n)))
+		return false;
 	has_payload = (hdr.flags & SD_FLAG_CMD_WRITE) && hdr.data_length;
-	*bad = hdr.data_length > SD_MAX_PAYLOAD;
-	if (*bad) {
+	pc->bad = hdr.data_length > SD_MAX_PAYLOAD;
+	if (pc->bad) {
 		if (has_payload)
-			return NULL;
+			return false;
 		hdr.data_length = 0;
 	}
 	req = alloc_request(&hdr);
-	if (has_payload && xread_full(fd, req->data, hdr.data_length)) {
+	if (has_payload && xread_full(pc->fd, req->data, hdr.data_length)) {
 		put_request(req);
-		return NULL;
+		return false;
 	}
-	return req;
+	pc->req = req;
+	return true;
 }
 
-/* main thread: the connection is the main loop's again, with its next request */
+/* main thread: the connection is the main loop's again, with its next request if any */
 static void peer_conn_return(struct work *w)
 {
 	struct peer_conn *pc = container_of(w, struct peer_conn, work);
 	struct client *ci = client_new(pc->fd);
 	struct request *req = pc->req;
+	bool bad = pc->bad;
 
 	free(pc);
+	if (!req)
+		return;
 	if (!ci) {
 		put_request(req);
 		return;
@@ -482,37 +499,39 @@ static void peer_conn_return(struct work *w)
 	req->ci = ci;
 	ci->refcnt++;
 	ci->inflight++;
-	queue_request(req);
+	if (bad)
+		finish_with(req, SD_RES_INVALID_PARMS);
+	else
+		queue_request(req);
 }
 
 static void *peer_conn_main(void *arg)
 {
 	struct peer_conn *pc = arg;
-	struct request *req = pc->req;
+	struct timeval idle = { .tv_sec = PEER_IDLE_S };
 	int fd = pc->fd, fl = fcntl(fd, F_GETFL), ret;
-	bool bad = false;
 
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	for (;;) {
+		struct request *req = pc->req;
+
 		/* counted in work_outstanding from its arrival to its answer */
 		req->op = get_sd_op(req->rq.opcode);
-		ret = bad ? SD_RES_INVALID_PARMS : check_request(&req->rq, req->op);
-		if (ret == SD_RES_SUCCESS && sys->exiting)
+		ret = pc->bad ? SD_RES_INVALID_PARMS : check_request(&req->rq, req->op);
+		if (ret == SD_RES_SUCCESS && __atomic_load_n(&sys->exiting, __ATOMIC_SEQ_CST))
 			ret = SD_RES_SHUTDOWN;
 		req->rp.result = (uint32_t)(ret == SD_RES_SUCCESS ? req->op->process_work(req) : ret);
 		fill_response(req);
 		ret = xwrite2_full(fd, &req->rp, SD_RSP_SIZE, req->data, req->rp.data_length);
 		put_request(req);
+		pc->req = NULL;
 		work_outstanding_add(-1);
-		if (ret)
+		if (ret || !peer_conn_read(pc))
 			break;
-		req = peer_conn_read(fd, &bad);
-		if (!req)
-			break;
-		if (!served_inline(get_sd_op(req->rq.opcode))) {
-			pc->fd = fd;
-			pc->req = req;
+		if (!pc->req || !served_inline(get_sd_op(pc->req->rq.opcode))) {
+			/* idle, or not replication: the main loop takes the connection back */
 			pc->work.fn = NULL;
 			pc->work.done = peer_conn_return;
 			__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
@@ -542,6 +561,8 @@ static bool peer_conn_start(struct client *ci, struct request *req)
 	pc = xzalloc(sizeof(*pc));
 	pc->fd = ci->fd;
 	pc->req = req;
+	/* off the event loop before the thread may close the descriptor */
+	unregister_event(ci->fd);
 	__atomic_add_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
 	work_outstanding_add(1);
 	pthread_attr_init(&attr);
@@ -552,10 +573,11 @@ static bool peer_conn_start(struct client *ci, struct request *req)
 		__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
 		work_outstanding_add(-1);
 		free(pc);
+		if (register_event(ci->fd, client_handler, ci) < 0)
+			client_close(ci);
 		return false;
 	}
-	/* the descriptor is the thread's now: off the event loop, and closed to client_handler */
-	unregister_event(ci->fd);
+	/* the descriptor is the thread's now; closed to client_handler */
 	ci->fd = -1;
 	ci->closed = true;
 	nr_clients--;

@@ -164,7 +164,7 @@ void sheep_startup_failed(const char *why)
 
 void sheep_request_exit(void)
 {
-	sys->exiting = true;
+	__atomic_store_n(&sys->exiting, true, __ATOMIC_SEQ_CST);	/* see work_outstanding_add */
 }
 
 static void check_exit(void)

@@ -68,7 +68,15 @@ void queue_done(struct work *w)
 
 void work_outstanding_add(int n)
 {
-	__atomic_add_fetch(&outstanding, n, __ATOMIC_RELAXED);
+	uint64_t one = 1;
+
+	/*
+	 * Sequentially consistent, as is sys->exiting: a request either sees
+	 * the exit coming or is counted before the main loop looks.  The last
+	 * one out (a thread of request.c) wakes the loop to look again.
+	 */
+	if (__atomic_add_fetch(&outstanding, n, __ATOMIC_SEQ_CST) == 0 && n < 0)
+		(void)!write(done_efd, &one, sizeof(one));
 }
 
 static void done_handler(int fd, uint32_t events, void *data)
@@ -94,7 +102,7 @@ static void done_handler(int fd, uint32_t events, void *data)
 		struct work *w = list_first_entry(&list, struct work, link);
 
 		list_del(&w->link);
-		work_outstanding_add(-1);
+		__atomic_sub_fetch(&outstanding, 1, __ATOMIC_SEQ_CST);	/* we are the loop */
 		if (w->done)
 			w->done(w);
 	}
@@ -143,7 +151,7 @@ void queue_work_on(enum wq which, struct work *w)
 {
 	struct queue *q = &queues[which];
 
-	work_outstanding_add(1);
+	__atomic_add_fetch(&outstanding, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&q->lock);
 	list_add_tail(&w->link, &q->pending);
 	pthread_cond_signal(&q->cond);
@@ -152,5 +160,5 @@ void queue_work_on(enum wq which, struct work *w)
 
 int work_outstanding(void)
 {
-	return __atomic_load_n(&outstanding, __ATOMIC_RELAXED);
+	return __atomic_load_n(&outstanding, __ATOMIC_SEQ_CST);
 }

@@ -243,7 +243,10 @@ zk_start() {
 		[ -n "$servers" ] && echo "$servers"
 	} >"$d/conf/zoo.cfg"
 	[ -n "$servers" ] && main=org.apache.zookeeper.server.quorum.QuorumPeerMain
-	echo "log4j.rootLogger=WARN" >"$d/conf/log4j.properties"
+	# its warnings and errors (an OutOfMemoryError, say) go to $d/log
+	printf '%s\n' "log4j.rootLogger=WARN, C" "log4j.appender.C=org.apache.log4j.ConsoleAppender" \
+		"log4j.appender.C.layout=org.apache.log4j.PatternLayout" \
+		"log4j.appender.C.layout.ConversionPattern=%d %p %c{1}: %m%n" >"$d/conf/log4j.properties"
 	java -Xmx128m -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
 		"$main" "$d/conf/zoo.cfg" >"$d/log" 2>&1 &
 	ZK_PIDS[$n]=$!

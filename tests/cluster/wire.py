@@ -277,6 +277,25 @@ while threads() > before + 2 and time.time() < deadline:
     time.sleep(0.1)
 report(threads() <= before + 2, "their threads end with them (%d now)" % threads())
 
+# an idle replication connection goes back to the main loop after 30 s: no thread, still served
+s = conn()
+s.settimeout(60)
+s.sendall(peer_req(0xA4, 0, 4096, epoch=ep, rid=1))
+r = read_rsp(s)
+busy = threads()
+deadline = time.time() + 45
+while threads() >= busy and time.time() < deadline:
+    time.sleep(0.5)
+report(r["result"] == 0 and threads() < busy,
+       "an idle replication connection gives its thread back (%d -> %d)" % (busy, threads()))
+s.sendall(peer_req(0xA4, 0, 4096, epoch=ep, rid=2))
+r = read_rsp(s)
+s.sendall(peer_req(0xA5, 12288, 4096, new, epoch=ep, rid=3))
+r2 = read_rsp(s)
+report(r["result"] == 0 and r["data"] == ref and r2["result"] == 0,
+       "and the connection still serves replication")
+s.close()
+
 # --- garbage ---
 s = conn()
 oversized = REQ.pack(2, 0x03, 1, 0, 1, 0xffffffff, obj_body(data_oid))

@@ -84,4 +84,24 @@ check "the launcher reports the join of the restarted image" test "$(cat "$T/rc2
 check "it restarted in place while joining" grep -qE "longer than the session timeout|session expired" "$T/2/sheep.log"
 check "three members after a freeze while joining" wait_members 0 0 1 2
 check "node 2 reads d" same_data 2 "$T/d" d
+
+# ZooKeeper goes away while a sheep waits to be accepted (every member is
+# stopped, so none can accept): its start fails with a reason within twice
+# the session timeout, instead of leaving its launcher waiting for good
+members=("$(pid_of 0)" "$(pid_of 1)" "$(pid_of 2)")
+kill -STOP "${members[@]}"
+rm -f "$T/3.pid"
+(start_sheep 3 2>"$T/err3"; echo $? >"$T/rc3") &
+launcher=$!
+check "node 3 connects and asks to join" retry 20 grep -q "zookeeper: connected" "$T/3/sheep.log"
+retry 10 test -s "$T/3.pid" && pid3=$(cat "$T/3.pid") && PIDS+=("$pid3")
+sleep 1
+zk_kill 1
+t0=$(date +%s)
+check "its launcher returns" retry $((4 * TIMEOUT_S + 10)) bash -c "! kill -0 $launcher"
+echo "info: the start failed $(($(date +%s) - t0)) s after ZooKeeper went (session timeout ${TIMEOUT_S} s)"
+check "with exit status 1" test "$(cat "$T/rc3" 2>/dev/null)" = 1
+check "saying why" grep -q "cannot join: no ZooKeeper server of 127.0.0.1:$ZK_PORT answered" "$T/err3"
+check "and the daemon is gone" retry 10 bash -c "[ -n '${pid3:-}' ] && ! kill -0 ${pid3:-0}"
+kill -CONT "${members[@]}"
 finish

@@ -534,8 +534,9 @@ static void *peer_conn_main(void *arg)
 			/* idle, or not replication: the main loop takes the connection back */
 			pc->work.fn = NULL;
 			pc->work.done = peer_conn_return;
-			__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
+			/* counted in work_outstanding before it stops counting here */
 			queue_done(&pc->work);
+			__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
 			return NULL;
 		}
 		work_outstanding_add(1);
@@ -585,9 +586,10 @@ static bool peer_conn_start(struct client *ci, struct request *req)
 	return true;
 }
 
+/* open connections: on the main loop, and those a thread of their own serves */
 int clients_open(void)
 {
-	return nr_clients;
+	return nr_clients + __atomic_load_n(&peer_threads, __ATOMIC_RELAXED);
 }
 
 static void listen_handler(int fd, uint32_t events, void *data)

@@ -185,7 +185,6 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 	switch (h->type) {
 	case EV_JOIN: {
 		struct pending_join *j;
-
 		void *msg;
 
 		if (find_pending(&h->node, h->inc))

@@ -286,14 +286,26 @@ static void queue_request(struct request *req)
 
 static bool peer_conn_start(struct client *ci, struct request *req);
 
+/* req is ci's now: in flight, holding a reference to ci until request_done */
+static void client_take(struct client *ci, struct request *req)
+{
+	req->ci = ci;
+	ci->refcnt++;
+	ci->inflight++;
+}
+
+/* a payload follows the header */
+static bool has_payload(const struct sd_req *hdr)
+{
+	return (hdr->flags & SD_FLAG_CMD_WRITE) && hdr->data_length;
+}
+
 /* a complete request: the connection's own thread takes it, or the ops table */
 static void dispatch(struct client *ci, struct request *req)
 {
 	if (peer_conn_start(ci, req))
 		return;
-	req->ci = ci;
-	ci->refcnt++;
-	ci->inflight++;
+	client_take(ci, req);
 	queue_request(req);
 }
 
@@ -301,10 +313,10 @@ static void dispatch(struct client *ci, struct request *req)
 static int rx_header_done(struct client *ci)
 {
 	struct sd_req *hdr = &ci->rx_hdr;
-	bool has_payload = (hdr->flags & SD_FLAG_CMD_WRITE) && hdr->data_length;
+	bool payload = has_payload(hdr);
 
 	if (hdr->data_length > SD_MAX_PAYLOAD) {
-		if (has_payload) {
+		if (payload) {
 			/* cannot skip an absurd payload cheaply: drop the client */
 			sd_err("client fd %d: op %02x payload of %u bytes is too large, closing",
 			       ci->fd, hdr->opcode, hdr->data_length);
@@ -315,15 +327,13 @@ static int rx_header_done(struct client *ci)
 		h.data_length = 0;
 		struct request *req = alloc_request(&h);
 
-		req->ci = ci;
-		ci->refcnt++;
-		ci->inflight++;
+		client_take(ci, req);
 		finish_with(req, SD_RES_INVALID_PARMS);
 		return 0;
 	}
 	ci->rx_req = alloc_request(hdr);
 	ci->rx_off = 0;
-	if (!has_payload) {
+	if (!payload) {
 		struct request *req = ci->rx_req;
 
 		ci->rx_req = NULL;
@@ -453,7 +463,7 @@ static bool peer_conn_read(struct peer_conn *pc)
 {
 	struct sd_req hdr;
 	struct request *req;
-	bool has_payload;
+	bool payload;
 	ssize_t n;
 
 	pc->req = NULL;
@@ -465,15 +475,15 @@ static bool peer_conn_read(struct peer_conn *pc)
 	if (n <= 0 || ((size_t)n < sizeof(hdr) &&
 		       xread_full(pc->fd, (char *)&hdr + n, sizeof(hdr) - (size_t)n)))
 		return false;
-	has_payload = (hdr.flags & SD_FLAG_CMD_WRITE) && hdr.data_length;
+	payload = has_payload(&hdr);
 	pc->bad = hdr.data_length > SD_MAX_PAYLOAD;
 	if (pc->bad) {
-		if (has_payload)
+		if (payload)
 			return false;
 		hdr.data_length = 0;
 	}
 	req = alloc_request(&hdr);
-	if (has_payload && xread_full(pc->fd, req->data, hdr.data_length)) {
+	if (payload && xread_full(pc->fd, req->data, hdr.data_length)) {
 		put_request(req);
 		return false;
 	}
@@ -496,9 +506,7 @@ static void peer_conn_return(struct work *w)
 		put_request(req);
 		return;
 	}
-	req->ci = ci;
-	ci->refcnt++;
-	ci->inflight++;
+	client_take(ci, req);
 	if (bad)
 		finish_with(req, SD_RES_INVALID_PARMS);
 	else

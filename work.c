@@ -30,13 +30,23 @@ static struct list_node done_list;
 static int done_efd = -1;
 static int outstanding;		/* atomic: main thread and request.c's peer threads */
 
+/* any thread: w->done is to run on the main thread */
+static void push_done(struct work *w)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&done_lock);
+	list_add_tail(&w->link, &done_list);
+	pthread_mutex_unlock(&done_lock);
+	(void)!write(done_efd, &one, sizeof(one));
+}
+
 static void *worker_main(void *arg)
 {
 	struct queue *q = arg;
 
 	for (;;) {
 		struct work *w;
-		uint64_t one = 1;
 
 		pthread_mutex_lock(&q->lock);
 		while (list_empty(&q->pending))
@@ -46,24 +56,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&q->lock);
 
 		w->fn(w);
-
-		pthread_mutex_lock(&done_lock);
-		list_add_tail(&w->link, &done_list);
-		pthread_mutex_unlock(&done_lock);
-		(void)!write(done_efd, &one, sizeof(one));
+		push_done(w);
 	}
 	return NULL;
 }
 
 void queue_done(struct work *w)
 {
-	uint64_t one = 1;
-
 	work_outstanding_add(1);
-	pthread_mutex_lock(&done_lock);
-	list_add_tail(&w->link, &done_list);
-	pthread_mutex_unlock(&done_lock);
-	(void)!write(done_efd, &one, sizeof(one));
+	push_done(w);
 }
 
 void work_outstanding_add(int n)

@@ -74,7 +74,7 @@ image/out/sheep.iso: static/sheep image/init image/build.sh
 	bash image/build.sh static/sheep
 
 # throughput, IOPS, latency, RSS and CPU against this machine's disk and loopback
-bench: all
+bench: all static
 	bash bench/run.sh
 
 # the long suite: 20 kill -9/restart rounds in the recovery test

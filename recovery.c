@@ -583,16 +583,28 @@ int recovery_init(void)
 	return 0;
 }
 
-void recovery_start(uint32_t epoch)
+/*
+ * empty: a store just wiped by a format, where nothing can be missing or
+ * stale, so the epoch is recovered as it starts (its completion is still
+ * announced).  Scanning anyway raced the first writes: a node that listed
+ * its peers while a client's first objects were being created fetched
+ * them, then applied the same create again (one more version than its
+ * peers: the next cluster restart copied those objects once more).
+ */
+static void start(uint32_t epoch, bool empty)
 {
+	uint64_t one = 1;
+
 	pthread_mutex_lock(&rec_lock);
-	if (want_epoch != epoch || finished_epoch != epoch) {
-		if (want_epoch != epoch)
+	if (empty || want_epoch != epoch || finished_epoch != epoch) {
+		if (empty || want_epoch != epoch)
 			oidset_clear(&done);
 		want_epoch = epoch;
-		recovering = true;
-		stat.in_recovery = 1;
-		stat.state = RECOVERY_PREPARING;
+		if (empty)
+			finished_epoch = epoch;
+		recovering = !empty;
+		stat.in_recovery = !empty;
+		stat.state = empty ? RECOVERY_DONE : RECOVERY_PREPARING;
 		stat.nr_finished = stat.nr_total = 0;
 		pthread_cond_broadcast(&rec_cond);
 	}
@@ -600,6 +612,18 @@ void recovery_start(uint32_t epoch)
 	free(completed);
 	completed = NULL;
 	nr_completed = 0;
+	if (empty)
+		(void)!write(complete_efd, &one, sizeof(one));
+}
+
+void recovery_start(uint32_t epoch)
+{
+	start(epoch, false);
+}
+
+void recovery_start_empty(uint32_t epoch)
+{
+	start(epoch, true);
 }
 
 void recovery_set_disabled(bool off)

@@ -43,7 +43,7 @@ struct client {
 	/* transmit queue of finished requests */
 	struct list_node tx_list;
 	size_t tx_off;
-	bool want_out;
+	uint32_t ev_mask;	/* what epoll watches for now (EPOLLIN on register) */
 };
 
 
@@ -53,9 +53,60 @@ static void client_put(struct client *ci)
 		free(ci);
 }
 
+/*
+ * Payload buffers of big requests (up to one object) are kept for the next
+ * request instead of going back to malloc: musl maps and unmaps every
+ * allocation this big, so each 4 MiB request paid 1024 page faults and the
+ * kernel zeroing its pages, on the node that received it and on every
+ * replica (glibc keeps them in its heap: sheep.c raises its mmap
+ * threshold).  At most POOL_MAX idle buffers stay, 4 MiB each: enough for
+ * a client at depth 8 and the writes other gateways forward meanwhile.
+ * Page-aligned inside a plain allocation: big writes go to disk from here
+ * with O_DIRECT (store.c); posix_memalign fragmented glibc's heap (peak RSS
+ * per node 38-51 -> 112-167 MiB under 4 MiB writes at depth 8).
+ */
+#define POOL_MIN	(64U << 10)
+#define POOL_CAP	(SD_DATA_OBJ_SIZE + 4096)
+#define POOL_MAX	16
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool[POOL_MAX];
+static int pool_nr;
+
+static bool pooled(uint32_t len)
+{
+	return len >= POOL_MIN && len + 4096 <= POOL_CAP;
+}
+
+static void *buf_get(uint32_t len)
+{
+	void *p = NULL;
+
+	if (!pooled(len))
+		return xmalloc(len >= 4096 ? len + 4096 : len);
+	pthread_mutex_lock(&pool_lock);
+	if (pool_nr)
+		p = pool[--pool_nr];
+	pthread_mutex_unlock(&pool_lock);
+	return p ? p : xmalloc(POOL_CAP);
+}
+
+static void buf_put(void *p, uint32_t len)
+{
+	if (p && pooled(len)) {
+		pthread_mutex_lock(&pool_lock);
+		if (pool_nr < POOL_MAX) {
+			pool[pool_nr++] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&pool_lock);
+	}
+	free(p);
+}
+
 void put_request(struct request *req)
 {
-	free(req->data_mem);
+	buf_put(req->data_mem, req->data_size);
 	free(req);
 }
 
@@ -66,18 +117,10 @@ static struct request *alloc_request(const struct sd_req *hdr)
 	req->rq = *hdr;
 	list_init(&req->link);
 	if (hdr->data_length) {
-		/*
-		 * Page-aligned: big writes go to disk from here with O_DIRECT
-		 * (store.c).  Aligned inside a plain malloc, so equal sizes keep
-		 * reusing the same chunks (posix_memalign fragments the heap: peak
-		 * RSS per node 38-51 -> 112-167 MiB under 4 MiB writes at depth 8).
-		 */
-		if (hdr->data_length >= 4096) {
-			req->data_mem = xmalloc(hdr->data_length + 4096);
-			req->data = (void *)(((uintptr_t)req->data_mem + 4095) & ~(uintptr_t)4095);
-		} else {
-			req->data = req->data_mem = xmalloc(hdr->data_length);
-		}
+		req->data_mem = buf_get(hdr->data_length);
+		req->data = hdr->data_length >= 4096 ?
+			(void *)(((uintptr_t)req->data_mem + 4095) & ~(uintptr_t)4095) :
+			req->data_mem;
 		req->data_size = hdr->data_length;
 	}
 	return req;
@@ -107,16 +150,16 @@ static void client_close(struct client *ci)
 static void client_update_events(struct client *ci)
 {
 	uint32_t ev = 0;
-	bool want_out = !list_empty(&ci->tx_list);
 
 	if (ci->closed)
 		return;
 	if (!ci->rx_paused)
 		ev |= EPOLLIN;
-	if (want_out)
+	if (!list_empty(&ci->tx_list))
 		ev |= EPOLLOUT;
-	modify_event(ci->fd, ev);
-	ci->want_out = want_out;
+	/* one epoll_ctl per change, not per wake-up */
+	if (ev != ci->ev_mask && !modify_event(ci->fd, ev))
+		ci->ev_mask = ev;
 }
 
 /* write as much of the tx queue as the socket takes; false if the client died */
@@ -409,6 +452,7 @@ static struct client *client_new(int fd)
 
 	ci->fd = fd;
 	ci->refcnt = 1;
+	ci->ev_mask = EPOLLIN;
 	list_init(&ci->tx_list);
 	set_nonblocking(fd);
 	if (register_event(fd, client_handler, ci) < 0) {
@@ -582,6 +626,7 @@ static bool peer_conn_start(struct client *ci, struct request *req)
 		__atomic_sub_fetch(&peer_threads, 1, __ATOMIC_RELAXED);
 		work_outstanding_add(-1);
 		free(pc);
+		ci->ev_mask = EPOLLIN;
 		if (register_event(ci->fd, client_handler, ci) < 0)
 			client_close(ci);
 		return false;

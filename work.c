@@ -30,15 +30,23 @@ static struct list_node done_list;
 static int done_efd = -1;
 static int outstanding;		/* atomic: main thread and request.c's peer threads */
 
-/* any thread: w->done is to run on the main thread */
+/*
+ * any thread: w->done is to run on the main thread.  Only the work that
+ * finds done_list empty wakes the loop: the loop takes the whole list at
+ * once, after it has read the eventfd, so whatever joins a list not yet
+ * taken is run with it.
+ */
 static void push_done(struct work *w)
 {
 	uint64_t one = 1;
+	bool wake;
 
 	pthread_mutex_lock(&done_lock);
+	wake = list_empty(&done_list);
 	list_add_tail(&w->link, &done_list);
 	pthread_mutex_unlock(&done_lock);
-	(void)!write(done_efd, &one, sizeof(one));
+	if (wake)
+		(void)!write(done_efd, &one, sizeof(one));
 }
 
 static void *worker_main(void *arg)

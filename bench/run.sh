@@ -4,12 +4,15 @@
 #
 # Baselines: the local disk under $TMPDIR (fio: 4 KiB fsync'd writes at
 # queue depth 1 and from 16 writers, 4 KiB direct random writes at depth 16,
-# 1 MiB direct sequential writes and reads; dd: 1 GiB buffered + fdatasync;
-# the filesystem's CPU to write 3 x 1 GiB) and loopback TCP (iperf3).  Then a 3-node local cluster with 3 copies on that disk:
+# 1 MiB direct sequential writes and reads; 4 MiB direct writes fdatasync'd
+# each from 24 writers; dd: 1 GiB buffered + fdatasync; the filesystem's
+# CPU to write 3 x 1 GiB) and loopback TCP (iperf3).  Then a 3-node local
+# cluster with 3 copies on that disk:
 # `dog benchmark io` (Sheepdog protocol, pipelined) for 1 GiB sequential
 # writes and reads of 4 MiB at depth 1 and 8, and 4 KiB random writes and
 # reads at depth 1 and 16; the same VDI through tgt + iSCSI with
 # `qemu-img bench`; sheep's peak RSS and CPU seconds per GiB written; the
+# 4 MiB writes again with the static (musl) binary, the one we ship; the
 # 4 KiB writes again with a write journal on every node (-j).
 # Every figure is printed with its baseline and the ratio.
 # Ports: SHEEP_BENCH_PORT_BASE (default 7760; tgt keeps only 4 digits), the
@@ -48,11 +51,12 @@ drop_caches() {
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || CACHE_NOTE=" (page cache not dropped: not root)"
 }
 
-# sheep_cpu: user+sys seconds of every sheep so far
+# sheep_cpu [PID...]: user+sys seconds of these sheep (default: every one so far)
 sheep_cpu() {
 	local p tick
 	tick=$(getconf CLK_TCK)
-	for p in "${PIDS[@]}"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done |
+	[ $# -gt 0 ] || set -- "${PIDS[@]}"
+	for p in "$@"; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done |
 		awk -v t="$tick" '{ s += $1 } END { printf "%.2f", s / t }'
 }
 
@@ -67,6 +71,10 @@ read -r QD16_IOPS _ _ < <(fio_run qd16 --rw=randwrite --bs=4k --ioengine=libaio 
 # what 16 writers that each fdatasync every write get (sheep's durability rule)
 read -r SYNC16_IOPS _ _ < <(fio_run sync16 --rw=randwrite --bs=4k --ioengine=psync --fsync=1 --numjobs=16 --group_reporting --size=64m)
 read -r _ SEQW_DIRECT _ < <(fio_run seqwd --rw=write --bs=1m --ioengine=libaio --direct=1 --iodepth=4)
+# what sheep's durability rule asks of the disk for 4 MiB writes at depth 8
+# with 3 copies: 24 writers (8 on each of 3 nodes), 4 MiB direct, each
+# write fdatasync'd before it is acknowledged
+read -r _ SEQW_SYNC _ < <(fio_run seqws --rw=write --bs=4m --ioengine=psync --direct=1 --fdatasync=1 --numjobs=24 --group_reporting --size=64m)
 # buffered: 1 GiB through the page cache, timed to the end of its fdatasync
 t0=$(date +%s%N)
 dd if=/dev/zero of="$T/dd.bin" bs=4M count=256 conv=fdatasync status=none || die "dd failed"
@@ -76,6 +84,7 @@ read -r _ SEQR_DIRECT _ < <(fio_run seqrd --rw=read --bs=1m --ioengine=libaio --
 SEQW=$(awk -v a="$SEQW_DIRECT" -v b="$SEQW_BUF" 'BEGIN { print (a > b ? a : b) }')
 SEQW3=$(awk -v a="$SEQW" 'BEGIN { printf "%.1f", a / 3 }')
 QD16_3=$(awk -v a="$QD16_IOPS" 'BEGIN { printf "%.0f", a / 3 }')
+SEQW_SYNC3=$(awk -v a="$SEQW_SYNC" 'BEGIN { printf "%.1f", a / 3 }')
 SYNC16_3=$(awk -v a="$SYNC16_IOPS" 'BEGIN { printf "%.0f", a / 3 }')
 # the filesystem's own CPU for what 1 GiB with 3 copies asks of it: three
 # times dd's CPU for 1 GiB into new blocks, and for 1 GiB overwritten
@@ -115,6 +124,7 @@ r=$(bio -m write -n 8)
 cpu1=$(sheep_cpu)
 CPU_OVER=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
 row "seq write 4 MiB, depth 8" "$(field 6 "$r")" "MiB/s" "$SEQW3" "disk/3" "$(ratio "$(field 6 "$r")" "$SEQW3")" "target >= 0.90"
+row "  against durable 4 MiB writes" "$(field 6 "$r")" "MiB/s" "$SEQW_SYNC3" "seqws/3" "$(ratio "$(field 6 "$r")" "$SEQW_SYNC3")" ""
 drop_caches
 r=$(bio -m read -n 1)
 row "seq read 4 MiB, depth 1$CACHE_NOTE" "$(field 6 "$r")" "MiB/s" "$SEQR_DIRECT" "disk" "$(ratio "$(field 6 "$r")" "$SEQR_DIRECT")" ""
@@ -151,14 +161,32 @@ done <<<"$ISCSI"
 
 rss=$(for p in "${PIDS[@]}"; do awk '/^VmHWM/ { printf "%d ", $2 / 1024 }' "/proc/$p/status"; done)
 
+# restart_cluster ARGS...: clean shutdown, then the three nodes again with
+# ARGS (SHEEP picks the binary), recovered; NODE_PIDS are the new daemons
+restart_cluster() {
+	local p pids=("${NODE_PIDS[@]}")
+	dogp 0 cluster shutdown >/dev/null || die "cluster shutdown failed"
+	for p in "${pids[@]}"; do wait_dead "$p"; done
+	for i in 0 1 2; do start_sheep "$i" "$@" || die "sheep $i did not start (${SHEEP##*/} $*)"; done
+	wait_members 0 0 1 2 >/dev/null || die "no cluster after the restart"
+	NODE_PIDS=("${PIDS[@]: -3}")
+	# a restarted cluster checks every object with its peers first: measure after
+	for i in 0 1 2; do retry 300 recovered "$i" || die "node $i did not finish recovering"; done
+}
+NODE_PIDS=("${PIDS[@]}")
+
+# the binary we ship: the static (musl) build, same store, same writes
+SHEEP=$TOP/static/sheep restart_cluster
+cpu0=$(sheep_cpu "${NODE_PIDS[@]}")
+r=$(bio -m write -n 8)
+cpu1=$(sheep_cpu "${NODE_PIDS[@]}")
+row "static (musl) binary: seq write 4 MiB, depth 8" "$(field 6 "$r")" "MiB/s" "$SEQW3" "disk/3" "$(ratio "$(field 6 "$r")" "$SEQW3")" ""
+CPU_STATIC=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')
+
 # the same cluster restarted with a write journal: small writes group-commit
 # to one file per node instead of an fdatasync of their object each
 JSIZE=256M
-pids=("${PIDS[@]}")
-dogp 0 cluster shutdown >/dev/null || die "cluster shutdown failed"
-for p in "${pids[@]}"; do wait_dead "$p"; done
-for i in 0 1 2; do start_sheep "$i" -j size=$JSIZE || die "sheep $i did not start with a journal"; done
-wait_members 0 0 1 2 >/dev/null || die "no cluster with journals"
+restart_cluster -j size=$JSIZE
 r=$(bio -m randwrite -B 4K -n 1 -T "$SECS")
 row "rand write 4 KiB, depth 1, -j size=$JSIZE" "$(field 7 "$r")" "IOPS" "$FSYNC_IOPS" "fsync4k" "$(ratio "$(field 7 "$r")" "$FSYNC_IOPS")" ""
 row "  latency p50" "$(field 8 "$r")" "us" "$FSYNC_P50" "fsync4k" "$(ratio "$(field 8 "$r")" "$FSYNC_P50")" ""
@@ -167,11 +195,13 @@ row "rand write 4 KiB, depth 16, -j size=$JSIZE" "$(field 7 "$r")" "IOPS" "$QD16
 row "sheep peak RSS per node" "${rss% }" "MiB" "" "" "" ""
 row "sheep CPU per GiB written, 3 copies" "$CPU_OVER" "s" "$FS_OVER" "dd x3" "$(ratio "$CPU_OVER" "$FS_OVER")" "target <= 3 s (overwrite)"
 row "  the same, allocating (new objects)" "$CPU_NEW" "s" "$FS_NEW" "dd x3" "$(ratio "$CPU_NEW" "$FS_NEW")" ""
+row "  the same, static (musl) binary, overwrite" "$CPU_STATIC" "s" "$FS_OVER" "dd x3" "$(ratio "$CPU_STATIC" "$FS_OVER")" "target <= 3 s"
 row "loopback TCP (iperf3)" "$TCP" "MiB/s" "" "" "" ""
 row "disk: 4 KiB fsync'd write, depth 1" "$FSYNC_IOPS" "IOPS" "" "" "" "${FSYNC_P50} us each"
 row "disk: 4 KiB direct random write, depth 16" "$QD16_IOPS" "IOPS" "" "" "" ""
 row "disk: 4 KiB fsync'd write, 16 writers" "$SYNC16_IOPS" "IOPS" "" "" "" ""
 row "disk: seq write 1 MiB direct / dd+fdatasync" "$SEQW_DIRECT/$SEQW_BUF" "MiB/s" "" "" "" "disk = the better one"
+row "disk: 4 MiB direct + fdatasync, 24 writers" "$SEQW_SYNC" "MiB/s" "" "" "" "seqws"
 row "disk: 1 MiB seq read direct" "$SEQR_DIRECT" "MiB/s" "" "" "" ""
 
 echo

@@ -66,6 +66,49 @@ static struct node_id *completed;
 static int nr_completed;
 static uint32_t gc_epoch;
 
+/*
+ * Objects recovery replaced lately, and when (a sequence number): a write
+ * that arrived before its object was replaced may find itself already in
+ * the copy fetched, when a peer applied it first (obj_replaced_since).  A
+ * slot holds one object; losing one costs only a version bump.  replaced[]
+ * is guarded by rec_lock; replace_seq is also read without it (atomic).
+ */
+#define NR_REPLACED	1024
+static struct {
+	uint64_t oid, seq;
+} replaced[NR_REPLACED];
+static uint64_t replace_seq;
+
+/* never 0: the sequence number the next replacement will get */
+uint64_t obj_arrival(void)
+{
+	return __atomic_load_n(&replace_seq, __ATOMIC_ACQUIRE) + 1;
+}
+
+bool obj_replaced_since(uint64_t oid, uint64_t arrival)
+{
+	unsigned int h = oid_hash(oid) % NR_REPLACED;
+	bool r;
+
+	/* not noted, or nothing replaced since: no lock on the write path */
+	if (!arrival || __atomic_load_n(&replace_seq, __ATOMIC_ACQUIRE) < arrival)
+		return false;
+	pthread_mutex_lock(&rec_lock);
+	r = replaced[h].oid == oid && replaced[h].seq >= arrival;
+	pthread_mutex_unlock(&rec_lock);
+	return r;
+}
+
+static void note_replaced(uint64_t oid)
+{
+	unsigned int h = oid_hash(oid) % NR_REPLACED;
+
+	pthread_mutex_lock(&rec_lock);
+	replaced[h].oid = oid;
+	replaced[h].seq = __atomic_add_fetch(&replace_seq, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&rec_lock);
+}
+
 static pthread_rwlock_t *stripe(uint64_t oid)
 {
 	return &stripes[oid_hash(oid) % NR_STRIPES];
@@ -169,8 +212,11 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, boo
 		got.counter = rsp.recov.ver_counter;
 		if (rsp.data_length != rsp.recov.obj_size || !rsp.data_length)
 			ret = SD_RES_EIO;
-		else if (!have || obj_version_cmp(&got, mine) > 0)
+		else if (!have || obj_version_cmp(&got, mine) > 0) {
 			ret = store_replace(oid, buf, rsp.data_length, &got);
+			if (ret == SD_RES_SUCCESS)
+				note_replaced(oid);
+		}
 		if (ret == SD_RES_SUCCESS) {
 			pthread_mutex_lock(&rec_lock);
 			fetched_objs++;
@@ -365,13 +411,16 @@ static int remote_list(const struct sd_node *n, struct list_buf *l)
 
 /* ---- the recovery thread ---------------------------------------------- */
 
-static void set_state(uint32_t state, uint64_t finished, uint64_t total)
+/* progress of epoch e, unless the epoch has moved on (a format may have ended it) */
+static void set_state(uint32_t e, uint32_t state, uint64_t finished, uint64_t total)
 {
 	pthread_mutex_lock(&rec_lock);
-	stat.state = state;
-	stat.nr_finished = finished;
-	stat.nr_total = total;
-	stat.in_recovery = state != RECOVERY_DONE;
+	if (want_epoch == e && finished_epoch != e) {
+		stat.state = state;
+		stat.nr_finished = finished;
+		stat.nr_total = total;
+		stat.in_recovery = state != RECOVERY_DONE;
+	}
 	pthread_mutex_unlock(&rec_lock);
 }
 
@@ -425,7 +474,7 @@ static int recover_epoch(uint32_t e)
 		gateway_put_ring(r);
 		return -EAGAIN;
 	}
-	set_state(RECOVERY_PREPARING, 0, 0);
+	set_state(e, RECOVERY_PREPARING, 0, 0);
 	local_list(&all);
 	for (int i = 0; i < r->nr_nodes; i++) {
 		char name[64];
@@ -455,7 +504,7 @@ static int recover_epoch(uint32_t e)
 		if (holds(r, best.oid))
 			all.e[total++] = best;
 	}
-	set_state(RECOVERY_OBJECTS, 0, total);
+	set_state(e, RECOVERY_OBJECTS, 0, total);
 	for (size_t i = 0; i < total && !ret; i++) {
 		uint64_t oid = all.e[i].oid;
 		struct obj_version best = entry_ver(&all.e[i]), mine;
@@ -480,7 +529,7 @@ static int recover_epoch(uint32_t e)
 				ret = -EAGAIN;
 		}
 		pthread_rwlock_unlock(stripe(oid));
-		set_state(RECOVERY_OBJECTS, ++finished, total);
+		set_state(e, RECOVERY_OBJECTS, ++finished, total);
 		throttle(finished);
 	}
 	gateway_put_ring(r);
@@ -515,8 +564,10 @@ static void *recovery_thread(void *arg)
 			sd_err("recovery of epoch %" PRIu32 " stopped: the disk is full; free space "
 			       "or add nodes (nothing was removed)", e);
 			pthread_mutex_lock(&rec_lock);
-			snprintf(stop_reason, sizeof(stop_reason), "disk full");
-			stat.state = RECOVERY_STOPPED;
+			if (want_epoch == e && finished_epoch != e) {
+				snprintf(stop_reason, sizeof(stop_reason), "disk full");
+				stat.state = RECOVERY_STOPPED;
+			}
 			/* wait for the next epoch, or a retry after RETRY_MS * 20 */
 			pthread_mutex_unlock(&rec_lock);
 			usleep(RETRY_MS * 20 * 1000);
@@ -600,8 +651,10 @@ static void start(uint32_t epoch, bool empty)
 		if (empty || want_epoch != epoch)
 			oidset_clear(&done);
 		want_epoch = epoch;
-		if (empty)
+		if (empty) {
 			finished_epoch = epoch;
+			stop_reason[0] = '\0';
+		}
 		recovering = !empty;
 		stat.in_recovery = !empty;
 		stat.state = empty ? RECOVERY_DONE : RECOVERY_PREPARING;
@@ -612,8 +665,10 @@ static void start(uint32_t epoch, bool empty)
 	free(completed);
 	completed = NULL;
 	nr_completed = 0;
-	if (empty)
+	if (empty) {
+		gc_epoch = 0;	/* a new cluster's epochs start again from 1 */
 		(void)!write(complete_efd, &one, sizeof(one));
+	}
 }
 
 void recovery_start(uint32_t epoch)

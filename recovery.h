@@ -28,6 +28,13 @@ int recovery_init(void);
 int obj_acquire(uint64_t oid);
 void obj_release(uint64_t oid);
 /*
+ * A write notes obj_arrival() before anything can wait; after obj_acquire,
+ * obj_replaced_since(oid, arrival) says recovery replaced the object in
+ * between: the copy fetched may already hold this very write.
+ */
+uint64_t obj_arrival(void);
+bool obj_replaced_since(uint64_t oid, uint64_t arrival);
+/*
  * Around the store call of every write (after checking its epoch): a peer's
  * recovery read of the object waits (obj_drain_begin .. obj_write_end) until
  * writes of the old epoch in progress are on disk.

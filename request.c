@@ -24,6 +24,7 @@
 #include "event.h"
 #include "net.h"
 #include "ops.h"
+#include "recovery.h"
 #include "sheep.h"
 
 #define MAX_INFLIGHT 64
@@ -115,6 +116,7 @@ static struct request *alloc_request(const struct sd_req *hdr)
 	struct request *req = xzalloc(sizeof(*req));
 
 	req->rq = *hdr;
+	req->arrival = obj_arrival();
 	list_init(&req->link);
 	if (hdr->data_length) {
 		req->data_mem = buf_get(hdr->data_length);

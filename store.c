@@ -489,6 +489,35 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * Whether the object's data at off already is buf (len > 0 bytes), written
+ * in epoch (its version's), and on disk: synced here, as a concurrent write
+ * of the same bytes may not have been yet.  False on any doubt.
+ */
+bool store_holds(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
+{
+	struct fd_slot *slot;
+	struct trailer t;
+	bool same = false;
+	off_t end;
+	char *mine;
+	int fd;
+
+	if (!len || !buf)
+		return false;
+	fd = get_obj_fd(oid, &slot);
+	if (fd < 0)
+		return false;
+	mine = malloc(len);
+	if (mine && read_trailer(fd, &t, &end) == 0 && t.epoch == epoch &&
+	    (uint64_t)off + len <= (uint64_t)end)
+		same = xpread_full(fd, mine, len, off) == (ssize_t)len && !memcmp(mine, buf, len) &&
+		       !sync_fd(fd);
+	free(mine);
+	put_obj_fd(fd, slot);
+	return same;
+}
+
 /* journal replay: the write as it was, and the version it left */
 static int apply_journaled(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
 			   uint32_t epoch, uint64_t counter)

@@ -66,6 +66,9 @@ static inline int obj_version_cmp(const struct obj_version *a, const struct obj_
 /* object IO; all return SD_RES_*.  epoch: the epoch the write belongs to */
 int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen);
 int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
+/* whether the object's data at off already is buf (len > 0 bytes), its version of epoch,
+ * and synced; false on any doubt */
+bool store_holds(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
 /*
  * Create oid of objsize bytes, atomically: it appears complete or not at all.
  * Its initial content is base (objsize bytes) or zeros, with buf applied at

@@ -43,6 +43,7 @@ run_one() {	# run_one NAME COMMAND...
 	elif [ $rc -ne 0 ]; then
 		failures+=("$name")
 		echo "FAILED"
+		grep -E '^(FAIL|info:)' "$log" | tail -10 | sed 's/^/    /'
 	else
 		echo "ok ($(grep -cE '^(ok |PASS: )' "$log") checks)"
 	fi

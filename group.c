@@ -811,8 +811,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	sys->epoch = 1;
 	log_epoch();
 	sys->status = SD_STATUS_OK;
-	recovery_start_empty(sys->epoch);	/* before the ring, as update_ring() */
-	gateway_set_ring(sys->nodes, sys->nr_nodes, sys->epoch);
+	update_ring();
 	sd_info("cluster formatted: copies %u, epoch 1, %d nodes", sys->copies, sys->nr_nodes);
 	return SD_RES_SUCCESS;
 }

@@ -634,32 +634,16 @@ int recovery_init(void)
 	return 0;
 }
 
-/*
- * empty: a store just wiped by a format, where nothing can be missing or
- * stale, so the epoch is recovered as it starts; nor is anything to be
- * cleaned up, so its completion is not announced (with 30 members all
- * announcing at once, the next leave reached the farthest one in 4.3-7.4 s
- * in ten ASan runs of zk_scale.sh, 4.2-5.8 s in six without; the cause
- * was not pinned down).
- * Scanning anyway raced the first writes: a node that listed its peers
- * while a client's first objects were being created fetched them, then
- * applied the same create again (one more version than its peers: the
- * next cluster restart copied those objects once more).
- */
-static void start(uint32_t epoch, bool empty)
+void recovery_start(uint32_t epoch)
 {
 	pthread_mutex_lock(&rec_lock);
-	if (empty || want_epoch != epoch || finished_epoch != epoch) {
-		if (empty || want_epoch != epoch)
+	if (want_epoch != epoch || finished_epoch != epoch) {
+		if (want_epoch != epoch)
 			oidset_clear(&done);
 		want_epoch = epoch;
-		if (empty) {
-			finished_epoch = epoch;
-			stop_reason[0] = '\0';
-		}
-		recovering = !empty;
-		stat.in_recovery = !empty;
-		stat.state = empty ? RECOVERY_DONE : RECOVERY_PREPARING;
+		recovering = true;
+		stat.in_recovery = 1;
+		stat.state = RECOVERY_PREPARING;
 		stat.nr_finished = stat.nr_total = 0;
 		pthread_cond_broadcast(&rec_cond);
 	}
@@ -667,18 +651,6 @@ static void start(uint32_t epoch, bool empty)
 	free(completed);
 	completed = NULL;
 	nr_completed = 0;
-	if (empty)
-		gc_epoch = 0;	/* a new cluster's epochs start again from 1 */
-}
-
-void recovery_start(uint32_t epoch)
-{
-	start(epoch, false);
-}
-
-void recovery_start_empty(uint32_t epoch)
-{
-	start(epoch, true);
 }
 
 void recovery_set_disabled(bool off)

@@ -48,8 +48,6 @@ int recovery_op_get_obj_list(struct request *req);
 
 /* main thread */
 void recovery_start(uint32_t epoch);
-/* the same for a store a format has just wiped: nothing to fetch */
-void recovery_start_empty(uint32_t epoch);
 void recovery_node_done(const struct node_id *nid, uint32_t epoch);
 void recovery_set_disabled(bool off);
 bool recovery_disabled(void);

@@ -411,11 +411,11 @@ static int remote_list(const struct sd_node *n, struct list_buf *l)
 
 /* ---- the recovery thread ---------------------------------------------- */
 
-/* progress of epoch e, unless the epoch has moved on (a format may have ended it) */
+/* progress of epoch e, unless a newer epoch has started meanwhile */
 static void set_state(uint32_t e, uint32_t state, uint64_t finished, uint64_t total)
 {
 	pthread_mutex_lock(&rec_lock);
-	if (want_epoch == e && finished_epoch != e) {
+	if (want_epoch == e) {
 		stat.state = state;
 		stat.nr_finished = finished;
 		stat.nr_total = total;
@@ -564,7 +564,7 @@ static void *recovery_thread(void *arg)
 			sd_err("recovery of epoch %" PRIu32 " stopped: the disk is full; free space "
 			       "or add nodes (nothing was removed)", e);
 			pthread_mutex_lock(&rec_lock);
-			if (want_epoch == e && finished_epoch != e) {
+			if (want_epoch == e) {
 				snprintf(stop_reason, sizeof(stop_reason), "disk full");
 				stat.state = RECOVERY_STOPPED;
 			}

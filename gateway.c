@@ -314,7 +314,7 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 			uint8_t copies)
 {
 	int fds[SD_MAX_COPIES], res[SD_MAX_COPIES], ret = SD_RES_SUCCESS;
-	uint64_t arrival = obj_arrival();	/* before any peer can have it */
+	uint64_t arrival;
 	struct sd_req hdr;
 
 	fill_peer_req(&hdr, io, r->epoch, copies);
@@ -327,6 +327,8 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 	for (int i = 0; i < nr; i++)
 		if (nid_is_local(&r->nodes[idx[i]].nid) && obj_acquire(io->oid) == SD_RES_SUCCESS)
 			obj_release(io->oid);
+	/* after that copy, before any peer can have the write: only a later fetch may hold it */
+	arrival = obj_arrival();
 	for (int i = 0; i < nr; i++) {
 		const struct sd_node *n = &r->nodes[idx[i]];
 

@@ -422,25 +422,43 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 		sd_err("zookeeper: cannot create %s: %s", path, zerror(rc));
 		return -EIO;
 	}
-	/* a quick restart: our previous incarnation leaves when its session ends */
+	/*
+	 * A quick restart: our previous incarnation leaves when its session
+	 * ends.  Meanwhile a lost connection is waited out (the client library
+	 * reconnects) and an expired session (we were frozen, say) starts over
+	 * as a member's does, the launcher still waiting for the new image:
+	 * neither fails the start.  The wait counts its own steps, not the
+	 * clock, so a freeze does not use it up.
+	 */
 	for (int waited = 0;; waited += 200) {
-		if (catch_up() || refresh_members())
-			return -EIO;
-		evlog_reap();
-		catch_up();
-		if (!evlog_addr_taken(myself))
-			break;
-		if (waited == 0)
-			sd_notice("zookeeper: an earlier sheep at this address still has a session; "
-				  "waiting up to %d ms for it to end", 2 * session_timeout_ms + 2000);
+		bool answered = !catch_up() && !refresh_members();
+
+		if (answered) {
+			evlog_reap();
+			catch_up();
+			if (!evlog_addr_taken(myself))
+				break;
+			if (waited == 0)
+				sd_notice("zookeeper: an earlier sheep at this address still has a "
+					  "session; waiting up to %d ms for it to end",
+					  2 * session_timeout_ms + 2000);
+		} else {
+			check_session();
+		}
 		if (waited > 2 * session_timeout_ms + 2000) {
+			if (!answered) {
+				sd_err("cannot join: no ZooKeeper server of %s answered", hosts_str);
+				return -EIO;
+			}
 			sd_err("a live sheep already uses this address and port");
 			return -EADDRINUSE;
 		}
 		usleep(200000);
 	}
 	ret = evlog_join(myself, opaque, len);
-	if (!ret)
+	if (ret)
+		check_session();
+	else
 		process();
 	return ret;
 }

@@ -446,12 +446,16 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 			check_session();
 		}
 		if (waited > 2 * session_timeout_ms + 2000) {
-			if (!answered) {
-				sd_err("cannot join: no ZooKeeper server of %s answered", hosts_str);
-				return -EIO;
-			}
-			sd_err("a live sheep already uses this address and port");
-			return -EADDRINUSE;
+			char why[MAX_HOSTS_LEN + 64];
+
+			if (answered)
+				snprintf(why, sizeof(why), "a live sheep already uses this address and port");
+			else
+				snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered",
+					 hosts_str);
+			sd_err("%s", why);
+			sheep_startup_failed(why);	/* the launcher says why */
+			return answered ? -EADDRINUSE : -EIO;
 		}
 		usleep(200000);
 	}

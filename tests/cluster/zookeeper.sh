@@ -6,8 +6,10 @@
 # session and rejoins; a member frozen (SIGSTOP) past the timeout stops as
 # soon as it runs again instead of serving as a stale member: it starts over
 # in place and rejoins as a new member, also when frozen while still joining;
-# data is verified after each step.  ZooKeeper and the sheep are killed by
-# PID at the end.
+# data is verified after each step; when ZooKeeper goes away, a sheep
+# waiting to be accepted and one waiting for its old session both fail to
+# start, saying why, after twice the session timeout + 2 s.  ZooKeeper and the
+# sheep are killed by PID at the end.
 TEST_PORT_OFFSET=220
 source "$(dirname "$0")/../lib.sh"
 ZK_PORT=${SHEEP_ZK_PORT:-21811}
@@ -85,16 +87,30 @@ check "it restarted in place while joining" grep -qE "longer than the session ti
 check "three members after a freeze while joining" wait_members 0 0 1 2
 check "node 2 reads d" same_data 2 "$T/d" d
 
+# node 2 again, with a session of 15 s that outlives its kill -9 below
+start15() { CLUSTER=${CLUSTER/timeout=${TIMEOUT_S}s/timeout=15s} start_sheep "$@"; }
+kill9_sheep 2
+check "node 2 rejoins with a 15 s session" start15 2
+check "three members with it" wait_members 0 0 1 2
+kill9_sheep 2
+
 # ZooKeeper goes away while a sheep waits to be accepted (every member is
-# stopped, so none can accept): its start fails with a reason within twice
-# the session timeout, instead of leaving its launcher waiting for good
-members=("$(pid_of 0)" "$(pid_of 1)" "$(pid_of 2)")
+# stopped, so none can accept), and while node 2, restarted, waits for its
+# old session: both starts fail with a reason within twice the session
+# timeout (+2 s), instead of leaving their launchers waiting for good
+members=("$(pid_of 0)" "$(pid_of 1)")
 kill -STOP "${members[@]}"
-rm -f "$T/3.pid"
+rm -f "$T/3.pid" "$T/2.pid"
+waits=$(grep -c 'still has a session' "$T/2/sheep.log")
 (start_sheep 3 2>"$T/err3"; echo $? >"$T/rc3") &
 launcher=$!
+(start_sheep 2 2>"$T/err2"; echo $? >"$T/rc2") &
+launcher2=$!
 check "node 3 connects and asks to join" retry 20 grep -q "zookeeper: connected" "$T/3/sheep.log"
+check "node 2 waits for its old session" retry 20 bash -c \
+	"[ \$(grep -c 'still has a session' '$T/2/sheep.log') -gt $waits ]"
 retry 10 test -s "$T/3.pid" && pid3=$(cat "$T/3.pid") && PIDS+=("$pid3")
+retry 10 test -s "$T/2.pid" && pid2=$(cat "$T/2.pid") && PIDS+=("$pid2")
 sleep 1
 zk_kill 1
 t0=$(date +%s)
@@ -103,5 +119,10 @@ echo "info: the start failed $(($(date +%s) - t0)) s after ZooKeeper went (sessi
 check "with exit status 1" test "$(cat "$T/rc3" 2>/dev/null)" = 1
 check "saying why" grep -q "cannot join: no ZooKeeper server of 127.0.0.1:$ZK_PORT answered" "$T/err3"
 check "and the daemon is gone" retry 10 bash -c "[ -n '${pid3:-}' ] && ! kill -0 ${pid3:-0}"
+check "node 2's launcher returns too" retry $((4 * TIMEOUT_S + 10)) bash -c "! kill -0 $launcher2"
+echo "info: node 2's start failed $(($(date +%s) - t0)) s after ZooKeeper went"
+check "with exit status 1, saying why" bash -c "[ \"\$(cat '$T/rc2')\" = 1 ] &&
+	grep -q 'cannot join: no ZooKeeper server of 127.0.0.1:$ZK_PORT answered' '$T/err2'"
+check "node 2's daemon is gone" retry 10 bash -c "[ -n '${pid2:-}' ] && ! kill -0 ${pid2:-0}"
 kill -CONT "${members[@]}"
 finish

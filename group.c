@@ -791,6 +791,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		return SD_RES_EIO;
 	}
 	vdi_reset();
+	recovery_reset();
 	sys->ctime = req->cluster.ctime;
 	sys->copies = req->cluster.copies;
 	sys->copy_policy = req->cluster.copy_policy;

@@ -653,6 +653,27 @@ void recovery_start(uint32_t epoch)
 	nr_completed = 0;
 }
 
+/*
+ * At format: the new cluster's epochs start over at 1, so nothing the old
+ * one recovered or cleaned up may count.  Kept, the old finished epoch made
+ * the new cluster's first epoch of that number look recovered already (the
+ * node stayed "recovering" and never cleaned up), and the old clean-up epoch
+ * skipped the new cluster's clean-up at that number.  A pass still running
+ * for an old epoch sees it is no longer wanted and stops.
+ */
+void recovery_reset(void)
+{
+	pthread_mutex_lock(&rec_lock);
+	want_epoch = finished_epoch = 0;
+	oidset_clear(&done);
+	pthread_cond_broadcast(&rec_cond);
+	pthread_mutex_unlock(&rec_lock);
+	gc_epoch = 0;
+	free(completed);
+	completed = NULL;
+	nr_completed = 0;
+}
+
 void recovery_set_disabled(bool off)
 {
 	pthread_mutex_lock(&rec_lock);

@@ -48,6 +48,7 @@ int recovery_op_get_obj_list(struct request *req);
 
 /* main thread */
 void recovery_start(uint32_t epoch);
+void recovery_reset(void);
 void recovery_node_done(const struct node_id *nid, uint32_t epoch);
 void recovery_set_disabled(bool off);
 bool recovery_disabled(void);

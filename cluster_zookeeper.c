@@ -414,6 +414,7 @@ static int zk_init(const char *option)
 static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 {
 	char path[340];
+	bool told = false;
 	int rc, ret;
 
 	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
@@ -427,10 +428,13 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 	 * ends.  Meanwhile a lost connection is waited out (the client library
 	 * reconnects) and an expired session (we were frozen, say) starts over
 	 * as a member's does, the launcher still waiting for the new image:
-	 * neither fails the start.  The wait counts its own steps, not the
-	 * clock, so a freeze does not use it up.
+	 * neither fails the start.  The wait adds up each pass's own time, a
+	 * pass counting at most one session timeout: a call blocked on an
+	 * unreachable server counts, a freeze does not use the wait up (the
+	 * freeze watch restarts us).
 	 */
-	for (int waited = 0;; waited += 200) {
+	for (uint64_t waited = 0, limit = 2 * (uint64_t)session_timeout_ms + 2000;;) {
+		uint64_t t0 = now_ms();
 		bool answered = !catch_up() && !refresh_members();
 
 		if (answered) {
@@ -438,26 +442,27 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 			catch_up();
 			if (!evlog_addr_taken(myself))
 				break;
-			if (waited == 0)
+			if (!told)
 				sd_notice("zookeeper: an earlier sheep at this address still has a "
-					  "session; waiting up to %d ms for it to end",
-					  2 * session_timeout_ms + 2000);
+					  "session; waiting up to %" PRIu64 " ms for it to end", limit);
+			told = true;
 		} else {
 			check_session();
 		}
-		if (waited > 2 * session_timeout_ms + 2000) {
-			char why[MAX_HOSTS_LEN + 64];
+		if (waited > limit) {
+			char why[MAX_HOSTS_LEN + 128];
 
 			if (answered)
 				snprintf(why, sizeof(why), "a live sheep already uses this address and port");
 			else
-				snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered",
-					 hosts_str);
+				snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered "
+					 "while we waited for our old session to end", hosts_str);
 			sd_err("%s", why);
 			sheep_startup_failed(why);	/* the launcher says why */
 			return answered ? -EADDRINUSE : -EIO;
 		}
 		usleep(200000);
+		waited += MIN(now_ms() - t0, (uint64_t)session_timeout_ms);
 	}
 	ret = evlog_join(myself, opaque, len);
 	if (ret)

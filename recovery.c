@@ -659,7 +659,10 @@ void recovery_start(uint32_t epoch)
  * the new cluster's first epoch of that number look recovered already (the
  * node stayed "recovering" and never cleaned up), and the old clean-up epoch
  * skipped the new cluster's clean-up at that number.  A pass still running
- * for an old epoch sees it is no longer wanted and stops.
+ * for an old epoch of another number stops at its next object; one of the
+ * same number goes on with the old cluster's list, whose objects are gone
+ * from every wiped store (a fetch in flight across the wipe is not
+ * covered: it may bring an old object back).
  */
 void recovery_reset(void)
 {

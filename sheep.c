@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -135,9 +136,20 @@ static void write_pidfile(void)
 	}
 }
 
+/*
+ * ready_fd is answered once, by the main thread (joined, or the start
+ * failed) or handed to a new image by sheep_restart, which the zookeeper
+ * driver's freeze watch may call from its own thread: ready_lock keeps the
+ * three apart (a restart holds it into exec), and a restart after a failed
+ * start exits instead, its launcher already gone.
+ */
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool start_failed;
+
 /* called by group.c once we are a member: the parent may return now */
 void sheep_ready(void)
 {
+	pthread_mutex_lock(&ready_lock);
 	if (ready_fd >= 0) {
 		char ok = 'R';
 
@@ -145,11 +157,14 @@ void sheep_ready(void)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+	pthread_mutex_unlock(&ready_lock);
 }
 
 /* startup failed after daemonizing: the launcher prints why and exits 1 */
 void sheep_startup_failed(const char *why)
 {
+	pthread_mutex_lock(&ready_lock);
+	start_failed = true;
 	if (ready_fd >= 0) {
 		char buf[512];
 		int n = snprintf(buf, sizeof(buf), "E%s", why);
@@ -160,6 +175,7 @@ void sheep_startup_failed(const char *why)
 	} else {
 		fprintf(stderr, "sheep: %s\n", why);
 	}
+	pthread_mutex_unlock(&ready_lock);
 }
 
 void sheep_request_exit(void)
@@ -406,6 +422,13 @@ void sheep_restart(const char *why)
 {
 	char fd[16];
 
+	pthread_mutex_lock(&ready_lock);	/* held into exec; a second restart waits here */
+	if (start_failed) {
+		sd_err("%s; not restarting: the start has failed", why);
+		if (pidfile_written)
+			unlink(pidfile);
+		_exit(1);
+	}
 	sd_err("%s; restarting to rejoin the cluster", why);
 	setenv("SHEEP_REEXEC", "1", 1);
 	/* not joined yet: the launcher still waits; the new image answers it */

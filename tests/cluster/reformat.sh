@@ -11,6 +11,9 @@ TEST_PORT_OFFSET=200
 source "$(dirname "$0")/../lib.sh"
 BASE=0
 
+epoch_is() { [ "$(epoch_of "$1")" = "$2" ]; }
+no_vdis() { [ -z "$(dogp "$1" vdi list -r)" ]; }
+
 all_recovered() {
 	local i
 	for i in "$@"; do
@@ -42,11 +45,12 @@ expect_fail "re-format asks first; no keeps the data" 0 "Caution! The cluster is
 	bash -c "echo no | '$DOG' cluster format -c 2 -p $(port_of 1)"
 check "o still reads back" same_data 0 "$T/old" o
 check "re-format: yes" bash -c "echo yes | '$DOG' cluster format -c 2 -p $(port_of 1)"
+# every member applies the format in turn: give the others a moment
 for i in 0 1 2; do
-	check "node $i: epoch 1 again" test "$(epoch_of $i)" = 1
-	check "node $i lists no VDI" test -z "$(dogp $i vdi list -r)"
+	check "node $i: epoch 1 again" retry 10 epoch_is $i 1
+	check "node $i lists no VDI" retry 10 no_vdis $i
 done
-check "no object of the old cluster is left on the members" bash -c \
+check "no object of the old cluster is left on the members" retry 10 bash -c \
 	"! ls '$T'/{0,1,2}/obj | grep -q '^[0-9a-f]\{16\}\$'"
 
 # the same name hashes to the same VDI id: its objects must start empty
@@ -64,10 +68,14 @@ check "a 4 KiB write into the new o" bash -c \
 check "o reads that block and zeros around it" same_data 2 "$T/new" o
 expect_fail "the old snapshot is gone" 1 "Failed to find requested tag" \
 	dogp 0 vdi read -s before o 0 512
+# fill the rest: objects enough that some must move to node 3 below
+head -c $((16 << 20)) /dev/urandom >"$T/new"
+check "write all of the new o" bash -c "'$DOG' vdi write o -p $(port_of 0) <'$T/new'"
 
 # the node that missed the format
 expect_fail "node 3, with the old cluster's store, is refused" 1 "belongs to another cluster" \
-	"$SHEEP" -b 127.0.0.1 -p "$(port_of 3)" -c "local:$T/cluster" -z 3 "$T/3"
+	"$SHEEP" -b 127.0.0.1 -p "$(port_of 3)" -P "$T/3.pid" -c "local:$T/cluster" -z 3 "$T/3"
+[ -s "$T/3.pid" ] && PIDS+=("$(cat "$T/3.pid")")	# should it start, cleanup kills it
 check "the refused node is not a member" wait_members 0 0 1 2
 check "the epoch did not move" test "$(epoch_of 0)" = 1
 check "the refused sheep exits" port_free "$(port_of 3)"
@@ -77,6 +85,7 @@ check "four members again" wait_members 0 0 1 2 3
 check "node 3 joined at epoch 2" test "$(epoch_of 0)" = 2
 check "enable recovery" dogp 0 cluster recover enable
 check "recovery completes" retry 60 all_recovered 0 1 2 3
+check "node 3 holds objects of the new o" bash -c "ls '$T/3/obj' | grep -q '^00'"
 check "2 identical replicas of every object, in 2 zones" retry 30 placement 2 0 1 2 3
 check "node 3 reads the new o" same_data 3 "$T/new" o
 finish

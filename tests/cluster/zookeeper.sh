@@ -122,7 +122,7 @@ check "and the daemon is gone" retry 10 bash -c "[ -n '${pid3:-}' ] && ! kill -0
 check "node 2's launcher returns too" retry $((4 * TIMEOUT_S + 10)) bash -c "! kill -0 $launcher2"
 echo "info: node 2's start failed $(($(date +%s) - t0)) s after ZooKeeper went"
 check "with exit status 1, saying why" bash -c "[ \"\$(cat '$T/rc2')\" = 1 ] &&
-	grep -q 'cannot join: no ZooKeeper server of 127.0.0.1:$ZK_PORT answered' '$T/err2'"
+	grep -q 'cannot join: no ZooKeeper server of 127.0.0.1:$ZK_PORT answered while we waited for our old session' '$T/err2'"
 check "node 2's daemon is gone" retry 10 bash -c "[ -n '${pid2:-}' ] && ! kill -0 ${pid2:-0}"
 kill -CONT "${members[@]}"
 finish

@@ -234,6 +234,19 @@ static void check_session(void)
 		sheep_restart("zookeeper: our session expired: the cluster has gone on without us");
 }
 
+/* how long a sheep not yet joined waits for ZooKeeper before its start fails */
+static uint64_t join_limit_ms(void)
+{
+	return 2 * (uint64_t)session_timeout_ms + 2000;
+}
+
+/* the start fails: in the log, and the launcher prints why */
+static void fail_start(const char *why)
+{
+	sd_err("%s", why);
+	sheep_startup_failed(why);
+}
+
 /*
  * Not joined yet and no server answering for twice the session timeout: the
  * start fails with a reason instead of leaving its launcher waiting for good.
@@ -241,7 +254,7 @@ static void check_session(void)
  */
 static void check_joining(void)
 {
-	uint64_t now = now_ms(), limit = 2 * (uint64_t)session_timeout_ms + 2000;
+	uint64_t now = now_ms(), limit = join_limit_ms();
 	char why[MAX_HOSTS_LEN + 128];
 
 	if (zoo_state(zh) == ZOO_CONNECTED_STATE) {
@@ -254,8 +267,7 @@ static void check_joining(void)
 		return;
 	snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered for %" PRIu64
 		 " ms", hosts_str, now - lost_since);
-	sd_err("%s", why);
-	sheep_startup_failed(why);
+	fail_start(why);
 	sheep_request_exit();
 }
 
@@ -433,7 +445,7 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 	 * unreachable server counts, a freeze does not use the wait up (the
 	 * freeze watch restarts us).
 	 */
-	for (uint64_t waited = 0, limit = 2 * (uint64_t)session_timeout_ms + 2000;;) {
+	for (uint64_t waited = 0, limit = join_limit_ms();;) {
 		uint64_t t0 = now_ms();
 		bool answered = !catch_up() && !refresh_members();
 
@@ -457,8 +469,7 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 			else
 				snprintf(why, sizeof(why), "cannot join: no ZooKeeper server of %s answered "
 					 "while we waited for our old session to end", hosts_str);
-			sd_err("%s", why);
-			sheep_startup_failed(why);	/* the launcher says why */
+			fail_start(why);
 			return answered ? -EADDRINUSE : -EIO;
 		}
 		usleep(200000);

@@ -634,6 +634,14 @@ int recovery_init(void)
 	return 0;
 }
 
+/* main thread: no member has finished the epoch being started */
+static void forget_completed(void)
+{
+	free(completed);
+	completed = NULL;
+	nr_completed = 0;
+}
+
 void recovery_start(uint32_t epoch)
 {
 	pthread_mutex_lock(&rec_lock);
@@ -648,9 +656,7 @@ void recovery_start(uint32_t epoch)
 		pthread_cond_broadcast(&rec_cond);
 	}
 	pthread_mutex_unlock(&rec_lock);
-	free(completed);
-	completed = NULL;
-	nr_completed = 0;
+	forget_completed();
 }
 
 /*
@@ -672,9 +678,7 @@ void recovery_reset(void)
 	pthread_cond_broadcast(&rec_cond);
 	pthread_mutex_unlock(&rec_lock);
 	gc_epoch = 0;
-	free(completed);
-	completed = NULL;
-	nr_completed = 0;
+	forget_completed();
 }
 
 void recovery_set_disabled(bool off)

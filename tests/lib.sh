@@ -284,6 +284,13 @@ kill9_timed() {
 
 # recovered IDX: node IDX sees no member still recovering
 recovered() { [ -z "$(dogp "$1" node recovery -r)" ] && dogp "$1" node recovery -r >/dev/null; }
+# all_recovered IDX...: every one of these nodes has recovered
+all_recovered() {
+	local i
+	for i in "$@"; do
+		recovered "$i" || return 1
+	done
+}
 
 finish() {
 	local f

@@ -24,13 +24,6 @@ start_all() {
 	done
 }
 
-all_recovered() {
-	local i
-	for i in "$@"; do
-		recovered "$i" || return 1
-	done
-}
-
 verify() {	# verify IDX: the writer's log against the VDI, through node IDX
 	local out
 	out=$(python3 "$W" verify "$(port_of "$1")" w "$T/ack")

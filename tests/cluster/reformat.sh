@@ -11,15 +11,7 @@ TEST_PORT_OFFSET=200
 source "$(dirname "$0")/../lib.sh"
 BASE=0
 
-epoch_is() { [ "$(epoch_of "$1")" = "$2" ]; }
 no_vdis() { [ -z "$(dogp "$1" vdi list -r)" ]; }
-
-all_recovered() {
-	local i
-	for i in "$@"; do
-		recovered "$i" || return 1
-	done
-}
 
 for i in 0 1 2 3; do
 	check "node $i starts" start_sheep $i
@@ -47,7 +39,7 @@ check "o still reads back" same_data 0 "$T/old" o
 check "re-format: yes" bash -c "echo yes | '$DOG' cluster format -c 2 -p $(port_of 1)"
 # every member applies the format in turn: give the others a moment
 for i in 0 1 2; do
-	check "node $i: epoch 1 again" retry 10 epoch_is $i 1
+	check "node $i: epoch 1 again" wait_epoch $i 1
 	check "node $i lists no VDI" retry 10 no_vdis $i
 done
 check "no object of the old cluster is left on the members" retry 10 bash -c \

@@ -1,0 +1,22 @@
+#!/bin/bash
+# deps.sh - install, from Debian's packages, everything sheep's build, tests,
+# `make bench`, `make image` and CI need. Runs as root, or through sudo when
+# there is one.  Used by the README's first command and by .ci/run.
+set -euo pipefail
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+	# build, static binary, checks
+	build-essential musl-tools libzookeeper-mt-dev clang libclang-rt-14-dev cppcheck binutils
+	# cluster tests: ZooKeeper, tgt + libiscsi, QEMU's sheepdog/iSCSI clients, network namespaces
+	python3 util-linux iproute2 zookeeper tgt libiscsi-bin qemu-utils qemu-block-extra
+	# the appliance and its boot tests
+	qemu-system-x86 seabios ipxe-qemu xorriso cpio
+	# make bench's baselines
+	fio iperf3
+	# tests/cluster/compat.sh builds Sheepdog 1.0 itself as the other side
+	autoconf automake libtool pkg-config liburcu-dev yasm
+)
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -2,7 +2,7 @@
  * cluster.h - the cluster driver interface: membership and one total order
  * of events, delivered identically on every member.  Drivers live in
  * cluster_*.c and register themselves; the core never names a driver.
- * Contract: ../shared/reference/CLUSTER-DRIVERS.md.
+ * Contract: docs/CLUSTER-DRIVERS.md.
  */
 #ifndef SHEEP_CLUSTER_H
 #define SHEEP_CLUSTER_H

@@ -2,7 +2,7 @@
  * proto.h - the Sheepdog wire format, and nothing else.
  *
  * Every struct here travels on the wire or lives on disk byte for byte as the
- * reference implementation lays it out (../shared/reference/PROTOCOL.md).
+ * reference implementation lays it out (docs/PROTOCOL.md).
  * The protocol is little-endian and carries no byte swapping; sheep only
  * builds on little-endian hosts (checked below).  Offsets are pinned by
  * static asserts here and by tests/unit/test_proto.c.

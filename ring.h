@@ -1,5 +1,5 @@
 /*
- * ring.h - object placement: the virtual-node ring of PROTOCOL.md.  A ring
+ * ring.h - object placement: the virtual-node ring of docs/PROTOCOL.md.  A ring
  * is built once per membership change by the main thread and is immutable
  * afterwards, so worker threads share it by reference count.
  */

@@ -1,5 +1,5 @@
 /*
- * test_proto.c - pins the wire format to PROTOCOL.md: every header offset,
+ * test_proto.c - pins the wire format to docs/PROTOCOL.md: every header offset,
  * struct size, id formula and hash the reference defines.
  */
 #include <stddef.h>

@@ -1,7 +1,8 @@
 /*
  * ring.c - consistent hashing with virtual nodes, as Sheepdog places
- * objects: node hash h0 = sd_hash(addr[16] + port[2]); its k-th vnode is
- * the k-th iterate of fnv_64a over the previous hash.  An object goes to the
+ * objects: node hash h0 = sd_hash(addr[16] + port[2]); its k-th vnode
+ * (k = 1..nr_vnodes) is the k-th iterate of fnv_64a over h0, so h0 itself
+ * is no vnode.  An object goes to the
  * first vnode at or after sd_hash(oid), further copies walk the ring and
  * skip nodes whose zone already holds a copy.  Pure functions, no locks.
  */
@@ -56,10 +57,10 @@ struct ring *ring_build(const struct sd_node *nodes, int nr_nodes, uint32_t epoc
 		uint64_t h = sd_hash(&nodes[i].nid, 18);	/* addr[16] + port */
 
 		for (int v = 0; v < nodes[i].nr_vnodes; v++) {
+			h = sd_hash_next(h);
 			r->vnodes[k].hash = h;
 			r->vnodes[k].node = i;
 			k++;
-			h = sd_hash_next(h);
 		}
 	}
 	r->nr_vnodes = total;

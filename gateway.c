@@ -8,7 +8,8 @@
  * whose epoch differs answers OLD/NEW_NODE_VER; the gateway waits for its
  * own view to catch up and retries.  Every replica IO, local or from a peer,
  * first makes the object current on this node (recovery.c: obj_acquire), so
- * a holder that missed writes never serves or extends a stale copy.
+ * a holder that missed writes never serves or extends a stale copy; the
+ * per-object locks around a write are objlock.c's.
  *
  * Worker threads only.  The ring is replaced by the main thread
  * (gateway_set_ring) and shared by reference count under ring_lock; idle
@@ -23,6 +24,7 @@
 
 #include "gateway.h"
 #include "net.h"
+#include "objlock.h"
 #include "recovery.h"
 #include "ring.h"
 #include "store.h"
@@ -656,7 +658,7 @@ static int peer_recovery_read(struct request *req)
 				       &ver);
 	else
 		ret = store_get_version(req->rq.obj.oid, &ver);
-	obj_write_end(req->rq.obj.oid);
+	obj_drain_end(req->rq.obj.oid);
 	if (ret)
 		return ret;
 	req->rp.data_length = req->rq.data_length ? size : 0;

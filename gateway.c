@@ -215,7 +215,7 @@ struct peer_io {
 	uint64_t arrival;	/* writes: obj_arrival() when it came (0: not noted) */
 };
 
-static int local_io(const struct peer_io *io)
+static int local_store_io(const struct peer_io *io)
 {
 	uint32_t rlen, mine;
 	int ret = obj_acquire(io->oid);
@@ -256,6 +256,20 @@ static int local_io(const struct peer_io *io)
 		ret = SD_RES_INVALID_PARMS;
 	obj_write_end(io->oid);
 	obj_release(io->oid);
+	return ret;
+}
+
+/*
+ * IO on this node's replica.  Once our store has failed (store.h), the
+ * sender is told to retry, as after a lost connection: group.c is turning
+ * this node into a gateway, and the next ring leaves it out.
+ */
+static int local_io(const struct peer_io *io)
+{
+	int ret = local_store_io(io);
+
+	if (ret == SD_RES_EIO && store_failed(NULL, 0))
+		ret = SD_RES_NETWORK_ERROR;
 	return ret;
 }
 

@@ -116,8 +116,11 @@ if [ -z "${SHEEP_IN_MOUNT_NS:-}" ]; then
 fi
 truncate -s 256M "$T/disk4.img"
 mkdir -p "$T/4/obj"
-check "an ext4 loop filesystem for node 4's objects" bash -c \
-	"mkfs.ext4 -q -F '$T/disk4.img' && mount -o loop '$T/disk4.img' '$T/4/obj'"
+if ! out=$(mkfs.ext4 -q -F "$T/disk4.img" 2>&1 && mount -o loop "$T/disk4.img" "$T/4/obj" 2>&1); then
+	echo "info: part 2 (EIO from a loop filesystem) skipped: no ext4 loop mount here: $out"
+	finish
+	exit
+fi
 CLEANUP_HOOK='umount -l "$T/4/obj" 2>/dev/null'
 check "node 4 starts" start_sheep 4
 check "recovery completes" retry 60 all_recovered 0 1 2 3 4

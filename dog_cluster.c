@@ -217,17 +217,26 @@ static int node_info(int argc, char **argv)
 		struct sd_req hdr;
 		struct sd_rsp rsp;
 		uint64_t size, avail;
+		char failed[160] = "";
 
+		/* ours: a node whose store failed says why (Sheepdog's sheep answers nothing) */
 		dog_init_req(&hdr, SD_OP_STAT_SHEEP);
-		if (dog_exec_node(&nodes[i].nid, &hdr, NULL, &rsp) ||
+		hdr.data_length = sizeof(failed) - 1;
+		if (dog_exec_node(&nodes[i].nid, &hdr, failed, &rsp) ||
 		    rsp.result != SD_RES_SUCCESS)
 			continue;
+		failed[MIN(rsp.data_length, sizeof(failed) - 1)] = '\0';
 		size = rsp.node.store_size;
 		avail = rsp.node.store_free;
-		printf(dog_opts.raw ? "%d %s %s %s %d%%\n" : "%2d\t%s\t%s\t%s\t%3d%%\n", i,
+		printf(dog_opts.raw ? "%d %s %s %s %d%%" : "%2d\t%s\t%s\t%s\t%3d%%", i,
 		       dog_size_str(size, s1, sizeof(s1)), dog_size_str(size - avail, s2, sizeof(s2)),
 		       dog_size_str(avail, s3, sizeof(s3)),
 		       size ? (int)((double)(size - avail) / (double)size * 100) : 0);
+		if (failed[0] && dog_opts.raw)
+			printf(" store-failed");
+		else if (failed[0])
+			printf("\tstore failed, gateway now (%s)", failed);
+		printf("\n");
 		total_size += size;
 		total_avail += avail;
 		success++;

@@ -8,7 +8,8 @@
  * whose epoch differs answers OLD/NEW_NODE_VER; the gateway waits for its
  * own view to catch up and retries.  Every replica IO, local or from a peer,
  * first makes the object current on this node (recovery.c: obj_acquire), so
- * a holder that missed writes never serves or extends a stale copy.
+ * a holder that missed writes never serves or extends a stale copy; the
+ * per-object locks around a write are objlock.c's.
  *
  * Worker threads only.  The ring is replaced by the main thread
  * (gateway_set_ring) and shared by reference count under ring_lock; idle
@@ -23,6 +24,7 @@
 
 #include "gateway.h"
 #include "net.h"
+#include "objlock.h"
 #include "recovery.h"
 #include "ring.h"
 #include "store.h"
@@ -213,7 +215,7 @@ struct peer_io {
 	uint64_t arrival;	/* writes: obj_arrival() when it came (0: not noted) */
 };
 
-static int local_io(const struct peer_io *io)
+static int local_store_io(const struct peer_io *io)
 {
 	uint32_t rlen, mine;
 	int ret = obj_acquire(io->oid);
@@ -254,6 +256,20 @@ static int local_io(const struct peer_io *io)
 		ret = SD_RES_INVALID_PARMS;
 	obj_write_end(io->oid);
 	obj_release(io->oid);
+	return ret;
+}
+
+/*
+ * IO on this node's replica.  Once our store has failed (store.h), the
+ * sender is told to retry, as after a lost connection: group.c is turning
+ * this node into a gateway, and the next ring leaves it out.
+ */
+static int local_io(const struct peer_io *io)
+{
+	int ret = local_store_io(io);
+
+	if (ret == SD_RES_EIO && store_failed(NULL, 0))
+		ret = SD_RES_NETWORK_ERROR;
 	return ret;
 }
 
@@ -656,7 +672,7 @@ static int peer_recovery_read(struct request *req)
 				       &ver);
 	else
 		ret = store_get_version(req->rq.obj.oid, &ver);
-	obj_write_end(req->rq.obj.oid);
+	obj_drain_end(req->rq.obj.oid);
 	if (ret)
 		return ret;
 	req->rp.data_length = req->rq.data_length ? size : 0;

@@ -414,6 +414,8 @@ static void sync_epochs_from(const struct sd_node *nodes, int nr)
 	queue_work(&es->work);
 }
 
+static void store_out_of_service(void);
+
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
 		       size_t nr_members, const void *opaque)
 {
@@ -428,6 +430,7 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 			return;
 		}
 		sys->joined = true;
+		store_out_of_service();	/* a failure found while joining */
 		if (ci->ctime && nr_members > 1 && ci->nr_nodes >= 0 &&
 		    ci->nr_nodes <= SD_MAX_NODES && lock_room(ci->nr_nodes) >= 0) {
 			const char *tail = (const char *)ci + cinfo_size(ci->nr_nodes);
@@ -571,6 +574,44 @@ int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	if (v == sys->this_node.nr_vnodes)
 		return SD_RES_SUCCESS;
 	return announce_vnodes((uint16_t)v, sys->this_node.space);
+}
+
+/*
+ * The store failed (store.c): the node stays a member, as a gateway (0
+ * vnodes, announced like a weight change), so the next epoch leaves it out
+ * of every object's holders and the others' recovery restores the copies
+ * it held.  Fixed for the life of the process: restarting the sheep on a
+ * good disk is how it stores again.  Main thread; again after joining, for
+ * a failure found before.
+ */
+static void store_out_of_service(void)
+{
+	char why[160];
+
+	if (!store_failed(why, sizeof(why)) || !sys->this_node.nr_vnodes)
+		return;
+	sys->vnodes_fixed = true;
+	if (!sys->joined)
+		return;
+	sd_err("the store failed (%s): this node is a gateway from now on; restart its sheep "
+	       "on a good disk to store objects again", why);
+	if (announce_vnodes(0, 0) != SD_RES_SUCCESS)
+		sd_err("cannot announce this node as a gateway: its peers keep retrying it");
+}
+
+static void store_failure_done(struct work *w)
+{
+	free(w);
+	store_out_of_service();
+}
+
+/* any thread: store.c found its disk failed */
+static void store_failure_seen(void)
+{
+	struct work *w = xzalloc(sizeof(*w));
+
+	w->done = store_failure_done;
+	queue_done(w);
 }
 
 static struct vdi_op_message *build_msg(const struct request *req, size_t *len)
@@ -888,6 +929,7 @@ int group_init(const char *driver_spec)
 		sd_err("cluster driver %s failed to start", name);
 		return ret;
 	}
+	store_watch(store_failure_seen);
 	ci = build_cinfo(&len);
 	ret = sys->cdrv->join(&sys->this_node, ci, len);
 	free(ci);

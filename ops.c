@@ -8,6 +8,7 @@
  * (FLUSH_VDI among them: clients then fall back to direct mode).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,14 +35,22 @@ static int local_get_node_list(const struct sd_req *req, struct sd_rsp *rsp, voi
 static int local_stat_sheep(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	uint64_t size, avail;
+	char why[160];
 
-	(void)req;
-	(void)data;
+	rsp->data_length = 0;
+	if (store_failed(why, sizeof(why))) {
+		/* no space to offer, as Sheepdog's sheep without a disk; ours: why, if asked */
+		rsp->node.store_size = rsp->node.store_free = 0;
+		if (req->data_length) {
+			snprintf(data, req->data_length, "%s", why);
+			rsp->data_length = (uint32_t)strlen(data) + 1;
+		}
+		return SD_RES_SUCCESS;
+	}
 	if (store_stat(&size, &avail))
 		return SD_RES_EIO;
 	rsp->node.store_size = size;
 	rsp->node.store_free = avail;
-	rsp->data_length = 0;
 	return SD_RES_SUCCESS;
 }
 

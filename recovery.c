@@ -15,8 +15,8 @@
  * so the last copy of anything is never removed before its new holders
  * have it.
  *
- * Locking: per-object-stripe rwlocks (IO shares, recovery of an object is
- * exclusive); rec_lock guards the epoch, the done set and the statistics.
+ * Locking: objlock.c's per-object stripes (IO shares, recovery of an object
+ * is exclusive); rec_lock guards the epoch, the done set and the statistics.
  * Serving a peer's recovery read takes no stripe lock, so two nodes that
  * recover the same object from each other cannot deadlock.  The main thread
  * calls recovery_start/recovery_node_done/recovery_set_*; the recovery
@@ -35,18 +35,14 @@
 #include "event.h"
 #include "gateway.h"
 #include "net.h"
+#include "objlock.h"
 #include "oidset.h"
 #include "recovery.h"
 #include "ring.h"
 #include "store.h"
 #include "vdi.h"
 
-#define NR_STRIPES	4096
 #define RETRY_MS	500
-
-static pthread_rwlock_t stripes[NR_STRIPES];
-/* writes in progress (shared) vs. a peer's recovery read (exclusive) */
-static pthread_rwlock_t inflight[NR_STRIPES];
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rec_cond = PTHREAD_COND_INITIALIZER;
@@ -65,69 +61,6 @@ static uint64_t fetched_objs, fetched_bytes;	/* copied in, since start */
 static struct node_id *completed;
 static int nr_completed;
 static uint32_t gc_epoch;
-
-/*
- * Objects recovery replaced lately, and when (a sequence number): a write
- * that arrived before its object was replaced may find itself already in
- * the copy fetched, when a peer applied it first (obj_replaced_since).  A
- * slot holds one object; losing one costs only a version bump.  replaced[]
- * is guarded by rec_lock; replace_seq is also read without it (atomic).
- */
-#define NR_REPLACED	1024
-static struct {
-	uint64_t oid, seq;
-} replaced[NR_REPLACED];
-static uint64_t replace_seq;
-
-/* never 0: the sequence number the next replacement will get */
-uint64_t obj_arrival(void)
-{
-	return __atomic_load_n(&replace_seq, __ATOMIC_ACQUIRE) + 1;
-}
-
-bool obj_replaced_since(uint64_t oid, uint64_t arrival)
-{
-	unsigned int h = oid_hash(oid) % NR_REPLACED;
-	bool r;
-
-	/* not noted, or nothing replaced since: no lock on the write path */
-	if (!arrival || __atomic_load_n(&replace_seq, __ATOMIC_ACQUIRE) < arrival)
-		return false;
-	pthread_mutex_lock(&rec_lock);
-	r = replaced[h].oid == oid && replaced[h].seq >= arrival;
-	pthread_mutex_unlock(&rec_lock);
-	return r;
-}
-
-static void note_replaced(uint64_t oid)
-{
-	unsigned int h = oid_hash(oid) % NR_REPLACED;
-
-	pthread_mutex_lock(&rec_lock);
-	replaced[h].oid = oid;
-	replaced[h].seq = __atomic_add_fetch(&replace_seq, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&rec_lock);
-}
-
-static pthread_rwlock_t *stripe(uint64_t oid)
-{
-	return &stripes[oid_hash(oid) % NR_STRIPES];
-}
-
-void obj_write_begin(uint64_t oid)
-{
-	pthread_rwlock_rdlock(&inflight[oid_hash(oid) % NR_STRIPES]);
-}
-
-void obj_write_end(uint64_t oid)
-{
-	pthread_rwlock_unlock(&inflight[oid_hash(oid) % NR_STRIPES]);
-}
-
-void obj_drain_begin(uint64_t oid)
-{
-	pthread_rwlock_wrlock(&inflight[oid_hash(oid) % NR_STRIPES]);
-}
 
 static bool is_done(uint64_t oid)
 {
@@ -215,7 +148,7 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, boo
 		else if (!have || obj_version_cmp(&got, mine) > 0) {
 			ret = store_replace(oid, buf, rsp.data_length, &got);
 			if (ret == SD_RES_SUCCESS)
-				note_replaced(oid);
+				obj_note_replaced(oid);
 		}
 		if (ret == SD_RES_SUCCESS) {
 			pthread_mutex_lock(&rec_lock);
@@ -289,17 +222,17 @@ int obj_acquire(uint64_t oid)
 		uint32_t e;
 		int ret;
 
-		pthread_rwlock_rdlock(stripe(oid));
+		objlock_rdlock(oid);
 		if (is_done(oid))
 			return SD_RES_SUCCESS;
-		pthread_rwlock_unlock(stripe(oid));
+		objlock_unlock(oid);
 
-		pthread_rwlock_wrlock(stripe(oid));
+		objlock_wrlock(oid);
 		e = current_want();
 		ret = is_done(oid) ? SD_RES_SUCCESS : resolve(oid, e);
 		if (ret == SD_RES_SUCCESS)
 			mark_done(oid, e);
-		pthread_rwlock_unlock(stripe(oid));
+		objlock_unlock(oid);
 		if (ret)
 			return ret;
 	}
@@ -307,7 +240,7 @@ int obj_acquire(uint64_t oid)
 
 void obj_release(uint64_t oid)
 {
-	pthread_rwlock_unlock(stripe(oid));
+	objlock_unlock(oid);
 }
 
 /* ---- object lists ---------------------------------------------------- */
@@ -514,7 +447,7 @@ static int recover_epoch(uint32_t e)
 			ret = -EAGAIN;
 			break;
 		}
-		pthread_rwlock_wrlock(stripe(oid));
+		objlock_wrlock(oid);
 		if (!is_done(oid)) {
 			int res = SD_RES_SUCCESS;
 
@@ -528,7 +461,7 @@ static int recover_epoch(uint32_t e)
 			else
 				ret = -EAGAIN;
 		}
-		pthread_rwlock_unlock(stripe(oid));
+		objlock_unlock(oid);
 		set_state(e, RECOVERY_OBJECTS, ++finished, total);
 		throttle(finished);
 	}
@@ -616,10 +549,7 @@ int recovery_init(void)
 	pthread_t t;
 	int ret;
 
-	for (int i = 0; i < NR_STRIPES; i++) {
-		pthread_rwlock_init(&stripes[i], NULL);
-		pthread_rwlock_init(&inflight[i], NULL);
-	}
+	objlock_init();
 	oidset_clear(&done);
 	stat.state = RECOVERY_DONE;
 	complete_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -733,10 +663,10 @@ static int gc_one(uint64_t oid, void *arg)
 		return 1;	/* the membership moved on: stop */
 	}
 	if (!holds(r, oid)) {
-		pthread_rwlock_wrlock(stripe(oid));
+		objlock_wrlock(oid);
 		if (gateway_epoch() == gw->epoch && store_remove(oid) == SD_RES_SUCCESS)
 			gw->removed++;
-		pthread_rwlock_unlock(stripe(oid));
+		objlock_unlock(oid);
 	}
 	gateway_put_ring(r);
 	return 0;

@@ -1,6 +1,6 @@
 /*
- * recovery.h - making replicas current after membership changes, and the
- * per-object locking every replica IO goes through.
+ * recovery.h - making replicas current after membership changes (the
+ * per-object locks themselves are objlock.h's).
  */
 #ifndef SHEEP_RECOVERY_H
 #define SHEEP_RECOVERY_H
@@ -27,21 +27,6 @@ int recovery_init(void);
  */
 int obj_acquire(uint64_t oid);
 void obj_release(uint64_t oid);
-/*
- * A write notes obj_arrival() before anything can wait; after obj_acquire,
- * obj_replaced_since(oid, arrival) says recovery replaced the object in
- * between: the copy fetched may already hold this very write.
- */
-uint64_t obj_arrival(void);
-bool obj_replaced_since(uint64_t oid, uint64_t arrival);
-/*
- * Around the store call of every write (after checking its epoch): a peer's
- * recovery read of the object waits (obj_drain_begin .. obj_write_end) until
- * writes of the old epoch in progress are on disk.
- */
-void obj_write_begin(uint64_t oid);
-void obj_write_end(uint64_t oid);
-void obj_drain_begin(uint64_t oid);
 
 /* GET_OBJ_LIST handler (serve queue) */
 int recovery_op_get_obj_list(struct request *req);

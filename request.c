@@ -24,6 +24,7 @@
 #include "event.h"
 #include "net.h"
 #include "ops.h"
+#include "objlock.h"
 #include "recovery.h"
 #include "sheep.h"
 

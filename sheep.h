@@ -50,7 +50,7 @@ struct request {
 	void *data;		/* request payload, reused for the response payload */
 	void *data_mem;		/* what was allocated for data (data is aligned in it) */
 	uint32_t data_size;	/* allocated bytes in data */
-	uint64_t arrival;	/* recovery.c's obj_arrival() when its header came */
+	uint64_t arrival;	/* objlock.c's obj_arrival() when its header came */
 	const struct sd_op_template *op;
 	struct client *ci;	/* NULL once the client went away */
 	struct work work;

@@ -16,6 +16,15 @@
  * config and epoch files are written by the main thread only.  obj_locks
  * order the writes of one object with their journal entries (replay must
  * apply them in the order they were applied); taken before the journal's.
+ *
+ * A failed disk takes the store out of service (store_failed): an object IO
+ * that fails with EIO (or EROFS, ENXIO, ENODEV), or finds <dir>/obj gone
+ * or replaced, and a check of <dir>/obj every second (a removed directory
+ * goes unnoticed by files already open), mark it failed for the life of
+ * the process.  From then on it holds nothing: no object, version or list
+ * is served, reads and writes answer SD_RES_EIO, and the disk is not
+ * touched again, so a disk that comes back never serves what it missed.
+ * The owner (group.c) is told once and turns the node into a gateway.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -48,15 +57,122 @@ static char base_dir[1024];
 static char obj_dir[1100];
 static char epoch_dir[1100];
 
+/* the store's health: failed is set once (atomic), after fail_reason */
+static int failed;
+static char fail_reason[160];
+static dev_t obj_dir_dev;
+static ino_t obj_dir_ino;
+static void (*failure_handler)(void);	/* store_watch, before any IO */
+
 const char *store_dir(void)
 {
 	return base_dir;
+}
+
+bool store_failed(char *reason, size_t len)
+{
+	if (!__atomic_load_n(&failed, __ATOMIC_ACQUIRE))
+		return false;
+	if (reason)
+		snprintf(reason, len, "%s", fail_reason);
+	return true;
+}
+
+/* the first failure found takes the store out of service and tells the owner */
+static void store_fail(const char *what, int err)
+{
+	static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+	bool first;
+
+	pthread_mutex_lock(&fail_lock);
+	first = !__atomic_load_n(&failed, __ATOMIC_ACQUIRE);
+	if (first) {
+		snprintf(fail_reason, sizeof(fail_reason), "%s: %s", what, strerror(err));
+		__atomic_store_n(&failed, 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&fail_lock);
+	if (!first)
+		return;
+	sd_err("the store %s failed (%s): out of service from now on", base_dir, fail_reason);
+	if (failure_handler)
+		failure_handler();
+}
+
+/* errors that mean the device, not one object: the store cannot be trusted */
+static bool disk_error(int err)
+{
+	return err == EIO || err == EROFS || err == ENXIO || err == ENODEV;
+}
+
+/* 0 if <dir>/obj is the directory store_init opened, else an errno */
+static int obj_dir_check(void)
+{
+	struct stat st;
+
+	if (stat(obj_dir, &st) < 0)
+		return errno;
+	if (st.st_dev != obj_dir_dev || st.st_ino != obj_dir_ino)
+		return ESTALE;
+	return 0;
+}
+
+/*
+ * dir_err from obj_dir_check: <dir>/obj is gone, replaced or unreadable
+ * (other errors, ENOMEM say, are not the disk's and change nothing)
+ */
+static void obj_dir_failed(int dir_err)
+{
+	if (dir_err == ENOENT || dir_err == ENOTDIR)
+		store_fail("the object directory is gone", dir_err);
+	else if (dir_err == ESTALE)
+		store_fail("the object directory was replaced", dir_err);
+	else if (disk_error(dir_err))
+		store_fail("the object directory", dir_err);
+}
+
+/* an object IO error: the disk's own take the store out of service */
+static void note_io_error(int err)
+{
+	int dir_err;
+
+	if (disk_error(err))
+		store_fail("object IO", err);
+	else if (err == ENOENT && (dir_err = obj_dir_check()))
+		obj_dir_failed(dir_err);
+}
+
+/* once a second: a removed, replaced or unreadable object directory */
+static void *health_thread(void *arg)
+{
+	(void)arg;
+	while (!store_failed(NULL, 0)) {
+		int err = obj_dir_check();
+
+		if (err)
+			obj_dir_failed(err);
+		sleep(1);
+	}
+	return NULL;
+}
+
+void store_watch(void (*on_failure)(void))
+{
+	pthread_t t;
+
+	failure_handler = on_failure;
+	if (pthread_create(&t, NULL, health_thread, NULL) == 0)
+		pthread_detach(t);
+	else
+		sd_err("cannot start the store's health check");
 }
 
 static int err_to_res(int err)
 {
 	if (err < 0)
 		err = -err;
+	note_io_error(err);
+	if (err && store_failed(NULL, 0))
+		return SD_RES_EIO;
 	switch (err) {
 	case 0:
 		return SD_RES_SUCCESS;
@@ -340,6 +456,7 @@ static int journal_setup(void);
 int store_init(const char *dir)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct stat st;
 	int ret;
 
 	pthread_once(&once, init_obj_locks);
@@ -354,6 +471,10 @@ int store_init(const char *dir)
 	ret = mkdir_p(epoch_dir, 0755);
 	if (ret)
 		return ret;
+	if (stat(obj_dir, &st) < 0)
+		return -errno;
+	obj_dir_dev = st.st_dev;
+	obj_dir_ino = st.st_ino;
 	ret = remove_tmp_files();
 	if (ret)
 		return ret;
@@ -389,6 +510,8 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 	ssize_t n;
 	int fd;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_EIO;
 	fd = get_obj_fd(oid, &slot);
 	if (fd < 0)
 		return err_to_res(errno);
@@ -430,6 +553,8 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 	off_t pos;
 	int fd, ret;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_EIO;
 	/* the lock first: a removal or rename in between cannot leave us the old file */
 	pthread_mutex_lock(obj_lock(oid));
 	fd = get_obj_fd(oid, &slot);
@@ -503,6 +628,8 @@ bool store_holds(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint
 	char *mine;
 	int fd;
 
+	if (store_failed(NULL, 0))
+		return false;
 	if (!len || !buf)
 		return false;
 	fd = get_obj_fd(oid, &slot);
@@ -592,6 +719,8 @@ int store_get_version(uint64_t oid, struct obj_version *ver)
 	off_t pos;
 	int fd, ret;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_NO_OBJ;	/* a failed store holds nothing */
 	fd = get_obj_fd(oid, &slot);
 	if (fd < 0)
 		return err_to_res(errno);
@@ -611,6 +740,8 @@ int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
 	off_t pos;
 	int fd, ret = 0;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_NO_OBJ;
 	fd = open_obj(oid, O_RDONLY);
 	if (fd < 0)
 		return err_to_res(errno);
@@ -671,6 +802,8 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
 	int fd, ret;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_EIO;
 	obj_path(oid, path, sizeof(path));
 	if (!replace && access(path, F_OK) == 0)
 		return store_write(oid, buf, len, off, t->epoch);
@@ -760,6 +893,8 @@ int store_remove(uint64_t oid)
 	char path[PATH_MAX];
 	int ret;
 
+	if (store_failed(NULL, 0))
+		return SD_RES_EIO;
 	obj_path(oid, path, sizeof(path));
 	pthread_mutex_lock(obj_lock(oid));
 	ret = void_journaled(oid);
@@ -775,6 +910,8 @@ bool store_exists(uint64_t oid)
 {
 	char path[PATH_MAX];
 
+	if (store_failed(NULL, 0))
+		return false;
 	obj_path(oid, path, sizeof(path));
 	return access(path, F_OK) == 0;
 }
@@ -792,12 +929,18 @@ static int parse_oid_name(const char *name, uint64_t *oid)
 
 int store_for_each(int (*fn)(uint64_t oid, void *arg), void *arg)
 {
-	DIR *d = opendir(obj_dir);
+	DIR *d;
 	struct dirent *de;
 	int ret = 0;
 
-	if (!d)
-		return -errno;
+	if (store_failed(NULL, 0))
+		return 0;	/* it holds nothing */
+	d = opendir(obj_dir);
+	if (!d) {
+		ret = -errno;
+		note_io_error(-ret);
+		return store_failed(NULL, 0) ? 0 : ret;
+	}
 	while ((de = readdir(d))) {
 		uint64_t oid;
 
@@ -820,8 +963,12 @@ static int remove_one(uint64_t oid, void *arg)
 
 int store_wipe(void)
 {
+	int ret;
+
+	if (store_failed(NULL, 0))
+		return 0;	/* nothing to wipe, and the disk is not touched */
 	/* first, so no write of the old objects is ever replayed onto new ones */
-	int ret = journal_reset();
+	ret = journal_reset();
 
 	if (!ret)
 		ret = store_for_each(remove_one, NULL);

@@ -7,6 +7,7 @@
 #define SHEEP_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -93,6 +94,18 @@ bool store_exists(uint64_t oid);
 int store_for_each(int (*fn)(uint64_t oid, void *arg), void *arg);
 int store_wipe(void);
 int store_stat(uint64_t *size, uint64_t *free);
+
+/*
+ * A failed disk (store.c's opening comment says what counts) takes the store
+ * out of service for the life of the process: it holds nothing from then on
+ * (no versions, no list, nothing to wipe) and reads and writes answer
+ * SD_RES_EIO.  store_watch (main thread, once, after store_init) starts the
+ * check of the object directory every second and sets on_failure, called
+ * once on the thread that found the failure.  store_failed copies why
+ * into reason (if not NULL).
+ */
+void store_watch(void (*on_failure)(void));
+bool store_failed(char *reason, size_t len);
 
 /* config and epoch log (main thread) */
 int store_read_config(struct store_config *cfg);

@@ -308,16 +308,32 @@ static const struct command *const commands[] = {
 	&vdi_command, &node_command, &cluster_command, &benchmark_command,
 };
 
+/* Sheepdog's help: one line per subcommand, name and what it does */
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Sheepdog administrator utility (version 0.1.0)\n"
-		   "Usage: dog [options] <command> <subcommand> [arguments]\n\n"
+		   "Usage: dog <command> <subcommand> [options]\n\n"
 		   "Available commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		for (const struct subcommand *s = commands[i]->subs; s->name; s++)
-			fprintf(f, "  %s %s %s\n", commands[i]->name, s->name, s->args);
-	fprintf(f, "\nFor more information run 'dog <command> <subcommand> --help'.\n");
+		for (const struct subcommand *s = commands[i]->subs; s->name; s++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s %s", commands[i]->name, s->name);
+			fprintf(f, "  %-24s%s\n", name, s->help);
+		}
+	fprintf(f, "\nFor more information, run 'dog <command> <subcommand> --help'.\n");
 }
+
+/* a bad command line: Sheepdog's pointer to the help */
+static int try_help(void)
+{
+	dog_err("Try 'dog --help' for more information.");
+	return EXIT_USAGE;
+}
+
+static const char *prog_path = "dog";	/* argv[0], for getopt-style messages */
+static const struct command *cur_cmd;
+static const struct subcommand *cur_sub;
 
 static void sub_usage(FILE *f, const struct command *c, const struct subcommand *s)
 {
@@ -471,20 +487,26 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.exclusive = true;
 			break;
 		case ':':
-			fprintf(stderr, "%s: option requires an argument -- '%c'\n", argv[0], optopt);
-			sub_usage(stderr, c, s);
-			return EXIT_USAGE;
+			/* glibc's words, as Sheepdog's dog shows them */
+			fprintf(stderr, "%s: option requires an argument -- '%c'\n", prog_path,
+				optopt);
+			return try_help();
 		default:
 			if (optopt)
-				fprintf(stderr, "%s: invalid option -- '%c'\n", argv[0], optopt);
+				fprintf(stderr, "%s: invalid option -- '%c'\n", prog_path, optopt);
 			else
-				fprintf(stderr, "%s: unrecognized option '%s'\n", argv[0],
+				fprintf(stderr, "%s: unrecognized option '%s'\n", prog_path,
 					argv[optind - 1]);
-			sub_usage(stderr, c, s);
-			return EXIT_USAGE;
+			return try_help();
 		}
 	}
 	return 0;
+}
+
+void dog_usage_stderr(void)
+{
+	if (cur_cmd && cur_sub)
+		sub_usage(stderr, cur_cmd, cur_sub);
 }
 
 int dog_main(int argc, char **argv)
@@ -493,31 +515,34 @@ int dog_main(int argc, char **argv)
 	const struct subcommand *s = NULL;
 	int ret;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		main_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+	prog_path = argv[0];
+	/* as Sheepdog: the help on stdout and 0, also without a command */
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		main_usage(stdout);
+		return EXIT_SUCCESS;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i]->name))
 			c = commands[i];
 	if (!c) {
 		dog_err("Invalid command '%s'", argv[1]);
-		main_usage(stderr);
-		return EXIT_USAGE;
+		return try_help();
 	}
-	if (argc < 3) {
-		dog_err("Specify a subcommand of '%s'", c->name);
-		for (s = c->subs; s->name; s++)
-			fprintf(stderr, "  %s %s %s\n", c->name, s->name, s->args);
-		return EXIT_USAGE;
-	}
-	for (s = c->subs; s->name; s++)
+	for (s = c->subs; argc >= 3 && s->name; s++)
 		if (!strcmp(argv[2], s->name))
 			break;
-	if (!s->name) {
-		dog_err("Invalid subcommand '%s' of '%s'", argv[2], c->name);
+	if (argc < 3 || !s->name) {
+		if (argc >= 3 && strcmp(argv[2], "help") && strcmp(argv[2], "--help") &&
+		    strcmp(argv[2], "-h"))
+			dog_err("Invalid command '%s %s'", c->name, argv[2]);
+		dog_err("Available %s commands:", c->name);
+		for (s = c->subs; s->name; s++)
+			dog_err("  %s %s", c->name, s->name);
 		return EXIT_USAGE;
 	}
+	cur_cmd = c;
+	cur_sub = s;
 	/* getopt sees "<subcommand> [options] args" */
 	ret = parse_common(argc - 2, argv + 2, c, s);
 	if (ret)

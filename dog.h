@@ -86,6 +86,8 @@ int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void
 		     void *arg);
 int dog_node_list(struct sd_node **nodes);
 bool dog_confirm(const char *question);
+/* the running subcommand's usage on stderr (a subcommand that fails without 64) */
+void dog_usage_stderr(void);
 
 /* VDI helpers shared by subcommands */
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,

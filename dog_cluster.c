@@ -298,23 +298,27 @@ static int cluster_recover(int argc, char **argv)
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint8_t op;
-	int ret;
 
-	if (argc != 1)
+	if (argc < 1)
 		return EXIT_USAGE;
 	if (!strcmp(argv[0], "enable")) {
 		op = SD_OP_ENABLE_RECOVER;
 	} else if (!strcmp(argv[0], "disable")) {
 		op = SD_OP_DISABLE_RECOVER;
 	} else {
-		dog_err("Unknown recover subcommand '%s' (enable, disable)", argv[0]);
-		return EXIT_USAGE;
+		/* Sheepdog prints the usage for an unknown one and fails (not 64) */
+		dog_usage_stderr();
+		return EXIT_FAILURE;
 	}
 	dog_init_req(&hdr, op);
-	ret = dog_call(&hdr, NULL, &rsp, "%s recovery", argv[0]);
-	if (ret)
-		return ret;
-	printf("Recovery %s.\n", op == SD_OP_ENABLE_RECOVER ? "enabled" : "disabled");
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_FAILURE;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));
+		return EXIT_FAILURE;
+	}
+	/* Sheepdog's words, which scripts may read */
+	printf("Cluster recovery: %s\n", op == SD_OP_ENABLE_RECOVER ? "enable" : "disable");
 	return EXIT_SUCCESS;
 }
 

@@ -88,6 +88,8 @@ int dog_node_list(struct sd_node **nodes);
 bool dog_confirm(const char *question);
 /* the running subcommand's usage on stderr (a subcommand that fails without 64) */
 void dog_usage_stderr(void);
+/* "cluster snapshot ...": Sheepdog's farm backups (dog_farm.c) */
+int dog_farm_main(int argc, char **argv);
 
 /* VDI helpers shared by subcommands */
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,

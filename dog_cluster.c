@@ -386,6 +386,8 @@ static const struct subcommand cluster_subs[] = {
 	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
 	{ "recover", "enable|disable", "", "turn automatic recovery on or off",
 	  cluster_recover },
+	{ "snapshot", "{save|list|load|show} [-m] <tag|idx> <path> [vdi1] [vdi2] ...", "m",
+	  "snapshot/restore the cluster", dog_farm_main },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

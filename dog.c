@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dog.h"
@@ -370,27 +372,100 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Sheepdog's -a check: a name or address that resolves */
+static bool valid_host(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+
+	if (getaddrinfo(host, NULL, &hints, &res))
+		return false;
+	freeaddrinfo(res);
+	return true;
+}
+
+static int parse_port(const char *s)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 65535, &v) || !v) {
+		dog_err("Invalid port number '%s'", s);
+		return -1;
+	}
+	dog_opts.port = (int)v;
+	return 0;
+}
+
+/* -c as Sheepdog reads it: 1-31 copies; x:y (erasure coding) is not ours */
+static int parse_copies(const char *s)
+{
+	uint64_t v;
+
+	if (strchr(s, ':')) {
+		dog_err("Erasure coded redundancy (-c %s) is not supported: use -c x, x "
+			"replicated copies", s);
+		return -1;
+	}
+	if (parse_uint(s, SD_MAX_COPIES, &v) || !v) {
+		dog_err("Invalid parameter %s\n"
+			"To create replicated vdi, set -c x\n"
+			"  x(1 to %d)   - number of replicated copies\n"
+			"To create erasure coded vdi, set -c x:y\n"
+			"  x(2,4,8,16)  - number of data strips\n"
+			"  y(1 to 15)   - number of parity strips", s, SD_MAX_COPIES);
+		return -1;
+	}
+	dog_opts.copies = (int)v;
+	return 0;
+}
+
+/* a 32-bit hex number, digits only */
+static int parse_hex32(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789abcdefABCDEF") != strlen(s) || strlen(s) > 8)
+		return -1;
+	*out = strtoull(s, &end, 16);
+	return 0;
+}
+
+static bool show_elapsed;	/* -T where the subcommand has no -T of its own */
+
 static int parse_common(int argc, char **argv, const struct command *c,
 			const struct subcommand *s)
 {
 	char optstr[64];
+	const char *env;
 	int opt;
 	uint64_t v;
 
-	snprintf(optstr, sizeof(optstr), ":a:p:h%s", s->opts);
+	/* Sheepdog's environment defaults, which -a and -p override */
+	env = getenv("SHEEPDOG_DOG_ADDR");
+	if (env) {
+		if (!valid_host(env)) {
+			dog_err("Invalid ip address %s", env);
+			return EXIT_FAILURE;
+		}
+		dog_opts.addr = env;
+	}
+	env = getenv("SHEEPDOG_DOG_PORT");
+	if (env && parse_port(env))
+		return EXIT_USAGE;
+	snprintf(optstr, sizeof(optstr), ":a:p:h%s%s", s->opts, strchr(s->opts, 'T') ? "" : "T");
 	optind = 1;
 	opterr = 0;	/* our own message: the same whatever the libc (glibc's words) */
 	while ((opt = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
+			if (!valid_host(optarg)) {
+				dog_err("Invalid ip address %s", optarg);
+				return EXIT_FAILURE;
+			}
 			dog_opts.addr = optarg;
 			break;
 		case 'p':
-			if (parse_uint(optarg, 65535, &v) || !v) {
-				dog_err("Invalid port number '%s'", optarg);
+			if (parse_port(optarg))
 				return EXIT_USAGE;
-			}
-			dog_opts.port = (int)v;
 			break;
 		case 'h':
 			sub_usage(stdout, c, s);
@@ -402,15 +477,8 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.verbose = true;
 			break;
 		case 'c':
-			if (parse_uint(optarg, UINT32_MAX, &v) || !v) {
-				dog_err("There must be at least one copy of data");
+			if (parse_copies(optarg))
 				return EXIT_FAILURE;
-			}
-			if (v > SD_MAX_COPIES) {
-				dog_err("Redundancy may not exceed %d copies", SD_MAX_COPIES);
-				return EXIT_FAILURE;
-			}
-			dog_opts.copies = (int)v;
 			break;
 		case 'P':
 			dog_opts.prealloc = true;
@@ -419,20 +487,38 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.hyper = true;
 			break;
 		case 's':
+			if (!parse_uint(optarg, UINT32_MAX, &v) && !v) {
+				dog_err("The snapshot id must be larger than zero");
+				return EXIT_FAILURE;
+			}
 			dog_opts.snapshot = optarg;
 			break;
 		case 'i':
-			if (parse_uint(optarg, UINT32_MAX, &v)) {
-				dog_err("Invalid index '%s'", optarg);
-				return EXIT_USAGE;
+			if ((strncmp(optarg, "0x", 2) || parse_hex32(optarg + 2, &v)) &&
+			    parse_uint(optarg, UINT32_MAX, &v)) {
+				dog_err("The index must be a decimal integer or a hexadecimal "
+					"integer started with 0x");
+				return EXIT_FAILURE;
 			}
 			dog_opts.index = (uint32_t)v;
 			dog_opts.index_set = true;
 			break;
 		case 'z':
-			if (parse_uint(optarg, 31, &v) || v < 20 || v > 22) {
-				dog_err("Invalid block size shift '%s': it must be 20-22", optarg);
-				return EXIT_USAGE;
+			/* Sheepdog's bounds and words; shifts it allows past 22 are not ours */
+			if (parse_uint(optarg, 255, &v) || v > 31) {
+				dog_err("Object Size is limited to 2^31. Please set shift bit lower "
+					"than 31");
+				return EXIT_FAILURE;
+			}
+			if (v < 20) {
+				dog_err("Object Size is larger than 2^20. Please set shift bit larger "
+					"than 20");
+				return EXIT_FAILURE;
+			}
+			if (v > 22) {
+				dog_err("Invalid block size shift '%s': objects of 1-4 MiB (shift "
+					"20-22) only", optarg);
+				return EXIT_FAILURE;
 			}
 			dog_opts.bss = (int)v;
 			break;
@@ -474,6 +560,10 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.bench_depth = (uint32_t)v;
 			break;
 		case 'T':
+			if (!strchr(s->opts, 'T')) {
+				show_elapsed = true;
+				break;
+			}
 			if (parse_uint(optarg, 86400, &v) || !v) {
 				dog_err("Invalid time '%s': 1-86400 seconds", optarg);
 				return EXIT_USAGE;
@@ -513,6 +603,7 @@ int dog_main(int argc, char **argv)
 {
 	const struct command *c = NULL;
 	const struct subcommand *s = NULL;
+	struct timespec start, end;
 	int ret;
 
 	prog_path = argv[0];
@@ -547,9 +638,15 @@ int dog_main(int argc, char **argv)
 	ret = parse_common(argc - 2, argv + 2, c, s);
 	if (ret)
 		return ret;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	ret = s->fn(argc - 2 - optind, argv + 2 + optind);
 	if (ret == EXIT_USAGE)
 		sub_usage(stderr, c, s);
+	if (show_elapsed) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		printf("\nElapsed time: %.3lf seconds\n", (double)(end.tv_sec - start.tv_sec) +
+		       (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+	}
 	if (conn_fd >= 0)
 		close(conn_fd);
 	return ret;

@@ -107,19 +107,7 @@ static int vdi_create(int argc, char **argv)
 		size_hint();
 		return EXIT_USAGE;
 	}
-	if (dog_opts.copies > 0) {
-		struct sd_node *nodes;
-		int nr = dog_node_list(&nodes);
-
-		free(nodes);
-		if (nr < 0)
-			return EXIT_SYSFAIL;
-		if (dog_opts.copies > nr) {
-			dog_err("There are not enough nodes(%d) to hold the copies(%d)", nr,
-				dog_opts.copies);
-			return EXIT_USAGE;
-		}
-	}
+	/* more copies than nodes is allowed, as in Sheepdog: placement takes min(copies, zones) */
 	if (dog_opts.hyper) {
 		dog_err("Hyper volumes (-y) are not supported yet");
 		return EXIT_USAGE;

@@ -31,8 +31,8 @@ expect_fail "vdi create before format" 1 "Waiting for cluster to be formatted" d
 check "vdi list before format lists nothing" test "$(dogp 0 vdi list -r | wc -l)" -eq 0
 check "cluster info before format says waiting" \
 	bash -c "'$DOG' cluster info -p $(port_of 0) | grep -q 'Waiting for cluster to be formatted'"
-expect_fail "format with 0 copies" 1 "at least one copy" dogp 0 cluster format -c 0
-expect_fail "format with 99 copies" 1 "may not exceed 31 copies" dogp 0 cluster format -c 99
+expect_fail "format with 0 copies" 1 "^Invalid parameter 0$" dogp 0 cluster format -c 0
+expect_fail "format with 99 copies" 1 "x\(1 to 31\)" dogp 0 cluster format -c 99
 check "format" dogp 0 cluster format -c 1
 
 # dog usage
@@ -62,8 +62,21 @@ check "vdi create exactly 4 TiB" dogp 0 vdi create max 4T
 check "vdi create a" dogp 0 vdi create a 10M
 check "vdi create with a fractional size" dogp 0 vdi create frac 1.5M
 check "fractional size is exact" bash -c "'$DOG' vdi list -r frac -p $(port_of 0) | grep -q '^= frac 0 1572864 '"
-expect_fail "vdi create with more copies than nodes" 64 "not enough nodes\(1\) to hold the copies\(2\)" \
-	dogp 0 vdi create c2 1G -c 2
+# as Sheepdog: more copies than nodes is allowed (placement takes min(copies, zones))
+check "vdi create with more copies than nodes" dogp 0 vdi create c2 1G -c 2
+expect_fail "vdi create -c 0: Sheepdog's help on -c" 1 "^  x\(1 to 31\)   - number of replicated copies$" \
+	dogp 0 vdi create c0 1G -c 0
+expect_fail "vdi create -c 2:1 (erasure coding) is not supported" 1 "Erasure coded redundancy" \
+	dogp 0 vdi create c0 1G -c 2:1
+expect_fail "vdi create -z 19" 1 "^Object Size is larger than 2\^20. Please set shift bit larger than 20$" \
+	dogp 0 vdi create z19 1G -z 19
+expect_fail "a bad port in SHEEPDOG_DOG_PORT" 64 "^Invalid port number 'x'$" \
+	env SHEEPDOG_DOG_PORT=x "$DOG" vdi list
+check "SHEEPDOG_DOG_PORT names the sheep" bash -c "SHEEPDOG_DOG_PORT=$(port_of 0) '$DOG' vdi list -r | grep -q '^= c2 '"
+expect_fail "a bad address" 1 "^Invalid ip address no.such.host.invalid$" \
+	dogp 0 vdi list -a no.such.host.invalid
+check "-T prints the elapsed time" bash -c "'$DOG' vdi list -T -p $(port_of 0) | grep -qE '^Elapsed time: [0-9]+\.[0-9]{3} seconds$'"
+expect_fail "snapshot id 0" 1 "^The snapshot id must be larger than zero$" dogp 0 vdi read -s 0 a
 expect_fail "format of a cluster with VDIs asks first; no means no" 0 "Caution! The cluster is not empty" \
 	bash -c "echo no | '$DOG' cluster format -c 1 -p $(port_of 0)"
 check "the VDIs survive a refused format" bash -c "'$DOG' vdi list -r a -p $(port_of 0) | grep -q '^= a '"

@@ -310,19 +310,242 @@ static const struct command *const commands[] = {
 	&vdi_command, &node_command, &cluster_command, &benchmark_command,
 };
 
+/*
+ * Sheepdog's usage texts: for each of its subcommands we have, its operands,
+ * its options in its order and its words, so `--help` and a usage error read
+ * as Sheepdog's.  A subcommand not listed here (ours only) prints ours.
+ */
+struct opt_help {
+	char ch;
+	bool arg;
+	const char *name, *desc;
+};
+
+#define RAW_DESC "raw output mode: omit headers, separate fields with\n" \
+	"                          single spaces and print all sizes in decimal bytes"
+
+static const struct opt_help common_help[] = {
+	{ 'a', true, "address", "specify the daemon address (default: localhost)" },
+	{ 'p', true, "port", "specify the daemon port" },
+	{ 'r', false, "raw", RAW_DESC },
+	{ 'v', false, "verbose", "print more information than default" },
+	{ 'h', false, "help", "display this help and exit" },
+	{ 'T', false, "time", "show elapsed time" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help vdi_help[] = {
+	{ 'P', false, "prealloc", "preallocate all the data objects" },
+	{ 'n', false, "no-share", "share nothing with its parent" },
+	{ 'i', true, "index", "specify the index of data objects" },
+	{ 's', true, "snapshot", "specify a snapshot id or tag name" },
+	{ 'x', false, "exclusive", "write in an exclusive mode" },
+	{ 'd', false, "delete", "delete a key" },
+	{ 'w', false, "writeback", "use writeback mode" },
+	{ 'c', true, "copies", "specify the data redundancy level" },
+	{ 'F', true, "from", "create a differential backup from the snapshot" },
+	{ 'f', false, "force", "do operation forcibly" },
+	{ 'y', false, "hyper", "create a hyper volume" },
+	{ 'o', true, "oid", "specify the object id of the tracking object" },
+	{ 'e', false, "exist", "only check objects exist or not,\n"
+	  "                          neither comparing nor repairing" },
+	{ 'z', true, "block_size_shift", "specify the bit shift num for data object size" },
+	{ 'R', false, "reduce-identical-snapshots",
+	  "do not create snapshot if working VDI doesn't have its own objects" },
+	{ 'B', true, "nr-batched-reclamation",
+	  "specify a number of batchedreclamation during VDI deletion" },
+	{ 'I', true, "reclamation-interval",
+	  "specify how long (unit: second)in reclamation loop during VDI deletion" },
+	{ 'm', true, "max-reclaim", "specify the maximum number of reclaimed objects (if this "
+	  "option is specified, an inode object won't be reclaimed)" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help cluster_help[] = {
+	{ 'b', true, "store", "specify backend store" },
+	{ 'c', true, "copies", "specify the default data redundancy (number of copies)" },
+	{ 'f', false, "force", "do not prompt for confirmation" },
+	{ 'F', false, "avoid-diskfull", "skip recovery if recovery process can cause disk full" },
+	{ 'l', false, "lock", "Lock vdi to exclude multiple users" },
+	{ 'm', false, "multithread", "use multi-thread for 'cluster snapshot save'" },
+	{ 'R', false, "recyclevid", "enable recycling of VID" },
+	{ 't', false, "strict",
+	  "do not serve write request if number of nodes is not sufficient" },
+	{ 'z', true, "block_size_shift", "specify the shift num of default data object size" },
+	{ 'V', false, "fixedvnodes", "disable automatic vnodes calculation" },
+	{ 'd', false, "diff",
+	  "just output the changes between the two adjacent epochesfor cluster info" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help node_help[] = {
+	{ 'A', false, "all", "show md information of all the nodes" },
+	{ 'P', false, "progress", "show progress of recovery in the node" },
+	{ 'w', false, "watch", "watch the stat every second" },
+	{ 'l', false, "local", "issue request to local node" },
+	{ 'f', false, "force", "ignore the confirmation" },
+	{ 0, false, NULL, NULL },
+};
+
+static const char *const object_subs[] = {
+	"location", "show object location information", "map", "show object map information",
+	"dump-inode", "dump inode information", NULL };
+static const char *const lock_subs[] = {
+	"list", "list locked VDIs", "unlock", "unlock locked VDI forcibly", NULL };
+static const char *const recover_subs[] = {
+	"force", "force recover cluster immediately",
+	"enable", "enable automatic recovery and run once recover if necessary",
+	"disable", "disable automatic recovery", NULL };
+static const char *const snapshot_subs[] = {
+	"save", "save snapshot to localpath", "list", "list snapshot of localpath",
+	"load", "load snapshot from localpath", "show", "show vdi list from snapshot", NULL };
+static const char *const recovery_subs[] = {
+	"info", "show recovery information of nodes (default)",
+	"set-throttle", "set new throttling", "get-throttle", "get current throttling", NULL };
+static const char *const vnodes_subs[] = { "set", "set new vnodes", NULL };
+
+static const struct sd_usage {
+	const char *cmd, *sub, *arg, *opts, *desc;
+	const char *const *subs;	/* name, description pairs */
+} sd_usages[] = {
+	{ "vdi", "check", "<vdiname>", "seaphT", "check and repair image's consistency", NULL },
+	{ "vdi", "create", "<vdiname> <size>", "PycaphrvzT", "create an image", NULL },
+	{ "vdi", "snapshot", "<vdiname>", "saphrvTR", "create a snapshot", NULL },
+	{ "vdi", "clone", "<src vdi> <dst vdi>", "sPnaphrvT", "clone an image", NULL },
+	{ "vdi", "delete", "<vdiname>", "saphTBIm", "delete an image", NULL },
+	{ "vdi", "rollback", "<vdiname>", "saphfrvTBI", "rollback to a snapshot", NULL },
+	{ "vdi", "list", "[vdiname]", "aprhoT", "list images", NULL },
+	{ "vdi", "tree", NULL, "aphT", "show images in tree view format", NULL },
+	{ "vdi", "object", "<vdiname>", "isaphT", "show object information in the image",
+	  object_subs },
+	{ "vdi", "setattr", "<vdiname> <key> [value]", "dxaphT", "set a VDI attribute", NULL },
+	{ "vdi", "getattr", "<vdiname> <key>", "aphT", "get a VDI attribute", NULL },
+	{ "vdi", "resize", "<vdiname> <new size>", "aphT", "resize an image", NULL },
+	{ "vdi", "read", "<vdiname> [<offset> [<len>]]", "saphT", "read data from an image",
+	  NULL },
+	{ "vdi", "write", "<vdiname> [<offset> [<len>]]", "apwhT", "write data to an image",
+	  NULL },
+	{ "vdi", "backup", "<vdiname>", "sFaphT",
+	  "create an incremental backup between two snapshots and outputs to STDOUT", NULL },
+	{ "vdi", "restore", "<vdiname>", "saphTBI",
+	  "restore snapshot images from a backup provided in STDIN", NULL },
+	{ "vdi", "alter-copy", "<vdiname>", "caphTf", "set the vdi's redundancy level", NULL },
+	{ "vdi", "lock", NULL, "saphT", "See 'dog vdi lock' for more information", lock_subs },
+	{ "cluster", "info", NULL, "aprhvTd", "show cluster information", NULL },
+	{ "cluster", "format", NULL, "bcltaphzTVRfF", "create a Sheepdog store", NULL },
+	{ "cluster", "shutdown", NULL, "aphT", "stop Sheepdog", NULL },
+	{ "cluster", "snapshot", "<tag|idx> <path> [vdi1] [vdi2] ...", "aphTm",
+	  "snapshot/restore the cluster", snapshot_subs },
+	{ "cluster", "recover", NULL, "afphT", "See 'dog cluster recover' for more information",
+	  recover_subs },
+	{ "cluster", "reweight", NULL, "aphT", "reweight the cluster", NULL },
+	{ "cluster", "check", NULL, "aphT", "check and repair cluster", NULL },
+	{ "cluster", "alter-copy", NULL, "aphTcf", "set the cluster's redundancy level", NULL },
+	{ "node", "list", NULL, "aprhT", "list nodes", NULL },
+	{ "node", "info", NULL, "aprhT", "show information about each node", NULL },
+	{ "node", "recovery", "<max> <interval>", "aphPrT",
+	  "show recovery information or set/get recovery speed throttling of nodes",
+	  recovery_subs },
+	{ "node", "vnodes", "<num of vnodes>", "aph", "set new vnodes", vnodes_subs },
+	/* ours takes other options than Sheepdog's: its one-line name only */
+	{ "benchmark", "io", "<vdiname>", NULL, "benchmark I/O performance", NULL },
+};
+
+static const struct sd_usage *find_sd_usage(const char *cmd, const char *sub)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sd_usages); i++)
+		if (!strcmp(sd_usages[i].cmd, cmd) && !strcmp(sd_usages[i].sub, sub))
+			return &sd_usages[i];
+	return NULL;
+}
+
+static const struct opt_help *find_opt_help(const char *cmd, char ch)
+{
+	const struct opt_help *own = !strcmp(cmd, "vdi") ? vdi_help :
+				     !strcmp(cmd, "cluster") ? cluster_help :
+				     !strcmp(cmd, "node") ? node_help : common_help;
+
+	for (const struct opt_help *o = own; o->ch; o++)
+		if (o->ch == ch)
+			return o;
+	for (const struct opt_help *o = common_help; o->ch; o++)
+		if (o->ch == ch)
+			return o;
+	return NULL;
+}
+
+static void print_sd_usage(FILE *f, const struct sd_usage *u)
+{
+	const struct opt_help *o;
+	size_t n = 0;
+	char name[64];
+
+	fprintf(f, "Usage: dog %s %s", u->cmd, u->sub);
+	while (u->subs && u->subs[2 * n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, n == 1 ? " %s" : i ? "|%s" : " {%s", u->subs[2 * i]);
+	if (n > 1)
+		fputc('}', f);
+	for (const char *c = u->opts; *c; c++) {
+		o = find_opt_help(u->cmd, *c);
+		if (o && o->arg)
+			fprintf(f, " [-%c %s]", o->ch, o->name);
+		else if (o)
+			fprintf(f, " [-%c]", o->ch);
+	}
+	fprintf(f, u->arg ? " %s\n" : "\n", u->arg);
+	if (n) {
+		fprintf(f, "Available subcommands:\n");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "  %-24s%s\n", u->subs[2 * i], u->subs[2 * i + 1]);
+	}
+	fprintf(f, "Options:\n");
+	for (const char *c = u->opts; *c; c++) {
+		o = find_opt_help(u->cmd, *c);
+		if (!o)
+			continue;
+		snprintf(name, sizeof(name), "-%c, --%s", o->ch, o->name);
+		fprintf(f, "  %-24s%s\n", name, o->desc);
+	}
+}
+
+/*
+ * c's subcommands in Sheepdog's order (its table's), ours only after them;
+ * out gets at most max of them, the count is returned
+ */
+static size_t subs_in_order(const struct command *c, const struct subcommand **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sd_usages); i++)
+		for (const struct subcommand *s = c->subs; s->name && n < max; s++)
+			if (!strcmp(sd_usages[i].cmd, c->name) && !strcmp(sd_usages[i].sub, s->name))
+				out[n++] = s;
+	for (const struct subcommand *s = c->subs; s->name && n < max; s++)
+		if (!find_sd_usage(c->name, s->name))
+			out[n++] = s;
+	return n;
+}
+
 /* Sheepdog's help: one line per subcommand, name and what it does */
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Sheepdog administrator utility (version 0.1.0)\n"
 		   "Usage: dog <command> <subcommand> [options]\n\n"
 		   "Available commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		for (const struct subcommand *s = commands[i]->subs; s->name; s++) {
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct subcommand *subs[64];
+		size_t nr = subs_in_order(commands[i], subs, ARRAY_SIZE(subs));
+
+		for (size_t j = 0; j < nr; j++) {
+			const struct sd_usage *u = find_sd_usage(commands[i]->name, subs[j]->name);
 			char name[64];
 
-			snprintf(name, sizeof(name), "%s %s", commands[i]->name, s->name);
-			fprintf(f, "  %-24s%s\n", name, s->help);
+			snprintf(name, sizeof(name), "%s %s", commands[i]->name, subs[j]->name);
+			fprintf(f, "  %-24s%s\n", name, u ? u->desc : subs[j]->help);
 		}
+	}
 	fprintf(f, "\nFor more information, run 'dog <command> <subcommand> --help'.\n");
 }
 
@@ -339,6 +562,12 @@ static const struct subcommand *cur_sub;
 
 static void sub_usage(FILE *f, const struct command *c, const struct subcommand *s)
 {
+	const struct sd_usage *u = find_sd_usage(c->name, s->name);
+
+	if (u && u->opts) {
+		print_sd_usage(f, u);
+		return;
+	}
 	fprintf(f, "Usage: dog %s %s %s\n%s\n", c->name, s->name, s->args, s->help);
 	fprintf(f, "Options:\n"
 		   "  -a, --address           specify the daemon address (default: 127.0.0.1)\n"
@@ -451,7 +680,8 @@ static int parse_common(int argc, char **argv, const struct command *c,
 	env = getenv("SHEEPDOG_DOG_PORT");
 	if (env && parse_port(env))
 		return EXIT_USAGE;
-	snprintf(optstr, sizeof(optstr), ":a:p:h%s%s", s->opts, strchr(s->opts, 'T') ? "" : "T");
+	/* -r and -v everywhere, as Sheepdog (a no-op where nothing changes) */
+	snprintf(optstr, sizeof(optstr), ":a:p:hrv%s%s", s->opts, strchr(s->opts, 'T') ? "" : "T");
 	optind = 1;
 	opterr = 0;	/* our own message: the same whatever the libc (glibc's words) */
 	while ((opt = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
@@ -627,9 +857,12 @@ int dog_main(int argc, char **argv)
 		if (argc >= 3 && strcmp(argv[2], "help") && strcmp(argv[2], "--help") &&
 		    strcmp(argv[2], "-h"))
 			dog_err("Invalid command '%s %s'", c->name, argv[2]);
+		const struct subcommand *subs[64];
+		size_t nr = subs_in_order(c, subs, ARRAY_SIZE(subs));
+
 		dog_err("Available %s commands:", c->name);
-		for (s = c->subs; s->name; s++)
-			dog_err("  %s %s", c->name, s->name);
+		for (size_t i = 0; i < nr; i++)
+			dog_err("  %s %s", c->name, subs[i]->name);
 		return EXIT_USAGE;
 	}
 	cur_cmd = c;

@@ -279,7 +279,11 @@ static int node_vnodes(int argc, char **argv)
 			printf("%" PRIu32 "\n", v);
 		return ret;
 	}
-	if (argc != 2 || strcmp(argv[0], "set"))
+	if (strcmp(argv[0], "set")) {
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
+	}
+	if (argc != 2)
 		return EXIT_USAGE;
 	if (parse_uint(argv[1], 65535, &n) || !n) {
 		dog_err("Invalid number of vnodes '%s': it must be 1-65535", argv[1]);

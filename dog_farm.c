@@ -903,9 +903,11 @@ int dog_farm_main(int argc, char **argv)
 			dog_err("Fail to list snapshot.");
 		return ret;
 	}
+	if (!argc)
+		return EXIT_USAGE;
 	if (strcmp(op, "save") && strcmp(op, "load") && strcmp(op, "show")) {
-		dog_usage_stderr();
-		return argc ? EXIT_FAILURE : EXIT_USAGE;
+		dog_usage_stderr();	/* Sheepdog: an unknown one is a failure, not 64 */
+		return EXIT_FAILURE;
 	}
 	if (argc < 2)
 		return EXIT_USAGE;

@@ -21,6 +21,14 @@ expect_fail "recover with an unknown word: usage, exit 1" 1 "Usage: dog cluster 
 expect_fail "recover without a word: usage, exit 64" 64 "Usage: dog cluster recover" \
 	dogp 0 cluster recover
 
+# usage texts: Sheepdog's options line, its order of subcommands
+check "vdi create --help: Sheepdog's usage line" test "$("$DOG" vdi create --help | head -1)" = \
+	"Usage: dog vdi create [-P] [-y] [-c copies] [-a address] [-p port] [-h] [-r] [-v] [-z block_size_shift] [-T] <vdiname> <size>"
+check "vdi create --help: its option lines" bash -c "'$DOG' vdi create --help | grep -qx '  -z, --block_size_shift  specify the bit shift num for data object size'"
+check "cluster recover --help lists its subcommands" bash -c "'$DOG' cluster recover -h | grep -qx '  disable                 disable automatic recovery'"
+check "dog vdi: the subcommands in Sheepdog's order" bash -c "'$DOG' vdi 2>&1 | sed -n 2,3p | xargs | grep -qx 'vdi create vdi snapshot'"
+check "-r and -v are taken everywhere" dogp 0 vdi tree -r -v
+
 # attributes
 check "create t" dogp 0 vdi create t 16M
 check "setattr" dogp 0 vdi setattr t k v1

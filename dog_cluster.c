@@ -219,9 +219,12 @@ static int node_info(int argc, char **argv)
 		uint64_t size, avail;
 
 		dog_init_req(&hdr, SD_OP_STAT_SHEEP);
-		if (dog_exec_node(&nodes[i].nid, &hdr, NULL, &rsp) ||
-		    rsp.result != SD_RES_SUCCESS)
+		if (dog_exec_node(&nodes[i].nid, &hdr, NULL, &rsp))
 			continue;
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Response's result: %s", sd_strerror(rsp.result));
+			continue;
+		}
 		size = rsp.node.store_size;
 		avail = rsp.node.store_free;
 		printf(dog_opts.raw ? "%d %s %s %s %d%%\n" : "%2d\t%s\t%s\t%s\t%3d%%\n", i,
@@ -259,7 +262,13 @@ static int cluster_reweight(int argc, char **argv)
 	if (argc > 0)
 		return EXIT_USAGE;
 	dog_init_req(&hdr, SD_OP_REWEIGHT);
-	return dog_call(&hdr, NULL, &rsp, "reweight the cluster");
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_FAILURE;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));	/* Sheepdog's */
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
 }
 
 /* "node vnodes [set N]": show or fix the vnodes of the node addressed */

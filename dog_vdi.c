@@ -158,18 +158,30 @@ static int vdi_delete(int argc, char **argv)
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint64_t snapid = 0;
-	uint32_t vid;
+	uint32_t vid, result;
 	int ret;
 
 	if (argc < 1)
 		return EXIT_USAGE;
+	if (check_name(argv[0]))
+		return EXIT_USAGE;
 	/*
-	 * a missing VDI: Sheepdog's message; its dog means EXIT_MISSING
-	 * there but exits 0 (a slip in its do_vdi_delete), we exit 5
+	 * Sheepdog's message; its dog means EXIT_MISSING for a missing VDI
+	 * (and 1 for other failures) but exits 0 (a slip in its do_vdi_delete)
 	 */
-	ret = dog_open_vdi(argv[0], &vid);
-	if (ret)
-		return ret == EXIT_FAILURE ? EXIT_MISSING : ret;
+	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
+		snapid = 0;
+	if (dog_find_vdi(argv[0], snapid ? NULL : dog_opts.snapshot, (uint32_t)snapid, &vid,
+			 &result)) {
+		if (result == SD_RES_NETWORK_ERROR)
+			return EXIT_SYSFAIL;
+		dog_err("Failed to open VDI %s (snapshot id: %" PRIu64 " snapshot tag: %s): %s",
+			argv[0], snapid, snapid || !dog_opts.snapshot ? "" : dog_opts.snapshot,
+			sd_strerror(result));
+		return result == SD_RES_NO_VDI || result == SD_RES_NO_TAG ? EXIT_MISSING :
+									  EXIT_FAILURE;
+	}
+	snapid = 0;
 	strncpy(buf, argv[0], SD_MAX_VDI_LEN - 1);
 	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
 		strncpy(buf + SD_MAX_VDI_LEN, dog_opts.snapshot, SD_MAX_VDI_TAG_LEN - 1);
@@ -178,7 +190,7 @@ static int vdi_delete(int argc, char **argv)
 	hdr.data_length = sizeof(buf);
 	hdr.vdi.snapid = (uint32_t)snapid;
 	ret = dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
-	return rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
+	return ret == EXIT_FAILURE && rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
 }
 
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
@@ -304,12 +316,16 @@ static int vdi_read(int argc, char **argv)
 		uint32_t owner = inode->data_vdi_id[idx];
 
 		if (owner) {
-			int r = read_object(vid_to_data_oid(owner, idx), buf, n, o);
+			uint64_t oid = vid_to_data_oid(owner, idx);
+			int r = read_object(oid, buf, n, o);
 
 			if (r) {
-				dog_err("Failed to read VDI %s at %" PRIu64 ": %s", argv[0], off,
-					sd_strerror((uint32_t)r));
-				ret = result_to_exit((uint32_t)r);
+				/* Sheepdog's two lines (no colon in the first, as its dog) */
+				if (r != SD_RES_NETWORK_ERROR)
+					dog_err("Failed to read object %016" PRIx64 " %s", oid,
+						sd_strerror((uint32_t)r));
+				dog_err("Failed to read VDI");
+				ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
 				goto out;
 			}
 		} else {

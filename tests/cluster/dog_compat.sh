@@ -152,6 +152,18 @@ check "load by index, b only" bash -c "'$DOG' cluster snapshot load 2 '$F' b -p 
 check "only b came back" test "$(dogp 0 vdi list -r | awk '{print $2}' | sort -u | xargs)" = b
 check "b identical after a partial load" cmp -s "$T/b.s1" <(dogp 0 vdi read b)
 
+# an unformatted cluster (node 2, a cluster of its own): Sheepdog's words and exits
+CLUSTER="local:$T/other" check "an unformatted sheep starts" start_sheep 2
+expect_fail "reweight before format" 1 "^Response's result: Waiting for cluster to be formatted$" \
+	dogp 2 cluster reweight
+expect_fail "recover enable before format" 1 "^Response's result: Waiting for cluster to be formatted$" \
+	dogp 2 cluster recover enable
+expect_fail "delete before format: 1, not 5 (the VDI may exist)" 1 \
+	"^Failed to open VDI a \(snapshot id: 0 snapshot tag: \): Waiting for cluster to be formatted$" \
+	dogp 2 vdi delete a
+expect_fail "snapshot save of an unformatted cluster" 2 "^1. The cluster is empty.$" \
+	dogp 2 cluster snapshot save x "$T/farm2"
+
 # the checker can fail: a damaged farm file is refused, not loaded
 victim=$(find "$F/objects" -type f -size +100k | head -1)
 printf 'X' | dd of="$victim" bs=1 seek=7 conv=notrunc 2>/dev/null

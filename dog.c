@@ -596,6 +596,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, 'm' },
 	{ "block-size", required_argument, NULL, 'B' },
 	{ "nr-threads", required_argument, NULL, 'n' },
+	{ "no-share", no_argument, NULL, 'n' },
 	{ "total", required_argument, NULL, 't' },
 	{ "time", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
@@ -783,6 +784,10 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.bench_bs = v;
 			break;
 		case 'n':
+			if (!optarg) {	/* vdi clone -n: --no-share */
+				dog_opts.no_share = true;
+				break;
+			}
 			if (parse_uint(optarg, 1024, &v) || !v) {
 				dog_err("Invalid number of requests in flight '%s': 1-1024", optarg);
 				return EXIT_USAGE;

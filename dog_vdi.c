@@ -631,8 +631,8 @@ static int vdi_object(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[0], "map"))
 		return object_map(argv[1]);
 	if (argc == 2) {
-		dog_err("Unknown object subcommand '%s' (location, map)", argv[0]);
-		return EXIT_USAGE;
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
 	}
 	if (argc != 1)
 		return EXIT_USAGE;
@@ -735,10 +735,40 @@ out:
 	return ret;
 }
 
+/*
+ * clone -P / -n, as Sheepdog's dog: the clone gets its own copy of every
+ * object the snapshot has (-P also a zero object where it has none), so
+ * it shares nothing that the copy covers
+ */
+static int clone_copy_objects(const struct sd_inode *src, uint32_t new_vid, bool prealloc)
+{
+	uint32_t objsize = UINT32_C(1) << src->block_size_shift;
+	uint32_t nr = (uint32_t)MIN(DIV_ROUND_UP(src->vdi_size, objsize), SD_INODE_DATA_INDEX);
+	char *buf = xmalloc(objsize);
+	int r = 0;
+
+	for (uint32_t idx = 0; idx < nr && !r; idx++) {
+		uint32_t len = 0;
+
+		if (src->data_vdi_id[idx]) {
+			r = read_object(vid_to_data_oid(src->data_vdi_id[idx], idx), buf, objsize, 0);
+			len = objsize;
+		} else if (!prealloc) {
+			continue;
+		}
+		if (!r)
+			r = write_object(vid_to_data_oid(new_vid, idx), 0, buf, len, 0, true);
+		if (!r)
+			r = dog_write_index(new_vid, idx, 1, &new_vid);
+	}
+	free(buf);
+	return r;
+}
+
 static int vdi_clone(int argc, char **argv)
 {
-	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
-	uint32_t vid;
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	uint32_t vid, new_vid;
 	int ret, r;
 
 	if (argc != 2) {
@@ -757,24 +787,50 @@ static int vdi_clone(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (dog_opts.prealloc) {
-		dog_err("Preallocated clones (-P) are not supported yet");
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	ret = open_vdi_header(argv[0], &vid, inode);
+	ret = dog_open_vdi(argv[0], &vid);
 	if (ret)
 		goto out;
+	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
 	if (!inode->snap_ctime) {
 		dog_err("Only snapshot VDIs can be cloned");
 		dog_err("Please specify the '-s' option");
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	r = new_vdi_from(argv[1], vid, false, inode->vdi_size, NULL);
+	if (dog_opts.no_share) {
+		char name[SD_MAX_VDI_LEN] = { 0 };
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+
+		/* -n: a VDI of its own (no parent), with the snapshot's copies and size */
+		strncpy(name, argv[1], sizeof(name) - 1);
+		dog_init_req(&hdr, SD_OP_NEW_VDI);
+		hdr.flags = SD_FLAG_CMD_WRITE;
+		hdr.data_length = sizeof(name);
+		hdr.vdi.vdi_size = inode->vdi_size;
+		hdr.vdi.copies = inode->nr_copies;
+		hdr.vdi.copy_policy = inode->copy_policy;
+		hdr.vdi.block_size_shift = inode->block_size_shift;
+		r = dog_exec(&hdr, name, &rsp) ? SD_RES_NETWORK_ERROR : (int)rsp.result;
+		new_vid = rsp.vdi.vdi_id;
+	} else {
+		r = new_vdi_from(argv[1], vid, false, inode->vdi_size, &new_vid);
+	}
+	if (!r && (dog_opts.prealloc || dog_opts.no_share)) {
+		r = clone_copy_objects(inode, new_vid, dog_opts.prealloc);
+		if (r) {
+			dog_err("Failed to copy the objects of %s to %s: %s", argv[0], argv[1],
+				sd_strerror((uint32_t)r));
+			ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
+			goto out;
+		}
+	}
 	if (r) {
 		dog_err("Failed to create VDI %s: %s", argv[1], sd_strerror((uint32_t)r));
-		ret = result_to_exit((uint32_t)r);
+		ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : result_to_exit((uint32_t)r);
 	}
 out:
 	free(inode);
@@ -1022,6 +1078,10 @@ static int vdi_lock(int argc, char **argv)
 		}
 		return EXIT_SUCCESS;
 	}
+	if (argc && strcmp(argv[0], "list") && strcmp(argv[0], "unlock")) {
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
+	}
 	return EXIT_USAGE;
 }
 
@@ -1167,7 +1227,7 @@ static const struct subcommand vdi_subs[] = {
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
 	{ "snapshot", "[-s snapshot] <vdiname>", "s:", "create a snapshot", vdi_snapshot },
-	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:P", "clone an image", vdi_clone },
+	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:Pn", "clone an image", vdi_clone },
 	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
 	  vdi_rollback },
 	{ "tree", "", "", "show images in tree view format", vdi_tree },

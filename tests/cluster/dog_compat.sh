@@ -73,6 +73,16 @@ expect_fail "no cluster listening" 2 "failed to connect to 127.0.0.1:$(port_of 9
 # object location: each node, then where the ring puts it
 head -c 5M /dev/urandom >"$T/t.data"
 check "write t" dogp 0 vdi write t <"$T/t.data"
+
+# clone -P (its own copy of every object) and -n (no parent at all)
+check "snapshot t as ts" dogp 0 vdi snapshot -s ts t
+check "clone -P" dogp 0 vdi clone -P -s ts t tp
+check "clone -n" dogp 1 vdi clone -n -s ts t tn
+check "clone -P has the data" cmp -s <(dogp 0 vdi read -s ts t) <(dogp 1 vdi read tp)
+check "clone -n has the data" cmp -s <(dogp 0 vdi read -s ts t) <(dogp 0 vdi read tn)
+check "clone -P owns all its objects, shares none" bash -c "'$DOG' vdi list -r tp -p $(port_of 0) | grep -qE '^c tp 0 16777216 16777216 0 '"
+check "clone -n is no clone: no parent, its own objects" bash -c "'$DOG' vdi list -r tn -p $(port_of 0) | grep -qE '^= tn 0 16777216 [1-9][0-9]* 0 '"
+expect_fail "an unknown lock subcommand: usage, exit 1" 1 "Available subcommands:" dogp 0 vdi lock bogus
 out=$(dogp 1 vdi object location -i 1 t)
 check "object location: the header line" grep -qE '^Looking for the object 00[0-9a-f]{14} \(vid 0x[0-9a-f]+ idx 1, 2 copies\) with 2 nodes$' <<<"$out"
 check "object location: both nodes have it" test "$(grep -c ' has the object$' <<<"$out")" = 2
@@ -121,7 +131,7 @@ expect_fail "a tag used already" 2 "Snapshot tag has already been used" \
 expect_fail "a tag that starts with a number" 64 "^Tag should not start with number.$" \
 	dogp 0 cluster snapshot save 9x "$F"
 expect_fail "save a cluster without snapshots of the VDIs named" 2 \
-	"^1. The specified VDIs are not found.$" dogp 0 cluster snapshot save third "$F" t
+	"^1. The specified VDIs are not found.$" dogp 0 cluster snapshot save third "$F" u
 out=$(dogp 0 cluster snapshot list "$F")
 check "list: Sheepdog's header" test "$(head -1 <<<"$out")" = "$(printf 'Index\t\tTag\t\tSnapshot Time')"
 check "list: both saves" grep -qP '^2\t\tsecond\t\t\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$' <<<"$out"

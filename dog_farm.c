@@ -795,6 +795,24 @@ static int farm_load(const char *tag, int argc, char **argv)
 			goto out;
 		}
 	}
+	/*
+	 * every file there and intact before the cluster is wiped (Sheepdog's
+	 * dog formats first and stops half-way on a damaged file)
+	 */
+	for (size_t i = 0; i < nr; i++) {
+		size_t len;
+		void *buf;
+
+		if (want && !want[i])
+			continue;
+		buf = slices_read(e[i].sha1, &len);
+		if (!buf) {
+			dog_err("The farm is damaged (object %016" PRIx64 "): nothing was loaded",
+				e[i].oid);
+			goto out;
+		}
+		free(buf);
+	}
 	if (format_for_load(&fh))
 		goto out;
 	for (size_t i = 0; i < nr; i++) {

@@ -149,6 +149,8 @@ static int vdi_create(int argc, char **argv)
 			}
 		}
 	}
+	if (dog_opts.verbose)	/* Sheepdog's -v line */
+		printf(dog_opts.raw ? "%x\n" : "VDI ID of newly created VDI: %x\n", vid);
 	return EXIT_SUCCESS;
 }
 
@@ -676,7 +678,7 @@ static int vdi_snapshot(int argc, char **argv)
 	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
 	char tag[SD_MAX_VDI_TAG_LEN] = { 0 };
 	const char *want = dog_opts.snapshot;
-	uint32_t vid, other, result;
+	uint32_t vid, other, result, new_vid = 0;
 	int ret = EXIT_SUCCESS, r;
 
 	if (argc != 1) {
@@ -725,10 +727,13 @@ static int vdi_snapshot(int argc, char **argv)
 	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
-		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, NULL);
+		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x %x\n" : "new VID of original VDI: %x, VDI ID of newly "
+		       "created snapshot: %x\n", new_vid, vid);
 	}
 out:
 	free(inode);
@@ -831,6 +836,8 @@ static int vdi_clone(int argc, char **argv)
 	if (r) {
 		dog_err("Failed to create VDI %s: %s", argv[1], sd_strerror((uint32_t)r));
 		ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x\n" : "VDI ID of newly created clone: %x\n", new_vid);
 	}
 out:
 	free(inode);
@@ -843,7 +850,7 @@ static int vdi_rollback(int argc, char **argv)
 	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
 	struct sd_req hdr;
 	struct sd_rsp rsp;
-	uint32_t snap;
+	uint32_t snap, new_vid = 0;
 	int ret, r;
 
 	if (argc != 1) {
@@ -874,15 +881,17 @@ static int vdi_rollback(int argc, char **argv)
 		goto out;
 	}
 	if (rsp.result != SD_RES_SUCCESS && rsp.result != SD_RES_NO_VDI) {
-		dog_err("Failed to delete the current VDI %s: %s", argv[0],
-			sd_strerror(rsp.result));
-		ret = result_to_exit(rsp.result);
+		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(rsp.result));
+		dog_err("Failed to delete the current state");
+		ret = EXIT_FAILURE;
 		goto out;
 	}
-	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, NULL);
+	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, &new_vid);
 	if (r) {
 		dog_err("Failed to roll back %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x\n" : "New VDI ID of rollbacked VDI: %x\n", new_vid);
 	}
 out:
 	free(inode);

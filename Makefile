@@ -18,7 +18,7 @@ DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o
 CORE    += objlock.o
-DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o
+DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dog.h"
@@ -308,19 +310,264 @@ static const struct command *const commands[] = {
 	&vdi_command, &node_command, &cluster_command, &benchmark_command,
 };
 
+/*
+ * Sheepdog's usage texts: for each of its subcommands we have, its operands,
+ * its options in its order and its words, so `--help` and a usage error read
+ * as Sheepdog's.  A subcommand not listed here (ours only) prints ours.
+ */
+struct opt_help {
+	char ch;
+	bool arg;
+	const char *name, *desc;
+};
+
+#define RAW_DESC "raw output mode: omit headers, separate fields with\n" \
+	"                          single spaces and print all sizes in decimal bytes"
+
+static const struct opt_help common_help[] = {
+	{ 'a', true, "address", "specify the daemon address (default: localhost)" },
+	{ 'p', true, "port", "specify the daemon port" },
+	{ 'r', false, "raw", RAW_DESC },
+	{ 'v', false, "verbose", "print more information than default" },
+	{ 'h', false, "help", "display this help and exit" },
+	{ 'T', false, "time", "show elapsed time" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help vdi_help[] = {
+	{ 'P', false, "prealloc", "preallocate all the data objects" },
+	{ 'n', false, "no-share", "share nothing with its parent" },
+	{ 'i', true, "index", "specify the index of data objects" },
+	{ 's', true, "snapshot", "specify a snapshot id or tag name" },
+	{ 'x', false, "exclusive", "write in an exclusive mode" },
+	{ 'd', false, "delete", "delete a key" },
+	{ 'w', false, "writeback", "use writeback mode" },
+	{ 'c', true, "copies", "specify the data redundancy level" },
+	{ 'F', true, "from", "create a differential backup from the snapshot" },
+	{ 'f', false, "force", "do operation forcibly" },
+	{ 'y', false, "hyper", "create a hyper volume" },
+	{ 'o', true, "oid", "specify the object id of the tracking object" },
+	{ 'e', false, "exist", "only check objects exist or not,\n"
+	  "                          neither comparing nor repairing" },
+	{ 'z', true, "block_size_shift", "specify the bit shift num for data object size" },
+	{ 'R', false, "reduce-identical-snapshots",
+	  "do not create snapshot if working VDI doesn't have its own objects" },
+	{ 'B', true, "nr-batched-reclamation",
+	  "specify a number of batchedreclamation during VDI deletion" },
+	{ 'I', true, "reclamation-interval",
+	  "specify how long (unit: second)in reclamation loop during VDI deletion" },
+	{ 'm', true, "max-reclaim", "specify the maximum number of reclaimed objects (if this "
+	  "option is specified, an inode object won't be reclaimed)" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help cluster_help[] = {
+	{ 'b', true, "store", "specify backend store" },
+	{ 'c', true, "copies", "specify the default data redundancy (number of copies)" },
+	{ 'f', false, "force", "do not prompt for confirmation" },
+	{ 'F', false, "avoid-diskfull", "skip recovery if recovery process can cause disk full" },
+	{ 'l', false, "lock", "Lock vdi to exclude multiple users" },
+	{ 'm', false, "multithread", "use multi-thread for 'cluster snapshot save'" },
+	{ 'R', false, "recyclevid", "enable recycling of VID" },
+	{ 't', false, "strict",
+	  "do not serve write request if number of nodes is not sufficient" },
+	{ 'z', true, "block_size_shift", "specify the shift num of default data object size" },
+	{ 'V', false, "fixedvnodes", "disable automatic vnodes calculation" },
+	{ 'd', false, "diff",
+	  "just output the changes between the two adjacent epochesfor cluster info" },
+	{ 0, false, NULL, NULL },
+};
+
+static const struct opt_help node_help[] = {
+	{ 'A', false, "all", "show md information of all the nodes" },
+	{ 'P', false, "progress", "show progress of recovery in the node" },
+	{ 'w', false, "watch", "watch the stat every second" },
+	{ 'l', false, "local", "issue request to local node" },
+	{ 'f', false, "force", "ignore the confirmation" },
+	{ 0, false, NULL, NULL },
+};
+
+static const char *const object_subs[] = {
+	"location", "show object location information", "map", "show object map information",
+	"dump-inode", "dump inode information", NULL };
+static const char *const lock_subs[] = {
+	"list", "list locked VDIs", "unlock", "unlock locked VDI forcibly", NULL };
+static const char *const recover_subs[] = {
+	"force", "force recover cluster immediately",
+	"enable", "enable automatic recovery and run once recover if necessary",
+	"disable", "disable automatic recovery", NULL };
+static const char *const snapshot_subs[] = {
+	"save", "save snapshot to localpath", "list", "list snapshot of localpath",
+	"load", "load snapshot from localpath", "show", "show vdi list from snapshot", NULL };
+static const char *const recovery_subs[] = {
+	"info", "show recovery information of nodes (default)",
+	"set-throttle", "set new throttling", "get-throttle", "get current throttling", NULL };
+static const char *const vnodes_subs[] = { "set", "set new vnodes", NULL };
+
+static const struct sd_usage {
+	const char *cmd, *sub, *arg, *opts, *desc;
+	const char *const *subs;	/* name, description pairs */
+} sd_usages[] = {
+	{ "vdi", "check", "<vdiname>", "seaphT", "check and repair image's consistency", NULL },
+	{ "vdi", "create", "<vdiname> <size>", "PycaphrvzT", "create an image", NULL },
+	{ "vdi", "snapshot", "<vdiname>", "saphrvTR", "create a snapshot", NULL },
+	{ "vdi", "clone", "<src vdi> <dst vdi>", "sPnaphrvT", "clone an image", NULL },
+	{ "vdi", "delete", "<vdiname>", "saphTBIm", "delete an image", NULL },
+	{ "vdi", "rollback", "<vdiname>", "saphfrvTBI", "rollback to a snapshot", NULL },
+	{ "vdi", "list", "[vdiname]", "aprhoT", "list images", NULL },
+	{ "vdi", "tree", NULL, "aphT", "show images in tree view format", NULL },
+	{ "vdi", "object", "<vdiname>", "isaphT", "show object information in the image",
+	  object_subs },
+	{ "vdi", "setattr", "<vdiname> <key> [value]", "dxaphT", "set a VDI attribute", NULL },
+	{ "vdi", "getattr", "<vdiname> <key>", "aphT", "get a VDI attribute", NULL },
+	{ "vdi", "resize", "<vdiname> <new size>", "aphT", "resize an image", NULL },
+	{ "vdi", "read", "<vdiname> [<offset> [<len>]]", "saphT", "read data from an image",
+	  NULL },
+	{ "vdi", "write", "<vdiname> [<offset> [<len>]]", "apwhT", "write data to an image",
+	  NULL },
+	{ "vdi", "backup", "<vdiname>", "sFaphT",
+	  "create an incremental backup between two snapshots and outputs to STDOUT", NULL },
+	{ "vdi", "restore", "<vdiname>", "saphTBI",
+	  "restore snapshot images from a backup provided in STDIN", NULL },
+	{ "vdi", "alter-copy", "<vdiname>", "caphTf", "set the vdi's redundancy level", NULL },
+	{ "vdi", "lock", NULL, "saphT", "See 'dog vdi lock' for more information", lock_subs },
+	{ "cluster", "info", NULL, "aprhvTd", "show cluster information", NULL },
+	{ "cluster", "format", NULL, "bcltaphzTVRfF", "create a Sheepdog store", NULL },
+	{ "cluster", "shutdown", NULL, "aphT", "stop Sheepdog", NULL },
+	{ "cluster", "snapshot", "<tag|idx> <path> [vdi1] [vdi2] ...", "aphTm",
+	  "snapshot/restore the cluster", snapshot_subs },
+	{ "cluster", "recover", NULL, "afphT", "See 'dog cluster recover' for more information",
+	  recover_subs },
+	{ "cluster", "reweight", NULL, "aphT", "reweight the cluster", NULL },
+	{ "cluster", "check", NULL, "aphT", "check and repair cluster", NULL },
+	{ "cluster", "alter-copy", NULL, "aphTcf", "set the cluster's redundancy level", NULL },
+	{ "node", "list", NULL, "aprhT", "list nodes", NULL },
+	{ "node", "info", NULL, "aprhT", "show information about each node", NULL },
+	{ "node", "recovery", "<max> <interval>", "aphPrT",
+	  "show recovery information or set/get recovery speed throttling of nodes",
+	  recovery_subs },
+	{ "node", "vnodes", "<num of vnodes>", "aph", "set new vnodes", vnodes_subs },
+	/* ours takes other options than Sheepdog's: its one-line name only */
+	{ "benchmark", "io", "<vdiname>", NULL, "benchmark I/O performance", NULL },
+};
+
+static const struct sd_usage *find_sd_usage(const char *cmd, const char *sub)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sd_usages); i++)
+		if (!strcmp(sd_usages[i].cmd, cmd) && !strcmp(sd_usages[i].sub, sub))
+			return &sd_usages[i];
+	return NULL;
+}
+
+static const struct opt_help *find_opt_help(const char *cmd, char ch)
+{
+	const struct opt_help *own = !strcmp(cmd, "vdi") ? vdi_help :
+				     !strcmp(cmd, "cluster") ? cluster_help :
+				     !strcmp(cmd, "node") ? node_help : common_help;
+
+	for (const struct opt_help *o = own; o->ch; o++)
+		if (o->ch == ch)
+			return o;
+	for (const struct opt_help *o = common_help; o->ch; o++)
+		if (o->ch == ch)
+			return o;
+	return NULL;
+}
+
+static void print_sd_usage(FILE *f, const struct sd_usage *u)
+{
+	const struct opt_help *o;
+	size_t n = 0;
+	char name[64];
+
+	fprintf(f, "Usage: dog %s %s", u->cmd, u->sub);
+	while (u->subs && u->subs[2 * n])
+		n++;
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, n == 1 ? " %s" : i ? "|%s" : " {%s", u->subs[2 * i]);
+	if (n > 1)
+		fputc('}', f);
+	for (const char *c = u->opts; *c; c++) {
+		o = find_opt_help(u->cmd, *c);
+		if (o && o->arg)
+			fprintf(f, " [-%c %s]", o->ch, o->name);
+		else if (o)
+			fprintf(f, " [-%c]", o->ch);
+	}
+	fprintf(f, u->arg ? " %s\n" : "\n", u->arg);
+	if (n) {
+		fprintf(f, "Available subcommands:\n");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "  %-24s%s\n", u->subs[2 * i], u->subs[2 * i + 1]);
+	}
+	fprintf(f, "Options:\n");
+	for (const char *c = u->opts; *c; c++) {
+		o = find_opt_help(u->cmd, *c);
+		if (!o)
+			continue;
+		snprintf(name, sizeof(name), "-%c, --%s", o->ch, o->name);
+		fprintf(f, "  %-24s%s\n", name, o->desc);
+	}
+}
+
+/*
+ * c's subcommands in Sheepdog's order (its table's), ours only after them;
+ * out gets at most max of them, the count is returned
+ */
+static size_t subs_in_order(const struct command *c, const struct subcommand **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sd_usages); i++)
+		for (const struct subcommand *s = c->subs; s->name && n < max; s++)
+			if (!strcmp(sd_usages[i].cmd, c->name) && !strcmp(sd_usages[i].sub, s->name))
+				out[n++] = s;
+	for (const struct subcommand *s = c->subs; s->name && n < max; s++)
+		if (!find_sd_usage(c->name, s->name))
+			out[n++] = s;
+	return n;
+}
+
+/* Sheepdog's help: one line per subcommand, name and what it does */
 static void main_usage(FILE *f)
 {
 	fprintf(f, "Sheepdog administrator utility (version 0.1.0)\n"
-		   "Usage: dog [options] <command> <subcommand> [arguments]\n\n"
+		   "Usage: dog <command> <subcommand> [options]\n\n"
 		   "Available commands:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		for (const struct subcommand *s = commands[i]->subs; s->name; s++)
-			fprintf(f, "  %s %s %s\n", commands[i]->name, s->name, s->args);
-	fprintf(f, "\nFor more information run 'dog <command> <subcommand> --help'.\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct subcommand *subs[64];
+		size_t nr = subs_in_order(commands[i], subs, ARRAY_SIZE(subs));
+
+		for (size_t j = 0; j < nr; j++) {
+			const struct sd_usage *u = find_sd_usage(commands[i]->name, subs[j]->name);
+			char name[64];
+
+			snprintf(name, sizeof(name), "%s %s", commands[i]->name, subs[j]->name);
+			fprintf(f, "  %-24s%s\n", name, u ? u->desc : subs[j]->help);
+		}
+	}
+	fprintf(f, "\nFor more information, run 'dog <command> <subcommand> --help'.\n");
 }
+
+/* a bad command line: Sheepdog's pointer to the help */
+static int try_help(void)
+{
+	dog_err("Try 'dog --help' for more information.");
+	return EXIT_USAGE;
+}
+
+static const char *prog_path = "dog";	/* argv[0], for getopt-style messages */
+static const struct command *cur_cmd;
+static const struct subcommand *cur_sub;
 
 static void sub_usage(FILE *f, const struct command *c, const struct subcommand *s)
 {
+	const struct sd_usage *u = find_sd_usage(c->name, s->name);
+
+	if (u && u->opts) {
+		print_sd_usage(f, u);
+		return;
+	}
 	fprintf(f, "Usage: dog %s %s %s\n%s\n", c->name, s->name, s->args, s->help);
 	fprintf(f, "Options:\n"
 		   "  -a, --address           specify the daemon address (default: 127.0.0.1)\n"
@@ -349,32 +596,107 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, NULL, 'm' },
 	{ "block-size", required_argument, NULL, 'B' },
 	{ "nr-threads", required_argument, NULL, 'n' },
+	{ "no-share", no_argument, NULL, 'n' },
 	{ "total", required_argument, NULL, 't' },
 	{ "time", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
+/* Sheepdog's -a check: a name or address that resolves */
+static bool valid_host(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+
+	if (getaddrinfo(host, NULL, &hints, &res))
+		return false;
+	freeaddrinfo(res);
+	return true;
+}
+
+static int parse_port(const char *s)
+{
+	uint64_t v;
+
+	if (parse_uint(s, 65535, &v) || !v) {
+		dog_err("Invalid port number '%s'", s);
+		return -1;
+	}
+	dog_opts.port = (int)v;
+	return 0;
+}
+
+/* -c as Sheepdog reads it: 1-31 copies; x:y (erasure coding) is not ours */
+static int parse_copies(const char *s)
+{
+	uint64_t v;
+
+	if (strchr(s, ':')) {
+		dog_err("Erasure coded redundancy (-c %s) is not supported: use -c x, x "
+			"replicated copies", s);
+		return -1;
+	}
+	if (parse_uint(s, SD_MAX_COPIES, &v) || !v) {
+		dog_err("Invalid parameter %s\n"
+			"To create replicated vdi, set -c x\n"
+			"  x(1 to %d)   - number of replicated copies\n"
+			"To create erasure coded vdi, set -c x:y\n"
+			"  x(2,4,8,16)  - number of data strips\n"
+			"  y(1 to 15)   - number of parity strips", s, SD_MAX_COPIES);
+		return -1;
+	}
+	dog_opts.copies = (int)v;
+	return 0;
+}
+
+/* a 32-bit hex number, digits only */
+static int parse_hex32(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789abcdefABCDEF") != strlen(s) || strlen(s) > 8)
+		return -1;
+	*out = strtoull(s, &end, 16);
+	return 0;
+}
+
+static bool show_elapsed;	/* -T where the subcommand has no -T of its own */
+
 static int parse_common(int argc, char **argv, const struct command *c,
 			const struct subcommand *s)
 {
 	char optstr[64];
+	const char *env;
 	int opt;
 	uint64_t v;
 
-	snprintf(optstr, sizeof(optstr), ":a:p:h%s", s->opts);
+	/* Sheepdog's environment defaults, which -a and -p override */
+	env = getenv("SHEEPDOG_DOG_ADDR");
+	if (env) {
+		if (!valid_host(env)) {
+			dog_err("Invalid ip address %s", env);
+			return EXIT_FAILURE;
+		}
+		dog_opts.addr = env;
+	}
+	env = getenv("SHEEPDOG_DOG_PORT");
+	if (env && parse_port(env))
+		return EXIT_USAGE;
+	/* -r and -v everywhere, as Sheepdog (a no-op where nothing changes) */
+	snprintf(optstr, sizeof(optstr), ":a:p:hrv%s%s", s->opts, strchr(s->opts, 'T') ? "" : "T");
 	optind = 1;
 	opterr = 0;	/* our own message: the same whatever the libc (glibc's words) */
 	while ((opt = getopt_long(argc, argv, optstr, long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
+			if (!valid_host(optarg)) {
+				dog_err("Invalid ip address %s", optarg);
+				return EXIT_FAILURE;
+			}
 			dog_opts.addr = optarg;
 			break;
 		case 'p':
-			if (parse_uint(optarg, 65535, &v) || !v) {
-				dog_err("Invalid port number '%s'", optarg);
+			if (parse_port(optarg))
 				return EXIT_USAGE;
-			}
-			dog_opts.port = (int)v;
 			break;
 		case 'h':
 			sub_usage(stdout, c, s);
@@ -386,15 +708,8 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.verbose = true;
 			break;
 		case 'c':
-			if (parse_uint(optarg, UINT32_MAX, &v) || !v) {
-				dog_err("There must be at least one copy of data");
+			if (parse_copies(optarg))
 				return EXIT_FAILURE;
-			}
-			if (v > SD_MAX_COPIES) {
-				dog_err("Redundancy may not exceed %d copies", SD_MAX_COPIES);
-				return EXIT_FAILURE;
-			}
-			dog_opts.copies = (int)v;
 			break;
 		case 'P':
 			dog_opts.prealloc = true;
@@ -403,20 +718,38 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.hyper = true;
 			break;
 		case 's':
+			if (!parse_uint(optarg, UINT32_MAX, &v) && !v) {
+				dog_err("The snapshot id must be larger than zero");
+				return EXIT_FAILURE;
+			}
 			dog_opts.snapshot = optarg;
 			break;
 		case 'i':
-			if (parse_uint(optarg, UINT32_MAX, &v)) {
-				dog_err("Invalid index '%s'", optarg);
-				return EXIT_USAGE;
+			if ((strncmp(optarg, "0x", 2) || parse_hex32(optarg + 2, &v)) &&
+			    parse_uint(optarg, UINT32_MAX, &v)) {
+				dog_err("The index must be a decimal integer or a hexadecimal "
+					"integer started with 0x");
+				return EXIT_FAILURE;
 			}
 			dog_opts.index = (uint32_t)v;
 			dog_opts.index_set = true;
 			break;
 		case 'z':
-			if (parse_uint(optarg, 31, &v) || v < 20 || v > 22) {
-				dog_err("Invalid block size shift '%s': it must be 20-22", optarg);
-				return EXIT_USAGE;
+			/* Sheepdog's bounds and words; shifts it allows past 22 are not ours */
+			if (parse_uint(optarg, 255, &v) || v > 31) {
+				dog_err("Object Size is limited to 2^31. Please set shift bit lower "
+					"than 31");
+				return EXIT_FAILURE;
+			}
+			if (v < 20) {
+				dog_err("Object Size is larger than 2^20. Please set shift bit larger "
+					"than 20");
+				return EXIT_FAILURE;
+			}
+			if (v > 22) {
+				dog_err("Invalid block size shift '%s': objects of 1-4 MiB (shift "
+					"20-22) only", optarg);
+				return EXIT_FAILURE;
 			}
 			dog_opts.bss = (int)v;
 			break;
@@ -451,6 +784,10 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.bench_bs = v;
 			break;
 		case 'n':
+			if (!optarg) {	/* vdi clone -n: --no-share */
+				dog_opts.no_share = true;
+				break;
+			}
 			if (parse_uint(optarg, 1024, &v) || !v) {
 				dog_err("Invalid number of requests in flight '%s': 1-1024", optarg);
 				return EXIT_USAGE;
@@ -458,6 +795,10 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.bench_depth = (uint32_t)v;
 			break;
 		case 'T':
+			if (!strchr(s->opts, 'T')) {
+				show_elapsed = true;
+				break;
+			}
 			if (parse_uint(optarg, 86400, &v) || !v) {
 				dog_err("Invalid time '%s': 1-86400 seconds", optarg);
 				return EXIT_USAGE;
@@ -471,60 +812,79 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.exclusive = true;
 			break;
 		case ':':
-			fprintf(stderr, "%s: option requires an argument -- '%c'\n", argv[0], optopt);
-			sub_usage(stderr, c, s);
-			return EXIT_USAGE;
+			/* glibc's words, as Sheepdog's dog shows them */
+			fprintf(stderr, "%s: option requires an argument -- '%c'\n", prog_path,
+				optopt);
+			return try_help();
 		default:
 			if (optopt)
-				fprintf(stderr, "%s: invalid option -- '%c'\n", argv[0], optopt);
+				fprintf(stderr, "%s: invalid option -- '%c'\n", prog_path, optopt);
 			else
-				fprintf(stderr, "%s: unrecognized option '%s'\n", argv[0],
+				fprintf(stderr, "%s: unrecognized option '%s'\n", prog_path,
 					argv[optind - 1]);
-			sub_usage(stderr, c, s);
-			return EXIT_USAGE;
+			return try_help();
 		}
 	}
 	return 0;
+}
+
+void dog_usage_stderr(void)
+{
+	if (cur_cmd && cur_sub)
+		sub_usage(stderr, cur_cmd, cur_sub);
 }
 
 int dog_main(int argc, char **argv)
 {
 	const struct command *c = NULL;
 	const struct subcommand *s = NULL;
+	struct timespec start, end;
 	int ret;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		main_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+	prog_path = argv[0];
+	/* as Sheepdog: the help on stdout and 0, also without a command */
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		main_usage(stdout);
+		return EXIT_SUCCESS;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i]->name))
 			c = commands[i];
 	if (!c) {
 		dog_err("Invalid command '%s'", argv[1]);
-		main_usage(stderr);
-		return EXIT_USAGE;
+		return try_help();
 	}
-	if (argc < 3) {
-		dog_err("Specify a subcommand of '%s'", c->name);
-		for (s = c->subs; s->name; s++)
-			fprintf(stderr, "  %s %s %s\n", c->name, s->name, s->args);
-		return EXIT_USAGE;
-	}
-	for (s = c->subs; s->name; s++)
+	for (s = c->subs; argc >= 3 && s->name; s++)
 		if (!strcmp(argv[2], s->name))
 			break;
-	if (!s->name) {
-		dog_err("Invalid subcommand '%s' of '%s'", argv[2], c->name);
+	if (argc < 3 || !s->name) {
+		if (argc >= 3 && strcmp(argv[2], "help") && strcmp(argv[2], "--help") &&
+		    strcmp(argv[2], "-h"))
+			dog_err("Invalid command '%s %s'", c->name, argv[2]);
+		const struct subcommand *subs[64];
+		size_t nr = subs_in_order(c, subs, ARRAY_SIZE(subs));
+
+		dog_err("Available %s commands:", c->name);
+		for (size_t i = 0; i < nr; i++)
+			dog_err("  %s %s", c->name, subs[i]->name);
 		return EXIT_USAGE;
 	}
+	cur_cmd = c;
+	cur_sub = s;
 	/* getopt sees "<subcommand> [options] args" */
 	ret = parse_common(argc - 2, argv + 2, c, s);
 	if (ret)
 		return ret;
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	ret = s->fn(argc - 2 - optind, argv + 2 + optind);
 	if (ret == EXIT_USAGE)
 		sub_usage(stderr, c, s);
+	if (show_elapsed) {
+		clock_gettime(CLOCK_MONOTONIC, &end);
+		printf("\nElapsed time: %.3lf seconds\n", (double)(end.tv_sec - start.tv_sec) +
+		       (double)(end.tv_nsec - start.tv_nsec) / 1e9);
+	}
 	if (conn_fd >= 0)
 		close(conn_fd);
 	return ret;

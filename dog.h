@@ -31,6 +31,7 @@ struct dog_opts {
 	bool strict;
 	bool del;		/* -d (setattr) */
 	bool exclusive;		/* -x (setattr) */
+	bool no_share;		/* -n (clone) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */
@@ -86,6 +87,10 @@ int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void
 		     void *arg);
 int dog_node_list(struct sd_node **nodes);
 bool dog_confirm(const char *question);
+/* the running subcommand's usage on stderr (a subcommand that fails without 64) */
+void dog_usage_stderr(void);
+/* "cluster snapshot ...": Sheepdog's farm backups (dog_farm.c) */
+int dog_farm_main(int argc, char **argv);
 
 /* VDI helpers shared by subcommands */
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,

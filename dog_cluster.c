@@ -222,9 +222,12 @@ static int node_info(int argc, char **argv)
 		/* ours: a node whose store failed says why (Sheepdog's sheep answers nothing) */
 		dog_init_req(&hdr, SD_OP_STAT_SHEEP);
 		hdr.data_length = sizeof(failed) - 1;
-		if (dog_exec_node(&nodes[i].nid, &hdr, failed, &rsp) ||
-		    rsp.result != SD_RES_SUCCESS)
+		if (dog_exec_node(&nodes[i].nid, &hdr, failed, &rsp))
 			continue;
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Response's result: %s", sd_strerror(rsp.result));
+			continue;
+		}
 		failed[MIN(rsp.data_length, sizeof(failed) - 1)] = '\0';
 		size = rsp.node.store_size;
 		avail = rsp.node.store_free;
@@ -268,7 +271,13 @@ static int cluster_reweight(int argc, char **argv)
 	if (argc > 0)
 		return EXIT_USAGE;
 	dog_init_req(&hdr, SD_OP_REWEIGHT);
-	return dog_call(&hdr, NULL, &rsp, "reweight the cluster");
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_FAILURE;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));	/* Sheepdog's */
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
 }
 
 /* "node vnodes [set N]": show or fix the vnodes of the node addressed */
@@ -288,7 +297,11 @@ static int node_vnodes(int argc, char **argv)
 			printf("%" PRIu32 "\n", v);
 		return ret;
 	}
-	if (argc != 2 || strcmp(argv[0], "set"))
+	if (strcmp(argv[0], "set")) {
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
+	}
+	if (argc != 2)
 		return EXIT_USAGE;
 	if (parse_uint(argv[1], 65535, &n) || !n) {
 		dog_err("Invalid number of vnodes '%s': it must be 1-65535", argv[1]);
@@ -307,23 +320,27 @@ static int cluster_recover(int argc, char **argv)
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint8_t op;
-	int ret;
 
-	if (argc != 1)
+	if (argc < 1)
 		return EXIT_USAGE;
 	if (!strcmp(argv[0], "enable")) {
 		op = SD_OP_ENABLE_RECOVER;
 	} else if (!strcmp(argv[0], "disable")) {
 		op = SD_OP_DISABLE_RECOVER;
 	} else {
-		dog_err("Unknown recover subcommand '%s' (enable, disable)", argv[0]);
-		return EXIT_USAGE;
+		/* Sheepdog prints the usage for an unknown one and fails (not 64) */
+		dog_usage_stderr();
+		return EXIT_FAILURE;
 	}
 	dog_init_req(&hdr, op);
-	ret = dog_call(&hdr, NULL, &rsp, "%s recovery", argv[0]);
-	if (ret)
-		return ret;
-	printf("Recovery %s.\n", op == SD_OP_ENABLE_RECOVER ? "enabled" : "disabled");
+	if (dog_exec(&hdr, NULL, &rsp))
+		return EXIT_FAILURE;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));
+		return EXIT_FAILURE;
+	}
+	/* Sheepdog's words, which scripts may read */
+	printf("Cluster recovery: %s\n", op == SD_OP_ENABLE_RECOVER ? "enable" : "disable");
 	return EXIT_SUCCESS;
 }
 
@@ -391,6 +408,8 @@ static const struct subcommand cluster_subs[] = {
 	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
 	{ "recover", "enable|disable", "", "turn automatic recovery on or off",
 	  cluster_recover },
+	{ "snapshot", "{save|list|load|show} [-m] <tag|idx> <path> [vdi1] [vdi2] ...", "m",
+	  "snapshot/restore the cluster", dog_farm_main },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -14,6 +14,7 @@
 
 #include "dog.h"
 #include "net.h"
+#include "ring.h"
 
 static int check_name(const char *name)
 {
@@ -38,10 +39,16 @@ int dog_open_vdi(const char *name, uint32_t *vid)
 		return EXIT_SUCCESS;
 	if (result == SD_RES_NETWORK_ERROR)
 		return EXIT_SYSFAIL;
-	dog_err("Cannot get VDI info for %s%s%s: %s", name, dog_opts.snapshot ? " " : "",
-		dog_opts.snapshot ? dog_opts.snapshot : "", sd_strerror(result));
-	dog_err("Failed to open VDI %s", name);
+	/* Sheepdog's words, which scripts grep for */
+	dog_err("Failed to open VDI %s (snapshot id: %u snapshot tag: %s): %s", name,
+		(uint32_t)snapid, tag ? tag : "", sd_strerror(result));
 	return EXIT_FAILURE;
+}
+
+static void size_hint(void)
+{
+	dog_err("You may use B, K, M, G, T or P suffixes for bytes, kilobytes, megabytes, "
+		"gigabytes, terabytes and petabytes.");
 }
 
 static int write_object(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
@@ -87,7 +94,8 @@ static int vdi_create(int argc, char **argv)
 	int ret;
 
 	if (argc < 2) {
-		dog_err(argc ? "Please specify the VDI size" : "Please specify the VDI name");
+		if (argc)
+			dog_err("Please specify the VDI size");
 		return EXIT_USAGE;
 	}
 	if (argc > 2)
@@ -96,31 +104,22 @@ static int vdi_create(int argc, char **argv)
 		return EXIT_USAGE;
 	if (parse_size(argv[1], &size) || size == 0) {
 		dog_err("Invalid size '%s'", argv[1]);
-		dog_err("You may use k, M, G or T suffixes for kilobytes, megabytes, gigabytes "
-			"and terabytes.");
+		size_hint();
 		return EXIT_USAGE;
 	}
-	if (dog_opts.copies > 0) {
-		struct sd_node *nodes;
-		int nr = dog_node_list(&nodes);
-
-		free(nodes);
-		if (nr < 0)
-			return EXIT_SYSFAIL;
-		if (dog_opts.copies > nr) {
-			dog_err("There are not enough nodes(%d) to hold the copies(%d)", nr,
-				dog_opts.copies);
-			return EXIT_USAGE;
-		}
-	}
+	/* more copies than nodes is allowed, as in Sheepdog: placement takes min(copies, zones) */
 	if (dog_opts.hyper) {
 		dog_err("Hyper volumes (-y) are not supported yet");
 		return EXIT_USAGE;
 	}
 	if (size > SD_OLD_MAX_VDI_SIZE) {
-		dog_err("VDI size is larger than %" PRIu64 " bytes, please use '-y' to create "
-			"a hyper volume with size up to %" PRIu64 " bytes",
-			SD_OLD_MAX_VDI_SIZE, (uint64_t)SD_DATA_OBJ_SIZE << 32);
+		char max[32], hyper_max[32];
+
+		dog_err("VDI size is larger than %s bytes, please use '-y' to create a hyper "
+			"volume with size up to %s bytes or use '-z' to create larger object "
+			"size volume", size_to_str(SD_OLD_MAX_VDI_SIZE, max, sizeof(max)),
+			size_to_str((uint64_t)SD_DATA_OBJ_SIZE << 32, hyper_max,
+				    sizeof(hyper_max)));
 		return EXIT_USAGE;
 	}
 	strncpy(name, argv[0], sizeof(name) - 1);
@@ -150,6 +149,8 @@ static int vdi_create(int argc, char **argv)
 			}
 		}
 	}
+	if (dog_opts.verbose)	/* Sheepdog's -v line */
+		printf(dog_opts.raw ? "%x\n" : "VDI ID of newly created VDI: %x\n", vid);
 	return EXIT_SUCCESS;
 }
 
@@ -159,11 +160,30 @@ static int vdi_delete(int argc, char **argv)
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint64_t snapid = 0;
+	uint32_t vid, result;
+	int ret;
 
-	if (argc != 1)
-		return argc ? EXIT_USAGE : (dog_err("Please specify the VDI name"), EXIT_USAGE);
+	if (argc < 1)
+		return EXIT_USAGE;
 	if (check_name(argv[0]))
 		return EXIT_USAGE;
+	/*
+	 * Sheepdog's message; its dog means EXIT_MISSING for a missing VDI
+	 * (and 1 for other failures) but exits 0 (a slip in its do_vdi_delete)
+	 */
+	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
+		snapid = 0;
+	if (dog_find_vdi(argv[0], snapid ? NULL : dog_opts.snapshot, (uint32_t)snapid, &vid,
+			 &result)) {
+		if (result == SD_RES_NETWORK_ERROR)
+			return EXIT_SYSFAIL;
+		dog_err("Failed to open VDI %s (snapshot id: %" PRIu64 " snapshot tag: %s): %s",
+			argv[0], snapid, snapid || !dog_opts.snapshot ? "" : dog_opts.snapshot,
+			sd_strerror(result));
+		return result == SD_RES_NO_VDI || result == SD_RES_NO_TAG ? EXIT_MISSING :
+									  EXIT_FAILURE;
+	}
+	snapid = 0;
 	strncpy(buf, argv[0], SD_MAX_VDI_LEN - 1);
 	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
 		strncpy(buf + SD_MAX_VDI_LEN, dog_opts.snapshot, SD_MAX_VDI_TAG_LEN - 1);
@@ -171,7 +191,8 @@ static int vdi_delete(int argc, char **argv)
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = sizeof(buf);
 	hdr.vdi.snapid = (uint32_t)snapid;
-	return dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
+	ret = dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
+	return ret == EXIT_FAILURE && rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
 }
 
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
@@ -245,12 +266,14 @@ static int parse_range(int argc, char **argv, uint64_t vdi_size, const char *wha
 	*len = 0;
 	*len_given = false;
 	if (argc > 0 && parse_size(argv[0], off)) {
-		dog_err("Invalid offset '%s'", argv[0]);
+		dog_err("Invalid size '%s'", argv[0]);
+		size_hint();
 		return EXIT_USAGE;
 	}
 	if (argc > 1) {
 		if (parse_size(argv[1], len)) {
-			dog_err("Invalid length '%s'", argv[1]);
+			dog_err("Invalid size '%s'", argv[1]);
+			size_hint();
 			return EXIT_USAGE;
 		}
 		*len_given = true;
@@ -295,12 +318,16 @@ static int vdi_read(int argc, char **argv)
 		uint32_t owner = inode->data_vdi_id[idx];
 
 		if (owner) {
-			int r = read_object(vid_to_data_oid(owner, idx), buf, n, o);
+			uint64_t oid = vid_to_data_oid(owner, idx);
+			int r = read_object(oid, buf, n, o);
 
 			if (r) {
-				dog_err("Failed to read VDI %s at %" PRIu64 ": %s", argv[0], off,
-					sd_strerror((uint32_t)r));
-				ret = result_to_exit((uint32_t)r);
+				/* Sheepdog's two lines (no colon in the first, as its dog) */
+				if (r != SD_RES_NETWORK_ERROR)
+					dog_err("Failed to read object %016" PRIx64 " %s", oid,
+						sd_strerror((uint32_t)r));
+				dog_err("Failed to read VDI");
+				ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
 				goto out;
 			}
 		} else {
@@ -369,6 +396,7 @@ static int vdi_write(int argc, char **argv)
 		uint32_t idx = (uint32_t)(off / objsize), o = (uint32_t)(off % objsize);
 		uint32_t want = (uint32_t)MIN(len, objsize - o), owner = inode->data_vdi_id[idx];
 		ssize_t n = read_stdin(buf, want);
+		uint64_t oid = vid_to_data_oid(vid, idx);
 		int r;
 
 		if (n < 0) {
@@ -376,39 +404,39 @@ static int vdi_write(int argc, char **argv)
 			ret = EXIT_SYSFAIL;
 			goto out;
 		}
-		if (n == 0) {
-			if (len_given) {
-				dog_err("Input ended %" PRIu64 " bytes short of the length given", len);
-				ret = EXIT_FAILURE;
-			}
-			goto out;
+		/*
+		 * input that ends early: as Sheepdog's dog, zeros to the end of
+		 * this piece (at most the rest of the object), which is the last
+		 */
+		if ((uint32_t)n < want) {
+			memset(buf + n, 0, want - (uint32_t)n);
+			len = want;
 		}
 		if (owner == vid) {
-			r = write_object(vid_to_data_oid(vid, idx), 0, buf, (uint32_t)n, o, false);
+			r = write_object(oid, 0, buf, want, o, false);
 		} else {
 			uint64_t cow = owner ? vid_to_data_oid(owner, idx) : 0;
 
-			r = write_object(vid_to_data_oid(vid, idx), cow, buf, (uint32_t)n, o, true);
-			if (!r)
+			r = write_object(oid, cow, buf, want, o, true);
+			if (!r) {
 				r = dog_write_index(vid, idx, 1, &vid);
+				if (r)
+					oid = vid_to_vdi_oid(vid);
+			}
 			if (!r)
 				inode->data_vdi_id[idx] = vid;
 		}
 		if (r) {
-			dog_err("Failed to write VDI %s at %" PRIu64 ": %s", argv[0], off,
-				sd_strerror((uint32_t)r));
-			ret = result_to_exit((uint32_t)r);
+			/* Sheepdog's two lines; its dog then exits 0, we exit 1 */
+			if (r != SD_RES_NETWORK_ERROR)
+				dog_err("Failed to write object %016" PRIx64 ": %s", oid,
+					sd_strerror((uint32_t)r));
+			dog_err("Failed to write VDI");
+			ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
 			goto out;
 		}
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-		if ((uint32_t)n < want) {
-			if (len_given) {
-				dog_err("Input ended %" PRIu64 " bytes short of the length given", len);
-				ret = EXIT_FAILURE;
-			}
-			goto out;
-		}
+		off += want;
+		len -= want;
 	}
 out:
 	free(buf);
@@ -423,12 +451,15 @@ static int vdi_resize(int argc, char **argv)
 	uint32_t vid;
 	int ret, r;
 
-	if (argc != 2) {
+	if (argc < 2) {
+		if (argc)
+			dog_err("Please specify the new size for the VDI");
 		ret = EXIT_USAGE;
 		goto out;
 	}
 	if (parse_size(argv[1], &size) || size == 0) {
 		dog_err("Invalid size '%s'", argv[1]);
+		size_hint();
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -461,6 +492,31 @@ out:
 	return ret;
 }
 
+/* where the ring puts oid, as Sheepdog's dog prints it */
+static void print_expected_location(const struct sd_node *nodes, int nr, uint64_t oid,
+				    int copies)
+{
+	struct ring *r;
+	int picked[SD_MAX_COPIES], n;
+
+	if (nr < copies) {
+		printf("\nBecause number of nodes (%d) is less than number of copies (%d), the "
+		       "object should be located at every nodes.\n", nr, copies);
+		return;
+	}
+	printf("\nAccording to sheepdog algorithm, the object should be located at:\n");
+	r = ring_build(nodes, nr, 0);
+	n = ring_pick_nodes(r, oid, MIN(copies, SD_MAX_COPIES), picked);
+	for (int i = 0; i < n; i++) {
+		char name[64];
+
+		node_id_to_str(&r->nodes[picked[i]].nid, name, sizeof(name));
+		printf(i < n - 1 ? "%s " : "%s", name);
+	}
+	printf("\n");
+	ring_free(r);
+}
+
 /* which members hold oid: Sheepdog's "vdi object location" lines */
 static int print_obj_location(uint64_t oid, int copies)
 {
@@ -484,14 +540,18 @@ static int print_obj_location(uint64_t oid, int copies)
 			continue;
 		}
 		if (rsp.result == SD_RES_SUCCESS) {
-			printf("%s has the object (should be %d copies)\n", name, copies);
+			printf("%s has the object\n", name);
 		} else if (rsp.result == SD_RES_NO_OBJ) {
 			printf("%s doesn't have the object\n", name);
+		} else if (rsp.result == SD_RES_OLD_NODE_VER || rsp.result == SD_RES_NEW_NODE_VER) {
+			dog_err("The node list has changed: please try again");
+			ret = EXIT_FAILURE;
 		} else {
 			dog_err("%s: hit an unexpected error (%s)", name, sd_strerror(rsp.result));
 			ret = EXIT_FAILURE;
 		}
 	}
+	print_expected_location(nodes, nr, oid, copies);
 	free(nodes);
 	return ret;
 }
@@ -504,10 +564,10 @@ static int object_location(const char *name)
 	struct sd_node *nodes;
 
 	ret = dog_open_vdi(name, &vid);
-	if (ret)
-		goto out;
-	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+	if (!ret && dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
 		ret = EXIT_SYSFAIL;
+	if (ret) {
+		dog_err("FATAL: no inode objects");
 		goto out;
 	}
 	nr = dog_node_list(&nodes);
@@ -520,13 +580,12 @@ static int object_location(const char *name)
 		printf("Looking for the inode object 0x%" PRIx32 " with %d nodes\n\n", vid, nr);
 		ret = print_obj_location(vid_to_vdi_oid(vid), inode->nr_copies);
 	} else if (idx >= SD_INODE_DATA_INDEX) {
-		dog_err("The index %" PRIu32 " is out of range (0-%" PRIu32 ")", idx,
-			SD_INODE_DATA_INDEX - 1);
-		ret = EXIT_USAGE;
+		printf("The offset is too large!\n");
+		ret = EXIT_FAILURE;
 	} else if (inode->data_vdi_id[idx]) {
 		uint64_t oid = vid_to_data_oid(inode->data_vdi_id[idx], idx);
 
-		printf("Looking for the object 0x%" PRIx64 " (vid 0x%" PRIx32 " idx %" PRIu32
+		printf("Looking for the object %016" PRIx64 " (vid 0x%" PRIx32 " idx %" PRIu32
 		       ", %u copies) with %d nodes\n\n", oid, vid, idx, inode->nr_copies, nr);
 		ret = print_obj_location(oid, inode->nr_copies);
 	} else {
@@ -548,7 +607,15 @@ static int object_map(const char *name)
 	ret = dog_open_vdi(name, &vid);
 	if (!ret && dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE))
 		ret = EXIT_SYSFAIL;
-	if (!ret) {
+	if (ret) {
+		dog_err("FATAL: %s not found", name);
+	} else if (dog_opts.index_set) {
+		uint32_t i = dog_opts.index;
+
+		printf("Index       VID\n");
+		printf("%08" PRIu32 " %8" PRIx32 "\n", i,
+		       i < SD_INODE_DATA_INDEX ? inode->data_vdi_id[i] : 0);
+	} else {
 		printf("Index       VID\n");
 		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
 			if (inode->data_vdi_id[i])
@@ -566,8 +633,8 @@ static int vdi_object(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[0], "map"))
 		return object_map(argv[1]);
 	if (argc == 2) {
-		dog_err("Unknown object subcommand '%s' (location, map)", argv[0]);
-		return EXIT_USAGE;
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
 	}
 	if (argc != 1)
 		return EXIT_USAGE;
@@ -611,17 +678,36 @@ static int vdi_snapshot(int argc, char **argv)
 	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
 	char tag[SD_MAX_VDI_TAG_LEN] = { 0 };
 	const char *want = dog_opts.snapshot;
-	uint32_t vid, other, result;
-	int ret, r;
+	uint32_t vid, other, result, new_vid = 0;
+	int ret = EXIT_SUCCESS, r;
 
 	if (argc != 1) {
-		ret = argc ? EXIT_USAGE : (dog_err("Please specify the VDI name"), EXIT_USAGE);
+		ret = EXIT_USAGE;
 		goto out;
 	}
 	dog_opts.snapshot = NULL;	/* -s names the new snapshot, not the one to open */
-	ret = open_vdi_header(argv[0], &vid, inode);
-	if (ret)
+	if (want && !parse_uint(want, UINT32_MAX, &(uint64_t){ 0 })) {
+		dog_err("Please specify a non-integer value for a snapshot tag name");
+		ret = EXIT_USAGE;
 		goto out;
+	}
+	if (check_name(argv[0])) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (dog_find_vdi(argv[0], NULL, 0, &vid, &result)) {
+		if (result == SD_RES_NETWORK_ERROR) {
+			ret = EXIT_SYSFAIL;
+			goto out;
+		}
+		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror(result));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE)) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
 	if (want) {
 		if (strlen(want) >= SD_MAX_VDI_TAG_LEN) {
 			dog_err("Snapshot tag is too long: at most %d characters",
@@ -630,9 +716,9 @@ static int vdi_snapshot(int argc, char **argv)
 			goto out;
 		}
 		if (dog_find_vdi(argv[0], want, 0, &other, &result) == 0) {
-			dog_err("Failed to create snapshot for %s: tag %s already exists", argv[0],
-				want);
-			ret = EXIT_EXISTS;
+			dog_err("Failed to create snapshot for %s, maybe snapshot id (0) or tag "
+				"(%s) is existed", argv[0], want);
+			ret = EXIT_FAILURE;
 			goto out;
 		}
 		strncpy(tag, want, sizeof(tag) - 1);
@@ -641,23 +727,58 @@ static int vdi_snapshot(int argc, char **argv)
 	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
-		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, NULL);
+		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x %x\n" : "new VID of original VDI: %x, VDI ID of newly "
+		       "created snapshot: %x\n", new_vid, vid);
 	}
 out:
 	free(inode);
 	return ret;
 }
 
+/*
+ * clone -P / -n, as Sheepdog's dog: the clone gets its own copy of every
+ * object the snapshot has (-P also a zero object where it has none), so
+ * it shares nothing that the copy covers
+ */
+static int clone_copy_objects(const struct sd_inode *src, uint32_t new_vid, bool prealloc)
+{
+	uint32_t objsize = UINT32_C(1) << src->block_size_shift;
+	uint32_t nr = (uint32_t)MIN(DIV_ROUND_UP(src->vdi_size, objsize), SD_INODE_DATA_INDEX);
+	char *buf = xmalloc(objsize);
+	int r = 0;
+
+	for (uint32_t idx = 0; idx < nr && !r; idx++) {
+		uint32_t len = 0;
+
+		if (src->data_vdi_id[idx]) {
+			r = read_object(vid_to_data_oid(src->data_vdi_id[idx], idx), buf, objsize, 0);
+			len = objsize;
+		} else if (!prealloc) {
+			continue;
+		}
+		if (!r)
+			r = write_object(vid_to_data_oid(new_vid, idx), 0, buf, len, 0, true);
+		if (!r)
+			r = dog_write_index(new_vid, idx, 1, &new_vid);
+	}
+	free(buf);
+	return r;
+}
+
 static int vdi_clone(int argc, char **argv)
 {
-	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
-	uint32_t vid;
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	uint32_t vid, new_vid;
 	int ret, r;
 
 	if (argc != 2) {
+		if (argc == 1)
+			dog_err("Destination VDI name must be specified");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -665,24 +786,58 @@ static int vdi_clone(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (dog_opts.prealloc) {
-		dog_err("Preallocated clones (-P) are not supported yet");
+	if (!dog_opts.snapshot) {
+		dog_err("Only snapshot VDIs can be cloned");
+		dog_err("Please specify the '-s' option");
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	ret = open_vdi_header(argv[0], &vid, inode);
+	ret = dog_open_vdi(argv[0], &vid);
 	if (ret)
 		goto out;
+	if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
 	if (!inode->snap_ctime) {
 		dog_err("Only snapshot VDIs can be cloned");
-		dog_err("Please specify snapshot with '-s' option");
+		dog_err("Please specify the '-s' option");
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	r = new_vdi_from(argv[1], vid, false, inode->vdi_size, NULL);
+	if (dog_opts.no_share) {
+		char name[SD_MAX_VDI_LEN] = { 0 };
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+
+		/* -n: a VDI of its own (no parent), with the snapshot's copies and size */
+		strncpy(name, argv[1], sizeof(name) - 1);
+		dog_init_req(&hdr, SD_OP_NEW_VDI);
+		hdr.flags = SD_FLAG_CMD_WRITE;
+		hdr.data_length = sizeof(name);
+		hdr.vdi.vdi_size = inode->vdi_size;
+		hdr.vdi.copies = inode->nr_copies;
+		hdr.vdi.copy_policy = inode->copy_policy;
+		hdr.vdi.block_size_shift = inode->block_size_shift;
+		r = dog_exec(&hdr, name, &rsp) ? SD_RES_NETWORK_ERROR : (int)rsp.result;
+		new_vid = rsp.vdi.vdi_id;
+	} else {
+		r = new_vdi_from(argv[1], vid, false, inode->vdi_size, &new_vid);
+	}
+	if (!r && (dog_opts.prealloc || dog_opts.no_share)) {
+		r = clone_copy_objects(inode, new_vid, dog_opts.prealloc);
+		if (r) {
+			dog_err("Failed to copy the objects of %s to %s: %s", argv[0], argv[1],
+				sd_strerror((uint32_t)r));
+			ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
+			goto out;
+		}
+	}
 	if (r) {
 		dog_err("Failed to create VDI %s: %s", argv[1], sd_strerror((uint32_t)r));
-		ret = result_to_exit((uint32_t)r);
+		ret = r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x\n" : "VDI ID of newly created clone: %x\n", new_vid);
 	}
 out:
 	free(inode);
@@ -695,7 +850,7 @@ static int vdi_rollback(int argc, char **argv)
 	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
 	struct sd_req hdr;
 	struct sd_rsp rsp;
-	uint32_t snap;
+	uint32_t snap, new_vid = 0;
 	int ret, r;
 
 	if (argc != 1) {
@@ -726,15 +881,17 @@ static int vdi_rollback(int argc, char **argv)
 		goto out;
 	}
 	if (rsp.result != SD_RES_SUCCESS && rsp.result != SD_RES_NO_VDI) {
-		dog_err("Failed to delete the current VDI %s: %s", argv[0],
-			sd_strerror(rsp.result));
-		ret = result_to_exit(rsp.result);
+		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(rsp.result));
+		dog_err("Failed to delete the current state");
+		ret = EXIT_FAILURE;
 		goto out;
 	}
-	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, NULL);
+	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, &new_vid);
 	if (r) {
 		dog_err("Failed to roll back %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
+	} else if (dog_opts.verbose) {
+		printf(dog_opts.raw ? "%x\n" : "New VDI ID of rollbacked VDI: %x\n", new_vid);
 	}
 out:
 	free(inode);
@@ -890,14 +1047,49 @@ static int vdi_lock(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[0], "unlock")) {
 		struct sd_req hdr;
 		struct sd_rsp rsp;
-		uint32_t vid;
-		int ret = dog_open_vdi(argv[1], &vid);
+		uint64_t snapid = 0;
+		uint32_t vid, result;
+		const char *tag = NULL;
+		char desc[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 64];
 
-		if (ret)
-			return ret;
+		if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
+			tag = dog_opts.snapshot;
+		if (check_name(argv[1]))
+			return EXIT_USAGE;
+		/* Sheepdog's description of the VDI: name, snapshot id or tag, vid */
+		if (snapid)
+			snprintf(desc, sizeof(desc), "%s (snapid=%" PRIu64, argv[1], snapid);
+		else if (tag)
+			snprintf(desc, sizeof(desc), "%s (tag=%s", argv[1], tag);
+		else
+			snprintf(desc, sizeof(desc), "%s (", argv[1]);
+		if (dog_find_vdi(argv[1], tag, (uint32_t)snapid, &vid, &result)) {
+			if (result == SD_RES_NETWORK_ERROR)
+				return EXIT_SYSFAIL;
+			desc[strlen(desc) - (snapid || tag ? 0 : 2)] = '\0';
+			dog_err("Failed to find VDI %s%s: %s", desc, snapid || tag ? ")" : "",
+				sd_strerror(result));
+			return EXIT_FAILURE;
+		}
+		snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), "%svid=%" PRIx32 ")",
+			 snapid || tag ? ", " : "", vid);
 		dog_init_req(&hdr, SD_OP_FORCE_UNLOCK_VDI);
 		hdr.vdi.base_vdi_id = vid;
-		return dog_call(&hdr, NULL, &rsp, "unlock %s", argv[1]);
+		if (dog_exec(&hdr, NULL, &rsp))
+			return EXIT_SYSFAIL;
+		if (rsp.result == SD_RES_VDI_NOT_LOCKED) {
+			dog_err("VDI %s is not locked", desc);
+			return EXIT_FAILURE;
+		}
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to unlock %s: %s", desc, sd_strerror(rsp.result));
+			return EXIT_FAILURE;
+		}
+		return EXIT_SUCCESS;
+	}
+	if (argc && strcmp(argv[0], "list") && strcmp(argv[0], "unlock")) {
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
 	}
 	return EXIT_USAGE;
 }
@@ -931,22 +1123,29 @@ static int attr_request(const char *vdi, const char *key, const void *value, uin
 	return ret;
 }
 
-static int attr_error(const char *vdi, const char *key, int r)
+/* Sheepdog's texts and exits; "set" says which command failed */
+static int attr_error(const char *key, int r, bool set)
 {
+	if (r == SD_RES_NETWORK_ERROR)
+		return EXIT_SYSFAIL;
 	if (r == SD_RES_NO_OBJ) {
 		dog_err("Attribute '%s' not found", key);
 		return EXIT_MISSING;
 	}
 	if (r == SD_RES_VDI_EXIST) {
-		dog_err("Attribute '%s' already exists", key);
+		dog_err("The attribute '%s' already exists", key);
 		return EXIT_EXISTS;
 	}
-	if (r == SD_RES_NO_VDI || r == SD_RES_NO_TAG) {
-		dog_err("VDI not found: %s", vdi);
+	if (r == SD_RES_NO_VDI) {
+		dog_err("VDI not found");
 		return EXIT_MISSING;
 	}
-	dog_err("Failed to access attribute '%s' of %s: %s", key, vdi, sd_strerror((uint32_t)r));
-	return r == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
+	if (set) {
+		dog_err("Failed to set attribute: %s", sd_strerror((uint32_t)r));
+		return EXIT_FAILURE;
+	}
+	dog_err("Failed to find attribute oid: %s", sd_strerror((uint32_t)r));
+	return EXIT_MISSING;
 }
 
 static int vdi_setattr(int argc, char **argv)
@@ -957,8 +1156,11 @@ static int vdi_setattr(int argc, char **argv)
 	uint16_t flags;
 	int r;
 
-	if (argc < 2 || argc > 3)
+	if (argc < 2 || argc > 3) {
+		if (argc == 1)
+			dog_err("Please specify the attribute key");
 		return EXIT_USAGE;
+	}
 	if (check_name(argv[0]))
 		return EXIT_USAGE;
 	if (strlen(argv[1]) >= SD_MAX_VDI_ATTR_KEY_LEN || !argv[1][0]) {
@@ -966,9 +1168,7 @@ static int vdi_setattr(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (dog_opts.del) {
-		if (argc == 3)
-			return EXIT_USAGE;
-		flags = SD_FLAG_CMD_DEL;
+		flags = SD_FLAG_CMD_DEL;	/* a value given with -d is ignored, as Sheepdog does */
 	} else {
 		flags = SD_FLAG_CMD_CREAT | (dog_opts.exclusive ? SD_FLAG_CMD_EXCL : 0);
 		value = xmalloc(SD_MAX_VDI_ATTR_VALUE_LEN + 1);
@@ -993,7 +1193,7 @@ static int vdi_setattr(int argc, char **argv)
 	}
 	r = attr_request(argv[0], argv[1], value, (uint32_t)vlen, flags, &oid);
 	free(value);
-	return r ? attr_error(argv[0], argv[1], r) : EXIT_SUCCESS;
+	return r ? attr_error(argv[1], r, true) : EXIT_SUCCESS;
 }
 
 static int vdi_getattr(int argc, char **argv)
@@ -1002,19 +1202,28 @@ static int vdi_getattr(int argc, char **argv)
 	uint64_t oid;
 	int r;
 
-	if (argc != 2)
+	if (argc != 2) {
+		if (argc == 1)
+			dog_err("Please specify the attribute key");
 		return EXIT_USAGE;
+	}
 	if (check_name(argv[0]))
 		return EXIT_USAGE;
 	r = attr_request(argv[0], argv[1], NULL, 0, 0, &oid);
 	if (r)
-		return attr_error(argv[0], argv[1], r);
+		return attr_error(argv[1], r, false);
 	a = xmalloc(sizeof(*a));
 	r = read_object(oid, a, sizeof(*a), 0);
 	if (!r && a->value_len <= SD_MAX_VDI_ATTR_VALUE_LEN)
 		fwrite(a->value, 1, a->value_len, stdout);
 	free(a);
-	return r ? attr_error(argv[0], argv[1], r) : EXIT_SUCCESS;
+	if (r == SD_RES_NETWORK_ERROR)
+		return EXIT_SYSFAIL;
+	if (r) {
+		dog_err("Failed to read attribute oid: %s", sd_strerror((uint32_t)r));
+		return EXIT_SYSFAIL;
+	}
+	return EXIT_SUCCESS;
 }
 
 static const struct subcommand vdi_subs[] = {
@@ -1027,7 +1236,7 @@ static const struct subcommand vdi_subs[] = {
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
 	{ "snapshot", "[-s snapshot] <vdiname>", "s:", "create a snapshot", vdi_snapshot },
-	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:P", "clone an image", vdi_clone },
+	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:Pn", "clone an image", vdi_clone },
 	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
 	  vdi_rollback },
 	{ "tree", "", "", "show images in tree view format", vdi_tree },

@@ -126,6 +126,21 @@ static int local_get_epoch(const struct sd_req *req, struct sd_rsp *rsp, void *d
 	return ret;
 }
 
+/*
+ * NOTIFY_VDI_ADD (Sheepdog's farm load): the VDI's objects are being written
+ * back by the client; take its vid as in use on every node
+ */
+static int cluster_notify_vdi_add(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)rsp;
+	(void)data;
+	if (!req->vdi_state.new_vid || req->vdi_state.new_vid >= SD_NR_VDIS)
+		return SD_RES_INVALID_PARMS;
+	vdi_mark_in_use(req->vdi_state.new_vid, req->vdi_state.copies,
+			req->vdi_state.block_size_shift, false);
+	return SD_RES_SUCCESS;
+}
+
 static int local_get_cluster_default(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	(void)req;
@@ -265,6 +280,8 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_GET_VDI_INFO] = { "GET_VDI_INFO", OP_GATEWAY, false, vdi_op_lookup, NULL },
 	[SD_OP_READ_VDIS] = { "READ_VDIS", OP_LOCAL, true, NULL, local_read_vdis },
 	[SD_OP_DEL_VDI] = { "DEL_VDI", OP_CLUSTER, false, vdi_op_del, vdi_main_del },
+	[SD_OP_NOTIFY_VDI_ADD] = { "NOTIFY_VDI_ADD", OP_CLUSTER, false, NULL,
+				   cluster_notify_vdi_add },
 	[SD_OP_GET_CLUSTER_DEFAULT] = { "GET_CLUSTER_DEFAULT", OP_LOCAL, true, NULL,
 					local_get_cluster_default },
 

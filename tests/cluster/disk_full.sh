@@ -29,8 +29,9 @@ head -c $((8 << 20)) /dev/urandom >"$T/spare"
 check "write 8 MiB to spare" dogp 0 vdi write spare 0 $((8 << 20)) <"$T/spare"
 
 head -c $((64 << 20)) /dev/urandom >"$T/second"
+# Sheepdog's two lines ("Failed to write object OID: ..." then "Failed to write VDI")
 expect_fail "writing past the disk's capacity fails with NO_SPACE" 1 \
-	"Server has no space for new objects" \
+	"^Failed to write object 00[0-9a-f]{14}: Server has no space for new objects$" \
 	dogp 0 vdi write big $((16 << 20)) $((64 << 20)) <"$T/second"
 check "sheep survives a full disk" kill -0 "$(pid_of 0)"
 check "no temp files left behind" bash -c "! ls '$MNT/store/obj' | grep -q tmp"

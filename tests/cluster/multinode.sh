@@ -58,11 +58,14 @@ check "vdi list is the same on every node" bash -c \
 check "every object has 2 replicas in distinct zones, all identical" placement 2 0 1 2
 
 out=$(dogp 1 vdi object -i 5 v)
-check "vdi object -i 5: two holders" test "$(grep -c 'has the object (should be 2 copies)' <<<"$out")" = 2
+check "vdi object -i 5: two holders" test "$(grep -c 'has the object$' <<<"$out")" = 2
 check "vdi object -i 5: one node without it" test "$(grep -c "doesn't have the object" <<<"$out")" = 1
-oid=$(grep -o 'object 0x[0-9a-f]*' <<<"$out" | head -1 | sed 's/object 0x//')
-holders=$(for i in 0 1 2; do [ -e "$T/$i/obj/$(printf %016x 0x$oid)" ] && echo "127.0.0.1:$(port_of $i)"; done | xargs)
+oid=$(grep -o 'Looking for the object [0-9a-f]\{16\}' <<<"$out" | awk '{print $5}')
+holders=$(for i in 0 1 2; do [ -e "$T/$i/obj/$oid" ] && echo "127.0.0.1:$(port_of $i)"; done | xargs)
 check "vdi object agrees with the disk" test "$(grep 'has the object' <<<"$out" | awk '{print $1}' | xargs)" = "$holders"
+# Sheepdog's closing lines: where the ring puts it, which is where it is
+check "vdi object: the expected holders are the holders" test \
+	"$(grep -A1 'According to sheepdog algorithm' <<<"$out" | tail -1 | tr ' ' '\n' | sort | xargs)" = "$holders"
 out=$(dogp 0 vdi object v)
 check "vdi object: the inode has two holders" test "$(grep -c 'has the object' <<<"$out")" = 2
 

@@ -16,8 +16,8 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
-           vdi.o gateway.o ring.o
-DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o
+           vdi.o gateway.o ring.o repair.o sha1.o
+DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_inode.o dog_check.o dog_backup.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 

@@ -1038,6 +1038,13 @@ static const struct subcommand vdi_subs[] = {
 	  vdi_lock },
 	{ "object", "[location|map] [-i index] [-s snapshot] <vdiname>", "i:s:",
 	  "show where an object lives", vdi_object },
+	{ "check", "[-s snapshot] [-e] <vdiname>", "s:e", "check and repair image's consistency",
+	  vdi_check },
+	{ "backup", "-F from -s snapshot <vdiname>", "s:F:",
+	  "create an incremental backup between two snapshots and outputs to STDOUT",
+	  vdi_backup },
+	{ "restore", "-s snapshot <vdiname>", "s:",
+	  "restore snapshot images from a backup provided in STDIN", vdi_restore },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -72,6 +72,10 @@
 #define SD_OP_FORCE_UNLOCK_VDI		0xD1
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
+/* vdi check: an object's SHA-1, copy a replica from a peer, which oids are missing */
+#define SD_OP_GET_HASH			0xB4
+#define SD_OP_REPAIR_REPLICA		0xC5
+#define SD_OP_OIDS_EXIST		0xC6
 
 /* request flags */
 #define SD_FLAG_CMD_WRITE	0x0001
@@ -253,6 +257,11 @@ struct sd_req {
 			uint8_t copy_policy;
 			uint8_t block_size_shift;
 		} vdi_state;
+		struct {
+			uint64_t oid;
+			uint8_t addr[16];
+			uint16_t port;
+		} forw;		/* REPAIR_REPLICA: the node to copy from */
 		uint32_t __pad[8];
 	};
 };
@@ -304,6 +313,10 @@ struct sd_rsp {
 			uint32_t obj_size;
 			uint32_t more;		/* GET_OBJ_LIST: call again after the last oid */
 		} recov;
+		struct {
+			uint32_t __pad[2];
+			uint8_t digest[20];
+		} hash;		/* GET_HASH: SHA-1 */
 		uint32_t __pad2[8];
 	};
 };
@@ -415,6 +428,8 @@ _Static_assert(offsetof(struct sd_req, obj.offset) == 40, "obj.offset at 40");
 _Static_assert(offsetof(struct sd_req, vdi.snapid) == 32, "vdi.snapid at 32");
 _Static_assert(offsetof(struct sd_rsp, vdi.vdi_id) == 24, "rsp vdi_id at 24");
 _Static_assert(offsetof(struct sd_rsp, node.store_size) == 32, "store_size at 32");
+_Static_assert(offsetof(struct sd_req, forw.port) == 40, "forw.port at 40");
+_Static_assert(offsetof(struct sd_rsp, hash.digest) == 24, "hash.digest at 24");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
 _Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");

@@ -305,7 +305,7 @@ int vdi_op_new(struct request *req)
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN], found_name[SD_MAX_VDI_LEN];
 	struct sd_inode *inode = NULL, *found;
 	uint32_t base = hdr->vdi.base_vdi_id, vid, old;
-	bool snapshot = base && hdr->vdi.snapid;
+	bool snapshot = base && hdr->vdi.snapid, rebase = false;
 	size_t len = SD_INODE_HEADER_SIZE;
 	uint64_t now = now_ctime();
 	int ret;
@@ -324,11 +324,14 @@ int vdi_op_new(struct request *req)
 	ret = find_vdi(name, NULL, 0, &old, found);
 	if (ret != SD_RES_SUCCESS && ret != SD_RES_NO_VDI)
 		goto out;
-	if (snapshot && (ret != SD_RES_SUCCESS || old != base)) {
-		/* only the current working VDI of that name can be snapshotted */
-		ret = ret == SD_RES_SUCCESS ? SD_RES_INVALID_PARMS : ret;
-		goto out;
-	}
+	if (snapshot && ret != SD_RES_SUCCESS)
+		goto out;	/* only a name with a working VDI has snapshots */
+	/*
+	 * A snapshot whose base is not the working VDI (Sheepdog's rebase, what
+	 * its dog's vdi restore sends): the working VDI old becomes the snapshot
+	 * and the new working VDI starts as base, a snapshot of the name.
+	 */
+	rebase = snapshot && old != base;
 	if (!snapshot && ret == SD_RES_SUCCESS) {
 		ret = SD_RES_VDI_EXIST;
 		goto out;
@@ -341,7 +344,7 @@ int vdi_op_new(struct request *req)
 			ret = SD_RES_NO_BASE_VDI;
 			goto out;
 		}
-		if (!snapshot && !inode->snap_ctime) {
+		if ((!snapshot || rebase) && !inode->snap_ctime) {
 			/* a clone shares objects: only a frozen (snapshot) base may be shared */
 			ret = SD_RES_INVALID_PARMS;
 			goto out;
@@ -378,7 +381,9 @@ int vdi_op_new(struct request *req)
 	/* a snapshot, or a rollback (same name as base), continues the snap_id line */
 	inode->snap_id = snapshot || (base && !strncmp(inode->name, found_name, SD_MAX_VDI_LEN)) ?
 			 inode->snap_id + 1 : 1;
-	if (base && !snapshot && hdr->vdi.vdi_size)
+	if (rebase)	/* the working VDI has the name's highest snap_id */
+		inode->snap_id = found->snap_id + 1;
+	if (base && (!snapshot || rebase) && hdr->vdi.vdi_size)
 		inode->vdi_size = MAX(inode->vdi_size, hdr->vdi.vdi_size);
 	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
 	if (ret) {
@@ -387,11 +392,13 @@ int vdi_op_new(struct request *req)
 	}
 	if (snapshot) {
 		/* the old working VDI becomes the read-only snapshot */
-		ret = gateway_write_obj(vid_to_vdi_oid(base), &now, sizeof(now),
+		uint32_t frozen = rebase ? old : base;
+
+		ret = gateway_write_obj(vid_to_vdi_oid(frozen), &now, sizeof(now),
 					(uint32_t)offsetof(struct sd_inode, snap_ctime));
 		if (ret) {
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
-			       base, ret);
+			       frozen, ret);
 			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
 			goto out;
 		}
@@ -400,6 +407,8 @@ int vdi_op_new(struct request *req)
 		snapshot ? "snapshot of" : base ? "cloned" : "created", name, vid,
 		base ? " from " : "", base, inode->vdi_size, inode->nr_copies);
 	req->rp.vdi.vdi_id = vid;
+	/* ours: the VDI a rebase froze, for every node's vdi_main_new */
+	req->rp.vdi.rsvd = rebase ? old : 0;
 	req->rp.vdi.copies = inode->nr_copies;
 	req->rp.vdi.block_size_shift = inode->block_size_shift;
 out:
@@ -421,6 +430,12 @@ int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 			vdi_mark_in_use(base, st.copies, st.block_size_shift, true);
 		else
 			vdi_mark_in_use(base, rsp->vdi.copies, rsp->vdi.block_size_shift, true);
+	}
+	if (rsp->vdi.rsvd) {
+		uint32_t frozen = rsp->vdi.rsvd;
+
+		if (vdi_get_state(frozen, &st))
+			vdi_mark_in_use(frozen, st.copies, st.block_size_shift, true);
 	}
 	return SD_RES_SUCCESS;
 }

@@ -606,12 +606,32 @@ static int new_vdi_from(const char *name, uint32_t base, bool snapshot, uint64_t
 	return (int)rsp.result;
 }
 
+static int own_object(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)idx;
+	return owner == *(uint32_t *)arg;
+}
+
+/* snapshot -R: 1 if the working VDI vid owns no object yet, 0 if it does, -1 error */
+static int has_own_objects(uint32_t vid)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	int ret = -1;
+
+	if (!dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+		ret = dog_inode_walk(inode, own_object, &vid);
+		ret = ret < 0 ? -1 : !ret;
+	}
+	free(inode);
+	return ret;
+}
+
 static int vdi_snapshot(int argc, char **argv)
 {
 	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
 	char tag[SD_MAX_VDI_TAG_LEN] = { 0 };
 	const char *want = dog_opts.snapshot;
-	uint32_t vid, other, result;
+	uint32_t vid, other, result, new_vid = 0;
 	int ret, r;
 
 	if (argc != 1) {
@@ -637,11 +657,33 @@ static int vdi_snapshot(int argc, char **argv)
 		}
 		strncpy(tag, want, sizeof(tag) - 1);
 	}
+	if (inode->store_policy) {
+		dog_err("creating a snapshot of hypervolume is not supported");
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (dog_opts.reduce) {
+		ret = has_own_objects(vid);
+		if (ret > 0) {
+			dog_err("VDI %s doesn't have its own objects, skipping creation of snapshot",
+				argv[0]);
+			ret = EXIT_SUCCESS;
+			goto out;
+		}
+		if (ret < 0) {
+			ret = EXIT_SYSFAIL;
+			goto out;
+		}
+	}
 	/* the tag goes into the working inode, which becomes the snapshot */
 	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
-		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, NULL);
+		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
+	if (!r && dog_opts.verbose)
+		printf(dog_opts.raw ? "%" PRIx32 " %" PRIx32 "\n" :
+		       "new VID of original VDI: %" PRIx32 ", VDI ID of newly created snapshot: %"
+		       PRIx32 "\n", new_vid, vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
@@ -1026,7 +1068,8 @@ static const struct subcommand vdi_subs[] = {
 	  "read data from an image", vdi_read },
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
-	{ "snapshot", "[-s snapshot] <vdiname>", "s:", "create a snapshot", vdi_snapshot },
+	{ "snapshot", "[-s snapshot] [-R] [-v] <vdiname>", "s:Rvr", "create a snapshot",
+	  vdi_snapshot },
 	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:P", "clone an image", vdi_clone },
 	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
 	  vdi_rollback },

@@ -264,6 +264,22 @@ static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t
 	return SD_RES_NO_VDI;
 }
 
+/* the highest snap_id among the live VDIs named name (0: none) */
+static uint32_t max_snap_id(const char *name)
+{
+	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
+	uint32_t vid = sd_hash_vdi(name, strlen(name)), max = 0;
+
+	for (uint32_t n = 0; vid_in_use(vid) && n < SD_NR_VDIS; n++, vid = next_vid(vid)) {
+		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0))
+			continue;
+		if (!strncmp(hdr->name, name, SD_MAX_VDI_LEN))
+			max = MAX(max, hdr->snap_id);
+	}
+	free(hdr);
+	return max;
+}
+
 static int find_free_vid(uint32_t start, uint32_t *vid)
 {
 	uint32_t v = start ? start : 1;
@@ -383,6 +399,9 @@ int vdi_op_new(struct request *req)
 			 inode->snap_id + 1 : 1;
 	if (rebase)	/* the working VDI has the name's highest snap_id */
 		inode->snap_id = found->snap_id + 1;
+	else if (base && !snapshot && inode->snap_id > 1)
+		/* a new working VDI of a name with snapshots: after the newest (Sheepdog's) */
+		inode->snap_id = max_snap_id(name) + 1;
 	if (base && (!snapshot || rebase) && hdr->vdi.vdi_size)
 		inode->vdi_size = MAX(inode->vdi_size, hdr->vdi.vdi_size);
 	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);

@@ -10,6 +10,8 @@
  * Sheepdog's dog, it drops the working VDI, writes the changes into a new
  * VDI based on the snapshot (copy-on-write), which then becomes a snapshot
  * when the working VDI is recreated from the previous working VDI's parent.
+ * Unlike Sheepdog's, it checks the file's header before dropping anything,
+ * and a restore that failed still leaves a working VDI (the parent's copy).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -229,17 +231,10 @@ static int write_obj(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, 
 static int apply_backup(const char *name, const struct sd_inode *snap)
 {
 	uint32_t objsize = UINT32_C(1) << snap->block_size_shift, vid;
-	struct backup_hdr bh;
 	struct backup_rec rec;
 	char *buf;
 	int ret, r;
 
-	if (xread_full(STDIN_FILENO, &bh, sizeof(bh)))
-		dog_err("failed to read backup header, %s", strerror(errno));
-	if (bh.version != BACKUP_VERSION || bh.magic != BACKUP_MAGIC) {
-		dog_err("The backup file is corrupted");
-		return EXIT_SYSFAIL;
-	}
 	r = new_vdi(name, snap->vdi_size, snap->vdi_id, false, snap, &vid);
 	if (r) {
 		dog_err("Failed to create VDI %s: %s", name, sd_strerror((uint32_t)r));
@@ -288,6 +283,7 @@ int vdi_restore(int argc, char **argv)
 	struct sd_inode *cur = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
 	struct sd_inode *parent = xmalloc(SD_INODE_HEADER_SIZE);
 	uint32_t snap_vid, cur_vid;
+	struct backup_hdr bh;
 	bool recreate = false;
 	int ret, r;
 
@@ -318,6 +314,15 @@ int vdi_restore(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	/* ours: the header before anything changes (Sheepdog's dog lost the VDI here) */
+	memset(&bh, 0, sizeof(bh));
+	if (xread_full(STDIN_FILENO, &bh, sizeof(bh)))
+		dog_err("failed to read backup header, %s", strerror(errno));
+	if (bh.version != BACKUP_VERSION || bh.magic != BACKUP_MAGIC) {
+		dog_err("The backup file is corrupted");
+		ret = EXIT_SYSFAIL;
+		goto out;
+	}
 	/* drop the working VDI first, or the restored state would snapshot it */
 	if (delete_working(argv[0])) {
 		dog_err("Failed to delete the current state");
@@ -330,6 +335,8 @@ out:
 	if (recreate) {
 		/* the working VDI again, from the old one's parent; the restored one a snapshot */
 		r = new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, true, cur, NULL);
+		if (r == SD_RES_NO_VDI)	/* ours: nothing restored, a working VDI all the same */
+			r = new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, false, cur, NULL);
 		if (r) {
 			dog_err("Failed to create VDI %s: %s", argv[0], sd_strerror((uint32_t)r));
 			dog_err("failed to resume the current vdi");

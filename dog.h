@@ -114,6 +114,11 @@ int dog_inode_walk(const struct sd_inode *inode,
 uint32_t dog_inode_get_vid(const struct sd_inode *inode, uint32_t idx);
 /* the number of index slots the VDI's size spans */
 uint64_t dog_inode_nr_objs(const struct sd_inode *inode);
+/*
+ * point idx at vid, in inode (read with its index; inode->vdi_id names it)
+ * and in the cluster: a result code (NO_SUPPORT: a B-tree beyond one node)
+ */
+int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid);
 
 /* look a VDI up by name and -s (a tag or a snapshot id); an exit code, message printed */
 int dog_open_vdi(const char *name, uint32_t *vid);

@@ -1,41 +1,71 @@
 /*
- * dog_inode.c - reading a VDI's index in dog, whichever form the inode
- * holds: the plain data_vdi_id[] array (store_policy 0) or the B-tree of a
- * hyper volume (store_policy 1, PROTOCOL.md section 8).  Read-only; the
- * writers of the index (vdi write) go through dog_write_index.
+ * dog_inode.c - dog's view of a VDI's index, whichever form the inode holds
+ * (inode_index.c does the work): B-tree leaves are read through the
+ * connection to the sheep, changes to the index are written to the inode.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dog.h"
+#include "inode_index.h"
+
+static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	(void)ctx;
+	dog_init_req(&hdr, SD_OP_READ_OBJ);
+	hdr.data_length = len;
+	hdr.obj.oid = oid;
+	if (dog_exec(&hdr, buf, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
+		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
+	return (int)rsp.result;
+}
+
+static const struct index_reader reader = { read_leaf, NULL };
 
 uint64_t dog_inode_nr_objs(const struct sd_inode *inode)
 {
-	uint8_t bss = inode->block_size_shift ? inode->block_size_shift :
-		      SD_DEFAULT_BLOCK_SIZE_SHIFT;
-
-	return DIV_ROUND_UP(inode->vdi_size, UINT64_C(1) << bss);
+	return inode_nr_objs(inode);
 }
 
 int dog_inode_walk(const struct sd_inode *inode,
 		   int (*fn)(uint32_t idx, uint32_t vid, void *arg), void *arg)
 {
-	uint64_t nr = MIN(dog_inode_nr_objs(inode), SD_INODE_DATA_INDEX);
+	int ret = inode_index_walk(inode, &reader, fn, arg);
 
-	for (uint32_t i = 0; i < nr; i++) {
-		int ret;
-
-		if (!inode->data_vdi_id[i])
-			continue;
-		ret = fn(i, inode->data_vdi_id[i], arg);
-		if (ret)
-			return ret;
+	if (ret < 0) {
+		dog_err("Failed to read the index of VDI %s: %s", inode->name,
+			sd_strerror((uint32_t)-ret));
+		return -1;
 	}
-	return 0;
+	return ret;
 }
 
 uint32_t dog_inode_get_vid(const struct sd_inode *inode, uint32_t idx)
 {
-	return idx < SD_INODE_DATA_INDEX ? inode->data_vdi_id[idx] : 0;
+	return inode_index_get(inode, &reader, idx);
+}
+
+int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint32_t off, len;
+	int ret = inode_index_set(inode, idx, vid, &off, &len);
+
+	if (ret)
+		return ret;
+	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = len;
+	hdr.obj.oid = vid_to_vdi_oid(inode->vdi_id);
+	hdr.obj.offset = off;
+	if (dog_exec(&hdr, (char *)inode + off, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	return (int)rsp.result;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dog.h"
+#include "inode_index.h"
 #include "net.h"
 
 static int check_name(const char *name)
@@ -113,11 +114,15 @@ static int vdi_create(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (dog_opts.hyper) {
-		dog_err("Hyper volumes (-y) are not supported yet");
+	if (dog_opts.hyper && dog_opts.bss > 0) {
+		dog_err("Don't specify both -y and -z options, please");
+		return EXIT_FAILURE;
+	}
+	if (dog_opts.hyper && size > SD_MAX_VDI_SIZE) {
+		dog_err("VDI size is too large");
 		return EXIT_USAGE;
 	}
-	if (size > SD_OLD_MAX_VDI_SIZE) {
+	if (size > SD_OLD_MAX_VDI_SIZE && !dog_opts.hyper) {
 		dog_err("VDI size is larger than %" PRIu64 " bytes, please use '-y' to create "
 			"a hyper volume with size up to %" PRIu64 " bytes",
 			SD_OLD_MAX_VDI_SIZE, (uint64_t)SD_DATA_OBJ_SIZE << 32);
@@ -130,6 +135,10 @@ static int vdi_create(int argc, char **argv)
 	hdr.vdi.vdi_size = size;
 	hdr.vdi.copies = (uint8_t)(dog_opts.copies > 0 ? dog_opts.copies : 0);
 	hdr.vdi.block_size_shift = (uint8_t)(dog_opts.bss > 0 ? dog_opts.bss : 0);
+	if (dog_opts.hyper) {	/* a B-tree index; 4 MiB objects, as Sheepdog's dog forces */
+		hdr.vdi.store_policy = 1;
+		hdr.vdi.block_size_shift = SD_DEFAULT_BLOCK_SIZE_SHIFT;
+	}
 	ret = dog_call(&hdr, name, &rsp, "create VDI %s", name);
 	if (ret)
 		return ret;
@@ -137,18 +146,30 @@ static int vdi_create(int argc, char **argv)
 	if (dog_opts.prealloc) {
 		uint32_t objsize = UINT32_C(1) << rsp.vdi.block_size_shift;
 		uint64_t nr = DIV_ROUND_UP(size, objsize);
+		struct sd_inode *inode = NULL;
 
+		if (dog_opts.hyper) {
+			inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+			if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+				free(inode);
+				return EXIT_FAILURE;
+			}
+		}
 		for (uint64_t i = 0; i < nr; i++) {
 			int r = write_object(vid_to_data_oid(vid, (uint32_t)i), 0, NULL, 0, 0, true);
 
 			if (!r)
-				r = dog_write_index(vid, (uint32_t)i, 1, &vid);
+				r = inode ? dog_inode_set_vid(inode, (uint32_t)i, vid) :
+				    dog_write_index(vid, (uint32_t)i, 1, &vid);
+			if (r)
+				free(inode);
 			if (r) {
 				dog_err("Failed to preallocate object %" PRIu64 " of %s: %s", i, name,
 					sd_strerror((uint32_t)r));
 				return result_to_exit((uint32_t)r);
 			}
 		}
+		free(inode);
 	}
 	return EXIT_SUCCESS;
 }
@@ -174,11 +195,28 @@ static int vdi_delete(int argc, char **argv)
 	return dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
 }
 
+static int count_owned(uint32_t idx, uint32_t owner, void *arg)
+{
+	uint64_t *n = arg;
+
+	(void)idx;
+	if (owner == n[0])
+		n[1]++;
+	return 0;
+}
+
+static int count_all(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)idx;
+	(void)owner;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 {
 	const char *filter = arg;
 	uint64_t used = 0, shared = 0, objsize;
-	uint32_t nr_objs;
 	char s1[32], s2[32], s3[32], tbuf[64], copies[8];
 	time_t ct = (time_t)(inode->create_time >> 32);
 	struct tm tm;
@@ -189,14 +227,26 @@ static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 		return;
 	objsize = UINT64_C(1) << (inode->block_size_shift ? inode->block_size_shift :
 				  SD_DEFAULT_BLOCK_SIZE_SHIFT);
-	nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize), SD_INODE_DATA_INDEX);
-	for (uint32_t i = 0; i < nr_objs; i++) {
-		if (!inode->data_vdi_id[i])
-			continue;
-		if (inode->data_vdi_id[i] == vid)
-			used += objsize;
-		else
-			shared += objsize;
+	if (inode_is_hyper(inode)) {
+		uint64_t n[2] = { vid, 0 };	/* the VDI; then its own objects, in n[1] */
+		uint64_t all = 0;
+
+		dog_inode_walk(inode, count_owned, n);
+		dog_inode_walk(inode, count_all, &all);
+		used = n[1] * objsize;
+		shared = (all - n[1]) * objsize;
+	} else {
+		uint32_t nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize),
+						 SD_INODE_DATA_INDEX);
+
+		for (uint32_t i = 0; i < nr_objs; i++) {
+			if (!inode->data_vdi_id[i])
+				continue;
+			if (inode->data_vdi_id[i] == vid)
+				used += objsize;
+			else
+				shared += objsize;
+		}
 	}
 	snprintf(copies, sizeof(copies), "%u", inode->nr_copies);
 	dog_size_str(inode->vdi_size, s1, sizeof(s1));
@@ -292,7 +342,7 @@ static int vdi_read(int argc, char **argv)
 	while (len) {
 		uint32_t idx = (uint32_t)(off / objsize), o = (uint32_t)(off % objsize);
 		uint32_t n = (uint32_t)MIN(len, objsize - o);
-		uint32_t owner = inode->data_vdi_id[idx];
+		uint32_t owner = dog_inode_get_vid(inode, idx);
 
 		if (owner) {
 			int r = read_object(vid_to_data_oid(owner, idx), buf, n, o);
@@ -367,7 +417,8 @@ static int vdi_write(int argc, char **argv)
 	buf = xmalloc(objsize);
 	while (len) {
 		uint32_t idx = (uint32_t)(off / objsize), o = (uint32_t)(off % objsize);
-		uint32_t want = (uint32_t)MIN(len, objsize - o), owner = inode->data_vdi_id[idx];
+		uint32_t want = (uint32_t)MIN(len, objsize - o);
+		uint32_t owner = dog_inode_get_vid(inode, idx);
 		ssize_t n = read_stdin(buf, want);
 		int r;
 
@@ -390,9 +441,7 @@ static int vdi_write(int argc, char **argv)
 
 			r = write_object(vid_to_data_oid(vid, idx), cow, buf, (uint32_t)n, o, true);
 			if (!r)
-				r = dog_write_index(vid, idx, 1, &vid);
-			if (!r)
-				inode->data_vdi_id[idx] = vid;
+				r = dog_inode_set_vid(inode, idx, vid);
 		}
 		if (r) {
 			dog_err("Failed to write VDI %s at %" PRIu64 ": %s", argv[0], off,
@@ -444,9 +493,9 @@ static int vdi_resize(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (size > SD_OLD_MAX_VDI_SIZE) {
+	if (size > (inode_is_hyper(inode) ? SD_MAX_VDI_SIZE : SD_OLD_MAX_VDI_SIZE)) {
 		dog_err("New VDI size is too large. This volume's max size is %" PRIu64,
-			SD_OLD_MAX_VDI_SIZE);
+			inode_is_hyper(inode) ? SD_MAX_VDI_SIZE : SD_OLD_MAX_VDI_SIZE);
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -519,12 +568,12 @@ static int object_location(const char *name)
 	if (!dog_opts.index_set) {
 		printf("Looking for the inode object 0x%" PRIx32 " with %d nodes\n\n", vid, nr);
 		ret = print_obj_location(vid_to_vdi_oid(vid), inode->nr_copies);
-	} else if (idx >= SD_INODE_DATA_INDEX) {
+	} else if (idx >= SD_INODE_DATA_INDEX && !inode_is_hyper(inode)) {
 		dog_err("The index %" PRIu32 " is out of range (0-%" PRIu32 ")", idx,
 			SD_INODE_DATA_INDEX - 1);
 		ret = EXIT_USAGE;
-	} else if (inode->data_vdi_id[idx]) {
-		uint64_t oid = vid_to_data_oid(inode->data_vdi_id[idx], idx);
+	} else if (dog_inode_get_vid(inode, idx)) {
+		uint64_t oid = vid_to_data_oid(dog_inode_get_vid(inode, idx), idx);
 
 		printf("Looking for the object 0x%" PRIx64 " (vid 0x%" PRIx32 " idx %" PRIu32
 		       ", %u copies) with %d nodes\n\n", oid, vid, idx, inode->nr_copies, nr);
@@ -536,6 +585,13 @@ static int object_location(const char *name)
 out:
 	free(inode);
 	return ret;
+}
+
+static int print_map_entry(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)arg;
+	printf("%08" PRIu32 " %8" PRIx32 "\n", idx, owner);
+	return 0;
 }
 
 /* the allocated indexes and the VDI that owns each */
@@ -550,9 +606,8 @@ static int object_map(const char *name)
 		ret = EXIT_SYSFAIL;
 	if (!ret) {
 		printf("Index       VID\n");
-		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
-			if (inode->data_vdi_id[i])
-				printf("%08" PRIu32 " %8" PRIx32 "\n", i, inode->data_vdi_id[i]);
+		if (dog_inode_walk(inode, print_map_entry, NULL))
+			ret = EXIT_FAILURE;
 	}
 	free(inode);
 	return ret;

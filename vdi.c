@@ -21,6 +21,7 @@
 #include "net.h"
 #include "store.h"
 #include "vdi.h"
+#include "inode_index.h"
 
 static pthread_mutex_t vdi_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *in_use_bitmap;		/* SD_VDI_BITMAP_SIZE */
@@ -330,8 +331,8 @@ int vdi_op_new(struct request *req)
 	ret = parse_name(req, name, tag);
 	if (ret)
 		return ret;
-	if (hdr->vdi.store_policy) {
-		sd_err("%s: hyper volumes are not supported", name);
+	if (hdr->vdi.store_policy > 1) {
+		sd_err("%s: store policy %u is not supported", name, hdr->vdi.store_policy);
 		return SD_RES_NO_SUPPORT;
 	}
 	if (!base && hdr->vdi.snapid)
@@ -360,6 +361,13 @@ int vdi_op_new(struct request *req)
 			ret = SD_RES_NO_BASE_VDI;
 			goto out;
 		}
+		if (inode_is_hyper(inode) && inode->data_vdi_id[0] &&
+		    ((struct sd_index_header *)inode->data_vdi_id)->depth > 1) {
+			/* its leaf objects would be shared: not done (Sheepdog copies them) */
+			sd_err("%s: cannot share the two-level index of %06" PRIx32, name, base);
+			ret = SD_RES_NO_SUPPORT;
+			goto out;
+		}
 		if ((!snapshot || rebase) && !inode->snap_ctime) {
 			/* a clone shares objects: only a frozen (snapshot) base may be shared */
 			ret = SD_RES_INVALID_PARMS;
@@ -372,7 +380,9 @@ int vdi_op_new(struct request *req)
 			      sys->block_size_shift;
 
 		if (copies < 1 || copies > SD_MAX_COPIES || bss < 20 || bss > 22 ||
-		    hdr->vdi.vdi_size > SD_OLD_MAX_VDI_SIZE) {
+		    hdr->vdi.vdi_size > (hdr->vdi.store_policy ? SD_MAX_VDI_SIZE :
+					 SD_OLD_MAX_VDI_SIZE) ||
+		    (hdr->vdi.store_policy && bss != SD_DEFAULT_BLOCK_SIZE_SHIFT)) {
 			ret = SD_RES_INVALID_PARMS;
 			goto out;
 		}
@@ -381,6 +391,8 @@ int vdi_op_new(struct request *req)
 		inode->copy_policy = hdr->vdi.copy_policy;
 		inode->nr_copies = copies;
 		inode->block_size_shift = bss;
+		/* hyper volume: a B-tree index, empty (all zeros) until the first write */
+		inode->store_policy = hdr->vdi.store_policy;
 	}
 	ret = find_free_vid(sd_hash_vdi(name, strlen(name)), &vid);
 	if (ret)
@@ -549,6 +561,102 @@ static uint32_t *live_family(uint32_t victim, int *nr, int *ret)
 	return out;
 }
 
+static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	(void)ctx;
+	return gateway_read_obj(oid, buf, len, 0);
+}
+
+static const struct index_reader leaf_reader = { read_leaf, NULL };
+
+struct del_hyper {
+	uint32_t vid;
+	struct sd_inode **family;
+	int nr;
+	uint64_t removed;
+};
+
+static int del_hyper_one(uint32_t idx, uint32_t owner, void *arg)
+{
+	struct del_hyper *d = arg;
+	int r;
+
+	if (owner != d->vid && !vid_deleted(owner))
+		return 0;
+	for (int f = 0; f < d->nr; f++)
+		if (inode_index_get(d->family[f], &leaf_reader, idx) == owner)
+			return 0;
+	r = gateway_remove_obj(vid_to_data_oid(owner, idx));
+	if (r && r != SD_RES_NO_OBJ) {
+		sd_err("vdi %06" PRIx32 ": cannot remove object %" PRIu32 ": result %02x", d->vid,
+		       idx, r);
+		return r;
+	}
+	d->removed++;
+	return 0;
+}
+
+/* DEL_VDI of a hyper volume: its objects through the B-tree, then the tree's leaves */
+static int del_hyper_objects(uint32_t vid, const struct sd_inode *inode, const uint32_t *family,
+			     int nr, uint64_t *removed)
+{
+	struct del_hyper d = { .vid = vid, .nr = 0 };
+	uint64_t *leaves = NULL;
+	int ret = SD_RES_SUCCESS, n;
+
+	d.family = xcalloc((size_t)MAX(nr, 1), sizeof(*d.family));
+	for (int f = 0; f < nr; f++) {
+		d.family[d.nr] = read_full_inode(family[f], &ret);
+		if (!d.family[d.nr])
+			goto out;
+		d.nr++;
+	}
+	ret = inode_index_walk(inode, &leaf_reader, del_hyper_one, &d);
+	if (ret < 0)
+		ret = -ret;
+	if (ret)
+		goto out;
+	n = nr ? 0 : inode_index_leaves(inode, &leaves);
+	for (int i = 0; i < n; i++) {
+		int r = gateway_remove_obj(leaves[i]);
+
+		if (r && r != SD_RES_NO_OBJ)
+			sd_err("vdi %06" PRIx32 ": cannot remove index node %016" PRIx64
+			       ": result %02x", vid, leaves[i], r);
+	}
+out:
+	*removed = d.removed;
+	for (int f = 0; f < d.nr; f++)
+		free(d.family[f]);
+	free(d.family);
+	free(leaves);
+	return ret;
+}
+
+int vdi_discard_hyper(uint64_t oid)
+{
+	uint32_t vid = oid_to_vid(oid), idx = data_oid_to_idx(oid), owner, off, len;
+	int ret;
+	struct sd_inode *inode = read_full_inode(vid, &ret);
+
+	if (!inode)
+		return ret;
+	owner = inode_index_get(inode, &leaf_reader, idx);
+	if (!owner)
+		goto out;
+	ret = inode_index_set(inode, idx, 0, &off, &len);
+	if (!ret)
+		ret = gateway_write_obj(vid_to_vdi_oid(vid), (char *)inode + off, len, off);
+	if (!ret && owner == vid) {
+		ret = gateway_remove_obj(oid);
+		if (ret == SD_RES_NO_OBJ)
+			ret = SD_RES_SUCCESS;
+	}
+out:
+	free(inode);
+	return ret;
+}
+
 /*
  * DEL_VDI.  An object is shared by every VDI of a snapshot/clone family
  * whose index points at it, so deleting a VDI removes only the objects that
@@ -578,6 +686,12 @@ int vdi_op_del(struct request *req)
 	family = live_family(vid, &nr, &ret);
 	if (ret)
 		goto out;
+	if (inode_is_hyper(inode)) {
+		ret = del_hyper_objects(vid, inode, family, nr, &removed);
+		if (ret)
+			goto out;
+		goto clear_name;
+	}
 	for (int f = 0; f < nr; f++) {
 		/* objects another member still points at are not ours to remove */
 		other = read_full_inode(family[f], &ret);
@@ -602,6 +716,7 @@ int vdi_op_del(struct request *req)
 		}
 		removed++;
 	}
+clear_name:
 	/* re-read: the index above was trimmed; the inode keeps its own */
 	free(inode);
 	inode = xmalloc(SD_INODE_HEADER_SIZE);

@@ -1,0 +1,204 @@
+/*
+ * test_inode_index.c - a VDI's index in both forms (inode_index.c): the
+ * plain array, and a hyper volume's B-tree at one level (built by
+ * inode_index_set) and at two levels (built here as Sheepdog lays it out,
+ * its leaves served by a fake reader), plus SHA-1 (sha1.c) test vectors.
+ */
+#include <stdlib.h>
+
+#include "inode_index.h"
+#include "sha1.h"
+#include "unit.h"
+#include "util.h"
+
+static struct sd_inode *new_inode(uint8_t policy, uint64_t size)
+{
+	struct sd_inode *inode = xzalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+
+	inode->store_policy = policy;
+	inode->vdi_size = size;
+	inode->block_size_shift = 22;
+	inode->vdi_id = 0x1234;
+	return inode;
+}
+
+struct seen {
+	uint32_t idx[16], vid[16];
+	int n;
+};
+
+static int note(uint32_t idx, uint32_t vid, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 16) {
+		s->idx[s->n] = idx;
+		s->vid[s->n] = vid;
+	}
+	s->n++;
+	return 0;
+}
+
+static int no_read(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	(void)oid;
+	(void)buf;
+	(void)len;
+	(void)ctx;
+	return SD_RES_NO_OBJ;
+}
+
+TEST(plain_array)
+{
+	struct sd_inode *inode = new_inode(0, 16 << 20);
+	struct index_reader rd = { no_read, NULL };
+	struct seen s = { .n = 0 };
+	uint32_t off = 0, len = 0;
+
+	CHECK_EQ(inode_index_set(inode, 2, 7, &off, &len), SD_RES_SUCCESS);
+	CHECK_EQ(off, SD_INODE_HEADER_SIZE + 8);
+	CHECK_EQ(len, 4);
+	CHECK_EQ(inode_index_get(inode, &rd, 2), 7);
+	CHECK_EQ(inode_index_get(inode, &rd, 3), 0);
+	inode->data_vdi_id[5] = 9;	/* past the size's 4 objects: not walked */
+	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ(s.idx[0], 2);
+	free(inode);
+}
+
+TEST(btree_one_level)
+{
+	struct sd_inode *inode = new_inode(1, SD_MAX_VDI_SIZE);
+	struct index_reader rd = { no_read, NULL };
+	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
+	const uint32_t idx[] = { 3000000000u, 5, 1u << 20, 0, 4000000000u };
+	struct seen s = { .n = 0 };
+	uint32_t off = 0, len = 0;
+
+	CHECK_EQ(inode_index_get(inode, &rd, 5), 0);	/* empty: all zeros */
+	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
+	CHECK_EQ(s.n, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(idx); i++)
+		CHECK_EQ(inode_index_set(inode, idx[i], 100 + (uint32_t)i, &off, &len), 0);
+	CHECK_EQ(h->magic, INODE_BTREE_MAGIC);
+	CHECK_EQ(h->depth, 1);
+	CHECK_EQ(h->entries, 5);
+	/* an insert rewrites the node: header and every entry */
+	CHECK_EQ(off, SD_INODE_HEADER_SIZE);
+	CHECK_EQ(len, 8 + 5 * 8);
+	for (size_t i = 0; i < ARRAY_SIZE(idx); i++)
+		CHECK_EQ(inode_index_get(inode, &rd, idx[i]), 100 + i);
+	CHECK_EQ(inode_index_get(inode, &rd, 6), 0);
+	/* an update touches its entry only */
+	CHECK_EQ(inode_index_set(inode, 5, 77, &off, &len), 0);
+	CHECK_EQ(off, SD_INODE_HEADER_SIZE + 8 + 1 * 8);
+	CHECK_EQ(len, 8);
+	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
+	CHECK_EQ(s.n, 5);
+	CHECK_EQ(s.idx[0], 0);
+	CHECK_EQ(s.idx[1], 5);
+	CHECK_EQ(s.vid[1], 77);
+	CHECK_EQ(s.idx[2], 1u << 20);
+	CHECK_EQ(s.idx[4], 4000000000u);
+	/* discard: an entry pointing at no VDI is a hole */
+	CHECK_EQ(inode_index_set(inode, 1u << 20, 0, &off, &len), 0);
+	CHECK_EQ(inode_index_get(inode, &rd, 1u << 20), 0);
+	s.n = 0;
+	inode_index_walk(inode, &rd, note, &s);
+	CHECK_EQ(s.n, 4);
+	free(inode);
+}
+
+/* two leaves as Sheepdog writes them: {1, 9} and {70000, 2^31} */
+static struct sd_index_header *leaf[2];
+
+static int leaf_read(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	uint32_t n = (uint32_t)(oid & 0xffff);
+
+	(void)ctx;
+	if (!(oid & VDI_BTREE_BIT) || n > 1 || len != SD_INODE_INDEX_SIZE)
+		return SD_RES_NO_OBJ;
+	memcpy(buf, leaf[n], len);
+	return SD_RES_SUCCESS;
+}
+
+TEST(btree_two_levels)
+{
+	struct sd_inode *inode = new_inode(1, SD_MAX_VDI_SIZE);
+	struct index_reader rd = { leaf_read, NULL };
+	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
+	struct sd_indirect_idx *ind = (struct sd_indirect_idx *)(h + 1);
+	const uint32_t at[2][2] = { { 1, 9 }, { 70000, 1u << 31 } };
+	struct seen s = { .n = 0 };
+	uint64_t *oids;
+	uint32_t off = 0, len = 0;
+
+	for (int l = 0; l < 2; l++) {
+		struct sd_index *e;
+
+		leaf[l] = calloc(1, SD_INODE_INDEX_SIZE);
+		leaf[l]->magic = INODE_BTREE_MAGIC;
+		leaf[l]->depth = 1;
+		leaf[l]->entries = 2;
+		e = (struct sd_index *)(leaf[l] + 1);
+		for (int i = 0; i < 2; i++) {
+			e[i].idx = at[l][i];
+			e[i].vdi_id = 0x1234;
+		}
+		ind[l].idx = at[l][1];
+		ind[l].oid = vid_to_btree_oid(0x1234, (uint32_t)l);
+	}
+	h->magic = INODE_BTREE_MAGIC;
+	h->depth = 2;
+	h->entries = 2;
+	CHECK_EQ(inode_index_get(inode, &rd, 9), 0x1234);
+	CHECK_EQ(inode_index_get(inode, &rd, 70000), 0x1234);
+	CHECK_EQ(inode_index_get(inode, &rd, 1u << 31), 0x1234);
+	CHECK_EQ(inode_index_get(inode, &rd, 10), 0);
+	CHECK_EQ(inode_index_get(inode, &rd, (1u << 31) + 1), 0);
+	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
+	CHECK_EQ(s.n, 4);
+	CHECK_EQ(s.idx[2], 70000);
+	CHECK_EQ(inode_index_leaves(inode, &oids), 2);
+	CHECK_EQ(oids[1], vid_to_btree_oid(0x1234, 1));
+	free(oids);
+	/* changing a two-level tree is not supported: nothing changes */
+	CHECK_EQ(inode_index_set(inode, 12, 5, &off, &len), SD_RES_NO_SUPPORT);
+	CHECK_EQ(h->entries, 2);
+	/* an unreadable leaf stops the walk with its result */
+	ind[1].oid = vid_to_btree_oid(0x1234, 7);
+	s.n = 0;
+	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), -SD_RES_NO_OBJ);
+	free(leaf[0]);
+	free(leaf[1]);
+	free(inode);
+}
+
+TEST(sha1_vectors)
+{
+	static const char *in[] = { "", "abc",
+		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq" };
+	static const char *out[] = { "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+		"a9993e364706816aba3e25717850c26c9cd0d89d",
+		"84983e441c3bd26ebaae4aa1f95129e5e54670f1" };
+	char *big = malloc(1000000);
+	uint8_t d[SHA1_DIGEST_SIZE];
+	char hex[41];
+
+	for (int i = 0; i < 3; i++) {
+		sha1(in[i], strlen(in[i]), d);
+		for (int j = 0; j < SHA1_DIGEST_SIZE; j++)
+			snprintf(hex + 2 * j, 3, "%02x", d[j]);
+		CHECK(!strcmp(hex, out[i]));
+	}
+	memset(big, 'a', 1000000);
+	sha1(big, 1000000, d);
+	for (int j = 0; j < SHA1_DIGEST_SIZE; j++)
+		snprintf(hex + 2 * j, 3, "%02x", d[j]);
+	CHECK(!strcmp(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"));
+	free(big);
+}
+
+UNIT_MAIN(T(plain_array), T(btree_one_level), T(btree_two_levels), T(sha1_vectors))

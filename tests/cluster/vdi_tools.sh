@@ -117,4 +117,58 @@ expect_fail "snapshot -R right after a snapshot is skipped" 0 "skipping creation
 	dogp 0 vdi snapshot -R e
 check "... still one snapshot" [ "$(dogp 0 vdi list -r e | grep -c '^s ')" -eq 1 ]
 
+# hyper volumes: a B-tree index, objects past index 2^20 (4 TiB)
+T4=$((4 << 40))
+expect_fail "over 4 TiB needs -y" 64 "please use '-y'" dogp 0 vdi create big 5T
+expect_fail "-y with -z is refused" 1 "Don't specify both -y and -z options, please" \
+	dogp 0 vdi create -y -z 22 big 5T
+expect_fail "-y over 16 PiB is refused" 64 "VDI size is too large" dogp 0 vdi create -y big 17P
+check "create -y h 5T" dogp 0 vdi create -y h 5T
+head -c $((5 << 20)) /dev/urandom >"$T/h"
+check "write 5 MiB at 4 TiB" bash -c "'$DOG' vdi write -p $(port_of 1) h $T4 $((5 << 20)) <'$T/h'"
+check "write 1 MiB at 1 MiB" bash -c "head -c 1M '$T/h' | '$DOG' vdi write -p $(port_of 2) h 1M 1M"
+check "read back at 4 TiB" cmp -s "$T/h" <(dogp 0 vdi read h $T4 $((5 << 20)))
+check "read back at 1 MiB" cmp -s <(head -c 1M "$T/h") <(dogp 1 vdi read h 1M 1M)
+check "a hole reads as zeros" cmp -s <(head -c 4096 /dev/zero) <(dogp 1 vdi read h $((T4 - 4096)) 4096)
+hvid=$(dogp 0 vdi list -r h | awk '{ print $8 }')
+check "list: 5 TiB, 3 objects used" bash -c "'$DOG' vdi list -r -p $(port_of 0) h | grep -qE '^= h 0 $((5 << 40)) $((12 << 20)) 0 '"
+check "object map: indexes 0, 2^20, 2^20+1" \
+	[ "$(dogp 0 vdi object map h | awk 'NR > 1 { print $1 + 0 }' | xargs)" = "0 1048576 1048577" ]
+check "the objects past 2^20 are on disk" bash -c "ls '$T'/{0,1,2}/obj | grep -qx '$(printf '00%06x00100001' "$((16#$hvid))")'"
+check "the inode's index is a B-tree (magic 0x6274, depth 1, 3 entries)" bash -c \
+	"[ \"\$(dd if='$T/0/obj/$(printf '80%06x00000000' "$((16#$hvid))")' bs=1 skip=4664 count=8 status=none | od -An -tx2 | xargs)\" = '6274 0001 0003 0000' ]"
+out=$(dogp 0 vdi check h 2>&1)
+check "check of a hyper volume" [ "$out" = "finish check&repair h" ]
+rm -f "$T/1/obj/$(printf '00%06x00100000' "$((16#$hvid))")" "$T/0/obj/$(printf '00%06x00100000' "$((16#$hvid))")" \
+	"$T/2/obj/$(printf '00%06x00100000' "$((16#$hvid))")"
+expect_fail "check -e finds an object past 2^20 missing" 1 "oid $(printf '00%06x00100000' "$((16#$hvid))") is missing" \
+	dogp 0 vdi check -e h
+expect_fail "snapshot of a hyper volume is refused" 1 \
+	"creating a snapshot of hypervolume is not supported" dogp 0 vdi snapshot h
+# DISCARD_OBJ (QEMU's and tgt's unmap) goes through the B-tree too
+discard() {
+	python3 - "$(port_of 0)" "$TOP/tests/cluster" "$1" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from sdclient import Client
+c = Client(int(sys.argv[1]))
+res, _, _ = c.call(0x05, Client.obj_body(int(sys.argv[3], 16)))
+sys.exit(res)
+PY
+}
+check "discard h's object 2^20+1" discard "$(printf '00%06x00100001' "$((16#$hvid))")"
+check "object map after the discard: 0 only (2^20 was removed on disk)" \
+	[ "$(dogp 0 vdi object map h | awk 'NR > 1 { print $1 + 0 }' | xargs)" = "0 1048576" ]
+check "the discarded object's file is gone" bash -c "! ls '$T'/{0,1,2}/obj | grep -qx '$(printf '00%06x00100001' "$((16#$hvid))")'"
+check "the discarded range reads as zeros" cmp -s <(head -c 4096 /dev/zero) <(dogp 1 vdi read h $((T4 + (4 << 20))) 4096)
+check "create d (plain)" dogp 0 vdi create d 8M
+echo x | dogp 0 vdi write d 0 1
+dvid=$(dogp 0 vdi list -r d | awk '{ print $8 }')
+check "discard of a plain VDI's object" discard "$(printf '00%06x00000000' "$((16#$dvid))")"
+check "... clears its index entry" [ "$(dogp 0 vdi object map d | wc -l)" -eq 1 ]
+check "... and removes it" bash -c "! ls '$T'/{0,1,2}/obj | grep -q '^00$(printf '%06x' "$((16#$dvid))")'"
+check "resize a hyper volume to 6T" dogp 0 vdi resize h 6T
+check "delete h" dogp 0 vdi delete h
+check "h's objects are gone" bash -c "! ls '$T'/{0,1,2}/obj | grep -q '^00$(printf '%06x' "$((16#$hvid))")'"
+
 finish

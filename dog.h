@@ -116,7 +116,7 @@ uint32_t dog_inode_get_vid(const struct sd_inode *inode, uint32_t idx);
 uint64_t dog_inode_nr_objs(const struct sd_inode *inode);
 /*
  * point idx at vid, in inode (read with its index; inode->vdi_id names it)
- * and in the cluster: a result code (NO_SUPPORT: a B-tree beyond one node)
+ * and in the cluster: a result code (NO_SPACE: a hyper volume's B-tree is full)
  */
 int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid);
 

@@ -26,7 +26,24 @@ static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
 	return (int)rsp.result;
 }
 
-static const struct index_reader reader = { read_leaf, NULL };
+static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
+		      void *ctx)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	(void)ctx;
+	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = len;
+	hdr.obj.oid = oid;
+	hdr.obj.offset = off;
+	if (dog_exec(&hdr, (void *)buf, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	return (int)rsp.result;
+}
+
+static const struct index_io reader = { read_leaf, write_leaf, NULL };
 
 uint64_t dog_inode_nr_objs(const struct sd_inode *inode)
 {
@@ -51,14 +68,30 @@ uint32_t dog_inode_get_vid(const struct sd_inode *inode, uint32_t idx)
 	return inode_index_get(inode, &reader, idx);
 }
 
+/*
+ * SHEEP_TEST_BTREE_NODE_ENTRIES=N: B-tree nodes of at most N entries, so a
+ * test reaches a two-level tree with a few writes (the format is the same).
+ */
+static void test_node_entries(void)
+{
+	const char *v = getenv("SHEEP_TEST_BTREE_NODE_ENTRIES");
+	uint64_t n;
+
+	if (v && !parse_uint(v, inode_index_node_entries, &n) && n >= 2)
+		inode_index_node_entries = (uint32_t)n;
+}
+
 int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid)
 {
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	uint32_t off, len;
-	int ret = inode_index_set(inode, idx, vid, &off, &len);
+	int ret;
 
-	if (ret)
+	test_node_entries();
+	ret = inode_index_set(inode, &reader, idx, vid, &off, &len);
+
+	if (!len)
 		return ret;
 	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
 	hdr.flags = SD_FLAG_CMD_WRITE;
@@ -67,5 +100,5 @@ int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid)
 	hdr.obj.offset = off;
 	if (dog_exec(&hdr, (char *)inode + off, &rsp))
 		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
+	return ret ? ret : (int)rsp.result;
 }

@@ -5,6 +5,7 @@
  * {idx, vdi_id} sorted by idx, at depth 2 entries {highest idx below,
  * oid} sorted by idx, each oid a 4 MiB object holding a depth-1 node.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 #define MAX_ENTRIES	((NODE_SIZE - sizeof(struct sd_index_header)) / sizeof(struct sd_index))
 #define MAX_INDIRECT	((NODE_SIZE - sizeof(struct sd_index_header)) / \
 			 sizeof(struct sd_indirect_idx))
+
+uint32_t inode_index_node_entries = MAX_ENTRIES;
 
 static const struct sd_index_header *root_of(const struct sd_inode *inode)
 {
@@ -98,7 +101,7 @@ static int walk_node(const struct sd_index_header *h,
 }
 
 /* read a leaf node object and check it */
-static struct sd_index_header *read_leaf(const struct index_reader *rd, uint64_t oid, int *ret)
+static struct sd_index_header *read_leaf(const struct index_io *rd, uint64_t oid, int *ret)
 {
 	struct sd_index_header *leaf = xmalloc(NODE_SIZE);
 
@@ -113,7 +116,7 @@ static struct sd_index_header *read_leaf(const struct index_reader *rd, uint64_t
 	return leaf;
 }
 
-int inode_index_walk(const struct sd_inode *inode, const struct index_reader *rd,
+int inode_index_walk(const struct sd_inode *inode, const struct index_io *rd,
 		     int (*fn)(uint32_t idx, uint32_t vid, void *arg), void *arg)
 {
 	const struct sd_index_header *h = root_of(inode);
@@ -154,7 +157,7 @@ int inode_index_walk(const struct sd_inode *inode, const struct index_reader *rd
 	return 0;
 }
 
-uint32_t inode_index_get(const struct sd_inode *inode, const struct index_reader *rd,
+uint32_t inode_index_get(const struct sd_inode *inode, const struct index_io *rd,
 			 uint32_t idx)
 {
 	const struct sd_index_header *h = root_of(inode);
@@ -185,13 +188,182 @@ uint32_t inode_index_get(const struct sd_inode *inode, const struct index_reader
 	return vid;
 }
 
-int inode_index_set(struct sd_inode *inode, uint32_t idx, uint32_t vid, uint32_t *off,
-		    uint32_t *len)
+/* the inode bytes a change of the root spans: btree_counter .. the last root entry */
+static void root_range(const struct sd_inode *inode, uint32_t *off, uint32_t *len)
+{
+	const struct sd_index_header *h = root_of(inode);
+	size_t esz = h->depth == 1 ? sizeof(struct sd_index) : sizeof(struct sd_indirect_idx);
+
+	*off = (uint32_t)offsetof(struct sd_inode, btree_counter);
+	*len = (uint32_t)(SD_INODE_HEADER_SIZE + sizeof(*h) + esz * h->entries) - *off;
+}
+
+static uint64_t new_leaf_oid(struct sd_inode *inode)
+{
+	return vid_to_btree_oid(inode->vdi_id, inode->btree_counter++);
+}
+
+/* a node's header and its entries from first on, as they are now */
+static int write_node_tail(const struct index_io *io, uint64_t oid,
+			   const struct sd_index_header *h, uint32_t first)
+{
+	const struct sd_index *e = entries_of(h);
+	int ret = io->write(oid, h, sizeof(*h), 0, false, io->ctx);
+
+	if (!ret && first < h->entries)
+		ret = io->write(oid, &e[first], (uint32_t)(sizeof(*e) * (h->entries - first)),
+				(uint32_t)(sizeof(*h) + sizeof(*e) * first), false, io->ctx);
+	return ret;
+}
+
+static int create_leaf(const struct index_io *io, uint64_t oid, const struct sd_index *e,
+		       uint32_t n)
+{
+	struct sd_index_header *leaf = xzalloc(NODE_SIZE);
+	int ret;
+
+	leaf->magic = INODE_BTREE_MAGIC;
+	leaf->depth = 1;
+	leaf->entries = n;
+	memcpy(leaf + 1, e, sizeof(*e) * n);
+	ret = io->write(oid, leaf, NODE_SIZE, 0, true, io->ctx);
+	free(leaf);
+	return ret;
+}
+
+static void insert_entry(struct sd_index_header *h, uint32_t pos, uint32_t idx, uint32_t vid)
+{
+	struct sd_index *e = (struct sd_index *)(h + 1);
+
+	memmove(&e[pos + 1], &e[pos], sizeof(*e) * (h->entries - pos));
+	e[pos].idx = idx;
+	e[pos].vdi_id = vid;
+	h->entries++;
+}
+
+static void insert_indirect(struct sd_index_header *h, uint32_t pos, uint32_t idx, uint64_t oid)
+{
+	struct sd_indirect_idx *e = (struct sd_indirect_idx *)(h + 1);
+
+	memmove(&e[pos + 1], &e[pos], sizeof(*e) * (h->entries - pos));
+	e[pos].idx = idx;
+	e[pos].oid = oid;
+	h->entries++;
+}
+
+/* a full one-level root becomes two leaves under a two-level root */
+static int root_to_two_levels(struct sd_inode *inode, const struct index_io *io)
+{
+	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
+	struct sd_index *e = (struct sd_index *)(h + 1), *copy;
+	uint32_t n = h->entries, half = n / 2;
+	uint64_t left = new_leaf_oid(inode), right = new_leaf_oid(inode);
+	int ret;
+
+	copy = xmalloc(sizeof(*e) * n);
+	memcpy(copy, e, sizeof(*e) * n);
+	ret = create_leaf(io, left, copy, half);
+	if (!ret)
+		ret = create_leaf(io, right, copy + half, n - half);
+	if (!ret) {
+		memset(e, 0, sizeof(*e) * n);
+		h->depth = 2;
+		h->entries = 0;
+		insert_indirect(h, 0, copy[half - 1].idx, left);
+		insert_indirect(h, 1, copy[n - 1].idx, right);
+	} else {
+		inode->btree_counter -= 2;
+	}
+	free(copy);
+	return ret;
+}
+
+/* two levels: one step; SD_RES_AGAIN after a split (search again) */
+static int set_two_levels(struct sd_inode *inode, const struct index_io *io, uint32_t idx,
+			  uint32_t vid, bool *root_changed)
+{
+	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
+	struct sd_indirect_idx *ind = (struct sd_indirect_idx *)(h + 1);
+	struct sd_index_header *leaf;
+	struct sd_index *e;
+	uint32_t i = lower_bound_indirect(ind, h->entries, idx), pos;
+	bool past_end = i == h->entries;
+	int ret;
+
+	if (!h->entries)
+		return SD_RES_EIO;
+	if (past_end)
+		i = h->entries - 1;	/* the last leaf, if it has room */
+	leaf = read_leaf(io, ind[i].oid, &ret);
+	if (!leaf)
+		return ret;
+	e = (struct sd_index *)(leaf + 1);
+	pos = lower_bound(e, leaf->entries, idx);
+	if (pos < leaf->entries && e[pos].idx == idx) {
+		e[pos].vdi_id = vid;
+		ret = io->write(ind[i].oid, &e[pos], sizeof(*e),
+				(uint32_t)(sizeof(*leaf) + sizeof(*e) * pos), false, io->ctx);
+	} else if (leaf->entries < inode_index_node_entries) {
+		insert_entry(leaf, pos, idx, vid);
+		ret = write_node_tail(io, ind[i].oid, leaf, pos);
+		if (!ret && past_end) {
+			ind[i].idx = idx;
+			*root_changed = true;
+		}
+	} else if (past_end) {
+		/* a new last leaf with the one entry */
+		struct sd_index one = { idx, vid };
+		uint64_t oid;
+
+		if (h->entries >= MAX_INDIRECT) {
+			free(leaf);
+			return SD_RES_NO_SPACE;
+		}
+		oid = new_leaf_oid(inode);
+		ret = create_leaf(io, oid, &one, 1);
+		if (!ret) {
+			insert_indirect(h, h->entries, idx, oid);
+			*root_changed = true;
+		} else {
+			inode->btree_counter--;
+		}
+	} else {
+		/* a full leaf: its lower half moves to a new leaf before it */
+		uint32_t half = leaf->entries / 2, low_max = e[half - 1].idx;
+		uint64_t oid;
+
+		if (h->entries >= MAX_INDIRECT) {
+			free(leaf);
+			return SD_RES_NO_SPACE;
+		}
+		oid = new_leaf_oid(inode);
+		ret = create_leaf(io, oid, e, half);
+		if (!ret) {
+			memmove(e, e + half, sizeof(*e) * (leaf->entries - half));
+			leaf->entries -= half;
+			memset(e + leaf->entries, 0, sizeof(*e) * half);
+			ret = write_node_tail(io, ind[i].oid, leaf, 0);
+		}
+		if (!ret) {
+			insert_indirect(h, i, low_max, oid);
+			*root_changed = true;
+		}
+		free(leaf);
+		return ret ? ret : SD_RES_AGAIN;
+	}
+	free(leaf);
+	return ret;
+}
+int inode_index_set(struct sd_inode *inode, const struct index_io *io, uint32_t idx,
+		    uint32_t vid, uint32_t *off, uint32_t *len)
 {
 	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
 	struct sd_index *e = (struct sd_index *)(h + 1);
+	bool root_changed = false;
 	uint32_t i;
+	int ret;
 
+	*len = 0;
 	if (!inode_is_hyper(inode)) {
 		if (idx >= SD_INODE_DATA_INDEX)
 			return SD_RES_INVALID_PARMS;
@@ -207,24 +379,35 @@ int inode_index_set(struct sd_inode *inode, uint32_t idx, uint32_t vid, uint32_t
 	}
 	if (!btree_ok(h))
 		return SD_RES_EIO;
-	if (h->depth != 1)
-		return SD_RES_NO_SUPPORT;
-	i = lower_bound(e, h->entries, idx);
-	if (i < h->entries && e[i].idx == idx) {
-		e[i].vdi_id = vid;
-		*off = SD_INODE_HEADER_SIZE + (uint32_t)((char *)&e[i] - (char *)h);
-		*len = sizeof(e[i]);
-		return SD_RES_SUCCESS;
+	if (h->depth == 1) {
+		i = lower_bound(e, h->entries, idx);
+		if (i < h->entries && e[i].idx == idx) {
+			e[i].vdi_id = vid;
+			*off = SD_INODE_HEADER_SIZE + (uint32_t)((char *)&e[i] - (char *)h);
+			*len = sizeof(e[i]);
+			return SD_RES_SUCCESS;
+		}
+		if (h->entries < inode_index_node_entries) {
+			insert_entry(h, i, idx, vid);
+			*off = SD_INODE_HEADER_SIZE;
+			*len = (uint32_t)(sizeof(*h) + sizeof(*e) * h->entries);
+			return SD_RES_SUCCESS;
+		}
+		if (!io || !io->write)
+			return SD_RES_NO_SUPPORT;
+		ret = root_to_two_levels(inode, io);
+		if (ret)
+			return ret;
+		root_changed = true;
 	}
-	if (h->entries >= MAX_ENTRIES)
+	if (!io || !io->write)
 		return SD_RES_NO_SUPPORT;
-	memmove(&e[i + 1], &e[i], sizeof(*e) * (h->entries - i));
-	e[i].idx = idx;
-	e[i].vdi_id = vid;
-	h->entries++;
-	*off = SD_INODE_HEADER_SIZE;
-	*len = (uint32_t)(sizeof(*h) + sizeof(*e) * h->entries);
-	return SD_RES_SUCCESS;
+	do
+		ret = set_two_levels(inode, io, idx, vid, &root_changed);
+	while (ret == SD_RES_AGAIN);
+	if (root_changed)
+		root_range(inode, off, len);
+	return ret;
 }
 
 int inode_index_leaves(const struct sd_inode *inode, uint64_t **oids)

@@ -15,9 +15,14 @@
 
 /* read len bytes of object oid into buf: SD_RES_* */
 typedef int (*index_read_fn)(uint64_t oid, void *buf, uint32_t len, void *ctx);
+/* write len bytes at off of object oid (create: a new 4 MiB object): SD_RES_* */
+typedef int (*index_write_fn)(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
+			      bool create, void *ctx);
 
-struct index_reader {
+/* how B-tree leaf objects are read and written (write may be NULL for readers) */
+struct index_io {
 	index_read_fn read;
+	index_write_fn write;
 	void *ctx;
 };
 
@@ -33,20 +38,22 @@ uint64_t inode_nr_objs(const struct sd_inode *inode);
  * at fn's non-zero value and returns it, or an SD_RES_* if a B-tree leaf
  * could not be read (then as a negative number).
  */
-int inode_index_walk(const struct sd_inode *inode, const struct index_reader *rd,
+int inode_index_walk(const struct sd_inode *inode, const struct index_io *rd,
 		     int (*fn)(uint32_t idx, uint32_t vid, void *arg), void *arg);
 /* the VDI owning object idx; 0 if unallocated or its leaf unreadable */
-uint32_t inode_index_get(const struct sd_inode *inode, const struct index_reader *rd,
+uint32_t inode_index_get(const struct sd_inode *inode, const struct index_io *rd,
 			 uint32_t idx);
 /*
- * Point idx at vid in the in-memory inode and say which bytes of the inode
- * object changed (*off, *len), for the caller to write.  A hyper volume's
- * B-tree is changed while it is one node (up to 524287 objects allocated);
- * a tree of two levels, or one that would need a second, answers
- * SD_RES_NO_SUPPORT and is left as it was.
+ * Point idx at vid in the in-memory inode, writing the B-tree's leaf
+ * objects as Sheepdog lays them out (a full root splits into two leaves, a
+ * full leaf in two), and say which bytes of the inode object changed
+ * (*off, *len; *len 0: none) for the caller to write, also when the
+ * result is an error: a split whose leaves are written needs its root.
  */
-int inode_index_set(struct sd_inode *inode, uint32_t idx, uint32_t vid, uint32_t *off,
-		    uint32_t *len);
+int inode_index_set(struct sd_inode *inode, const struct index_io *io, uint32_t idx,
+		    uint32_t vid, uint32_t *off, uint32_t *len);
+/* entries per B-tree node; tests lower it to reach two levels quickly */
+extern uint32_t inode_index_node_entries;
 /* the leaf objects (4 MiB each) of a two-level B-tree, for delete: count, oids in *oids */
 int inode_index_leaves(const struct sd_inode *inode, uint64_t **oids);
 

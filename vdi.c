@@ -567,7 +567,15 @@ static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
 	return gateway_read_obj(oid, buf, len, 0);
 }
 
-static const struct index_reader leaf_reader = { read_leaf, NULL };
+static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
+		      void *ctx)
+{
+	(void)ctx;
+	return create ? gateway_create_and_write_obj(oid, 0, buf, len, off) :
+			gateway_write_obj(oid, buf, len, off);
+}
+
+static const struct index_io leaf_reader = { read_leaf, write_leaf, NULL };
 
 struct del_hyper {
 	uint32_t vid;
@@ -644,9 +652,12 @@ int vdi_discard_hyper(uint64_t oid)
 	owner = inode_index_get(inode, &leaf_reader, idx);
 	if (!owner)
 		goto out;
-	ret = inode_index_set(inode, idx, 0, &off, &len);
-	if (!ret)
-		ret = gateway_write_obj(vid_to_vdi_oid(vid), (char *)inode + off, len, off);
+	ret = inode_index_set(inode, &leaf_reader, idx, 0, &off, &len);
+	if (len) {
+		int r = gateway_write_obj(vid_to_vdi_oid(vid), (char *)inode + off, len, off);
+
+		ret = ret ? ret : r;
+	}
 	if (!ret && owner == vid) {
 		ret = gateway_remove_obj(oid);
 		if (ret == SD_RES_NO_OBJ)

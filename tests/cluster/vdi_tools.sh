@@ -171,4 +171,26 @@ check "resize a hyper volume to 6T" dogp 0 vdi resize h 6T
 check "delete h" dogp 0 vdi delete h
 check "h's objects are gone" bash -c "! ls '$T'/{0,1,2}/obj | grep -q '^00$(printf '%06x' "$((16#$hvid))")'"
 
+# a two-level B-tree: nodes of 3 entries (a test knob of dog's) split after a few writes
+check "create -y t 5T" dogp 0 vdi create -y t 5T
+tvid=$(dogp 0 vdi list -r t | awk '{ print $8 }')
+for i in 0 5 3 9 1 7 2 8 4 6 11 10; do
+	echo "blk$i" | SHEEP_TEST_BTREE_NODE_ENTRIES=3 dogp $((i % 3)) vdi write t $((T4 + i * (4 << 20))) 5 ||
+		fail "write block $i of t"
+done
+check "t's index is two levels (depth 2 in the inode)" bash -c \
+	"[ \"\$(dd if='$T/0/obj/$(printf '80%06x00000000' "$((16#$tvid))")' bs=1 skip=4664 count=4 status=none | od -An -tx2 | xargs)\" = '6274 0002' ]"
+check "t's leaves are objects of their own" bash -c "ls '$T'/{0,1,2}/obj | grep -q '^10$(printf '%06x' "$((16#$tvid))")'"
+for i in 0 5 3 9 1 7 2 8 4 6 11 10; do
+	printf 'blk%s\n' $i | head -c 5
+done >"$T/tblocks"
+check "every block reads back through the two-level tree" cmp -s "$T/tblocks" <(
+	for i in 0 5 3 9 1 7 2 8 4 6 11 10; do dogp 1 vdi read t $((T4 + i * (4 << 20))) 5; done)
+check "object map lists the 12 objects in order" \
+	[ "$(dogp 0 vdi object map t | awk 'NR > 1 { print $1 - 1048576 }' | xargs)" = "0 1 2 3 4 5 6 7 8 9 10 11" ]
+out=$(dogp 0 vdi check t 2>&1)
+check "check walks the two-level tree" [ "$out" = "finish check&repair t" ]
+check "delete t" dogp 0 vdi delete t
+check "t's objects and leaves are gone" bash -c "! ls '$T'/{0,1,2}/obj | grep -q '^[01]0$(printf '%06x' "$((16#$tvid))")'"
+
 finish

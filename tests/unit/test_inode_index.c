@@ -51,11 +51,11 @@ static int no_read(uint64_t oid, void *buf, uint32_t len, void *ctx)
 TEST(plain_array)
 {
 	struct sd_inode *inode = new_inode(0, 16 << 20);
-	struct index_reader rd = { no_read, NULL };
+	struct index_io rd = { no_read, NULL, NULL };
 	struct seen s = { .n = 0 };
 	uint32_t off = 0, len = 0;
 
-	CHECK_EQ(inode_index_set(inode, 2, 7, &off, &len), SD_RES_SUCCESS);
+	CHECK_EQ(inode_index_set(inode, &rd, 2, 7, &off, &len), SD_RES_SUCCESS);
 	CHECK_EQ(off, SD_INODE_HEADER_SIZE + 8);
 	CHECK_EQ(len, 4);
 	CHECK_EQ(inode_index_get(inode, &rd, 2), 7);
@@ -70,7 +70,7 @@ TEST(plain_array)
 TEST(btree_one_level)
 {
 	struct sd_inode *inode = new_inode(1, SD_MAX_VDI_SIZE);
-	struct index_reader rd = { no_read, NULL };
+	struct index_io rd = { no_read, NULL, NULL };
 	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
 	const uint32_t idx[] = { 3000000000u, 5, 1u << 20, 0, 4000000000u };
 	struct seen s = { .n = 0 };
@@ -80,7 +80,7 @@ TEST(btree_one_level)
 	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
 	CHECK_EQ(s.n, 0);
 	for (size_t i = 0; i < ARRAY_SIZE(idx); i++)
-		CHECK_EQ(inode_index_set(inode, idx[i], 100 + (uint32_t)i, &off, &len), 0);
+		CHECK_EQ(inode_index_set(inode, &rd, idx[i], 100 + (uint32_t)i, &off, &len), 0);
 	CHECK_EQ(h->magic, INODE_BTREE_MAGIC);
 	CHECK_EQ(h->depth, 1);
 	CHECK_EQ(h->entries, 5);
@@ -91,7 +91,7 @@ TEST(btree_one_level)
 		CHECK_EQ(inode_index_get(inode, &rd, idx[i]), 100 + i);
 	CHECK_EQ(inode_index_get(inode, &rd, 6), 0);
 	/* an update touches its entry only */
-	CHECK_EQ(inode_index_set(inode, 5, 77, &off, &len), 0);
+	CHECK_EQ(inode_index_set(inode, &rd, 5, 77, &off, &len), 0);
 	CHECK_EQ(off, SD_INODE_HEADER_SIZE + 8 + 1 * 8);
 	CHECK_EQ(len, 8);
 	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), 0);
@@ -102,7 +102,7 @@ TEST(btree_one_level)
 	CHECK_EQ(s.idx[2], 1u << 20);
 	CHECK_EQ(s.idx[4], 4000000000u);
 	/* discard: an entry pointing at no VDI is a hole */
-	CHECK_EQ(inode_index_set(inode, 1u << 20, 0, &off, &len), 0);
+	CHECK_EQ(inode_index_set(inode, &rd, 1u << 20, 0, &off, &len), 0);
 	CHECK_EQ(inode_index_get(inode, &rd, 1u << 20), 0);
 	s.n = 0;
 	inode_index_walk(inode, &rd, note, &s);
@@ -127,7 +127,7 @@ static int leaf_read(uint64_t oid, void *buf, uint32_t len, void *ctx)
 TEST(btree_two_levels)
 {
 	struct sd_inode *inode = new_inode(1, SD_MAX_VDI_SIZE);
-	struct index_reader rd = { leaf_read, NULL };
+	struct index_io rd = { leaf_read, NULL, NULL };
 	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
 	struct sd_indirect_idx *ind = (struct sd_indirect_idx *)(h + 1);
 	const uint32_t at[2][2] = { { 1, 9 }, { 70000, 1u << 31 } };
@@ -164,15 +164,122 @@ TEST(btree_two_levels)
 	CHECK_EQ(inode_index_leaves(inode, &oids), 2);
 	CHECK_EQ(oids[1], vid_to_btree_oid(0x1234, 1));
 	free(oids);
-	/* changing a two-level tree is not supported: nothing changes */
-	CHECK_EQ(inode_index_set(inode, 12, 5, &off, &len), SD_RES_NO_SUPPORT);
+	/* without a writer a two-level tree cannot change: nothing does */
+	CHECK_EQ(inode_index_set(inode, &rd, 12, 5, &off, &len), SD_RES_NO_SUPPORT);
 	CHECK_EQ(h->entries, 2);
+	CHECK_EQ(len, 0);
 	/* an unreadable leaf stops the walk with its result */
 	ind[1].oid = vid_to_btree_oid(0x1234, 7);
 	s.n = 0;
 	CHECK_EQ(inode_index_walk(inode, &rd, note, &s), -SD_RES_NO_OBJ);
 	free(leaf[0]);
 	free(leaf[1]);
+	free(inode);
+}
+
+/* an in-memory cluster of B-tree leaves: the first LEAF_KEEP bytes of each */
+#define LEAF_KEEP	65536
+#define MAX_LEAVES	256
+static struct {
+	uint64_t oid;
+	uint8_t *data;
+} store[MAX_LEAVES];
+static int nr_store, nr_writes;
+
+static uint8_t *leaf_of(uint64_t oid, bool create)
+{
+	for (int i = 0; i < nr_store; i++)
+		if (store[i].oid == oid)
+			return store[i].data;
+	if (!create || nr_store == MAX_LEAVES)
+		return NULL;
+	store[nr_store].oid = oid;
+	store[nr_store].data = xzalloc(LEAF_KEEP);
+	return store[nr_store++].data;
+}
+
+static int mem_read(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	uint8_t *d = leaf_of(oid, false);
+
+	(void)ctx;
+	if (!d)
+		return SD_RES_NO_OBJ;
+	memset(buf, 0, len);
+	memcpy(buf, d, MIN(len, LEAF_KEEP));
+	return SD_RES_SUCCESS;
+}
+
+static int mem_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
+		     void *ctx)
+{
+	uint8_t *d = leaf_of(oid, create);
+
+	(void)ctx;
+	nr_writes++;
+	if (!d)
+		return SD_RES_NO_OBJ;
+	if (off < LEAF_KEEP)
+		memcpy(d + off, buf, MIN(len, LEAF_KEEP - off));
+	return SD_RES_SUCCESS;
+}
+
+static int ascending(uint32_t idx, uint32_t vid, void *arg)
+{
+	int64_t *last = arg;
+
+	if ((int64_t)idx <= last[0] || vid != (idx ^ 0x5a5a) + 1)
+		last[1]++;	/* out of order, or the wrong owner */
+	last[0] = idx;
+	last[2]++;
+	return 0;
+}
+
+TEST(btree_grows_to_two_levels)
+{
+	struct sd_inode *inode = new_inode(1, SD_MAX_VDI_SIZE);
+	struct index_io io = { mem_read, mem_write, NULL };
+	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
+	uint32_t idx[120], off = 0, len = 0, seed = 12345;
+	int64_t last[3] = { -1, 0, 0 };
+	int bad = 0;
+
+	inode_index_node_entries = 4;	/* splits after a handful of entries */
+	for (int i = 0; i < 120; i++) {
+		/* the first 40 ascending (new last leaves), then scattered (splits) */
+		seed = seed * 1103515245 + 12345;
+		idx[i] = i < 40 ? (uint32_t)i * 1000 : (seed >> 1) % 40000 + 1;
+		for (int j = 0; j < i; j++)
+			if (idx[j] == idx[i])
+				idx[i] = 40000 + (uint32_t)i;	/* keep them distinct */
+		CHECK_EQ(inode_index_set(inode, &io, idx[i], (idx[i] ^ 0x5a5a) + 1, &off, &len), 0);
+		if (i == 4) {
+			/* the fifth entry split the root: the inode's root range is written */
+			CHECK_EQ(h->depth, 2);
+			CHECK_EQ(off, offsetof(struct sd_inode, btree_counter));
+			CHECK(len > SD_INODE_HEADER_SIZE - off);
+		}
+	}
+	CHECK_EQ(h->depth, 2);
+	CHECK(h->entries > 20);
+	CHECK_EQ(inode->btree_counter, nr_store);
+	for (int i = 0; i < 120; i++)
+		bad += inode_index_get(inode, &io, idx[i]) != (idx[i] ^ 0x5a5a) + 1;
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(inode_index_get(inode, &io, 39999), 0);
+	CHECK_EQ(inode_index_walk(inode, &io, ascending, last), 0);
+	CHECK_EQ(last[1], 0);
+	CHECK_EQ(last[2], 120);
+	/* an update in place writes one entry of one leaf, not the root */
+	nr_writes = 0;
+	CHECK_EQ(inode_index_set(inode, &io, idx[7], 3, &off, &len), 0);
+	CHECK_EQ(len, 0);
+	CHECK_EQ(nr_writes, 1);
+	CHECK_EQ(inode_index_get(inode, &io, idx[7]), 3);
+	inode_index_node_entries = (SD_INODE_INDEX_SIZE - 8) / 8;
+	for (int i = 0; i < nr_store; i++)
+		free(store[i].data);
+	nr_store = 0;
 	free(inode);
 }
 
@@ -201,4 +308,5 @@ TEST(sha1_vectors)
 	free(big);
 }
 
-UNIT_MAIN(T(plain_array), T(btree_one_level), T(btree_two_levels), T(sha1_vectors))
+UNIT_MAIN(T(plain_array), T(btree_one_level), T(btree_two_levels), T(btree_grows_to_two_levels),
+	  T(sha1_vectors))

@@ -83,22 +83,6 @@ static void test_node_entries(void)
 
 int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-	uint32_t off, len;
-	int ret;
-
 	test_node_entries();
-	ret = inode_index_set(inode, &reader, idx, vid, &off, &len);
-
-	if (!len)
-		return ret;
-	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = len;
-	hdr.obj.oid = vid_to_vdi_oid(inode->vdi_id);
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, (char *)inode + off, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return ret ? ret : (int)rsp.result;
+	return inode_index_set(inode, &reader, idx, vid);
 }

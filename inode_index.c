@@ -203,17 +203,17 @@ static uint64_t new_leaf_oid(struct sd_inode *inode)
 	return vid_to_btree_oid(inode->vdi_id, inode->btree_counter++);
 }
 
-/* a node's header and its entries from first on, as they are now */
+/* a node's entries from first on, then its header (the count that takes them in) */
 static int write_node_tail(const struct index_io *io, uint64_t oid,
 			   const struct sd_index_header *h, uint32_t first)
 {
 	const struct sd_index *e = entries_of(h);
-	int ret = io->write(oid, h, sizeof(*h), 0, false, io->ctx);
+	int ret = SD_RES_SUCCESS;
 
-	if (!ret && first < h->entries)
+	if (first < h->entries)
 		ret = io->write(oid, &e[first], (uint32_t)(sizeof(*e) * (h->entries - first)),
 				(uint32_t)(sizeof(*h) + sizeof(*e) * first), false, io->ctx);
-	return ret;
+	return ret ? ret : io->write(oid, h, sizeof(*h), 0, false, io->ctx);
 }
 
 static int create_leaf(const struct index_io *io, uint64_t oid, const struct sd_index *e,
@@ -354,23 +354,28 @@ static int set_two_levels(struct sd_inode *inode, const struct index_io *io, uin
 	free(leaf);
 	return ret;
 }
+/* the inode's own bytes [off, off + len) as they are in memory */
+static int write_inode(struct sd_inode *inode, const struct index_io *io, uint32_t off,
+		       uint32_t len)
+{
+	return io->write(vid_to_vdi_oid(inode->vdi_id), (char *)inode + off, len, off, false,
+			 io->ctx);
+}
+
 int inode_index_set(struct sd_inode *inode, const struct index_io *io, uint32_t idx,
-		    uint32_t vid, uint32_t *off, uint32_t *len)
+		    uint32_t vid)
 {
 	struct sd_index_header *h = (struct sd_index_header *)inode->data_vdi_id;
 	struct sd_index *e = (struct sd_index *)(h + 1);
 	bool root_changed = false;
-	uint32_t i;
+	uint32_t i, off, len;
 	int ret;
 
-	*len = 0;
 	if (!inode_is_hyper(inode)) {
 		if (idx >= SD_INODE_DATA_INDEX)
 			return SD_RES_INVALID_PARMS;
 		inode->data_vdi_id[idx] = vid;
-		*off = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
-		*len = sizeof(uint32_t);
-		return SD_RES_SUCCESS;
+		return write_inode(inode, io, SD_INODE_HEADER_SIZE + idx * 4, 4);
 	}
 	if (!inode->data_vdi_id[0]) {
 		h->magic = INODE_BTREE_MAGIC;
@@ -381,32 +386,33 @@ int inode_index_set(struct sd_inode *inode, const struct index_io *io, uint32_t 
 		return SD_RES_EIO;
 	if (h->depth == 1) {
 		i = lower_bound(e, h->entries, idx);
+		off = SD_INODE_HEADER_SIZE + (uint32_t)sizeof(*h) + i * (uint32_t)sizeof(*e);
 		if (i < h->entries && e[i].idx == idx) {
 			e[i].vdi_id = vid;
-			*off = SD_INODE_HEADER_SIZE + (uint32_t)((char *)&e[i] - (char *)h);
-			*len = sizeof(e[i]);
-			return SD_RES_SUCCESS;
+			return write_inode(inode, io, off, sizeof(*e));
 		}
 		if (h->entries < inode_index_node_entries) {
+			/* the entries from i on, then the count that takes them in */
 			insert_entry(h, i, idx, vid);
-			*off = SD_INODE_HEADER_SIZE;
-			*len = (uint32_t)(sizeof(*h) + sizeof(*e) * h->entries);
-			return SD_RES_SUCCESS;
+			ret = write_inode(inode, io, off, (h->entries - i) * (uint32_t)sizeof(*e));
+			return ret ? ret : write_inode(inode, io, SD_INODE_HEADER_SIZE, sizeof(*h));
 		}
-		if (!io || !io->write)
-			return SD_RES_NO_SUPPORT;
 		ret = root_to_two_levels(inode, io);
 		if (ret)
 			return ret;
 		root_changed = true;
 	}
-	if (!io || !io->write)
-		return SD_RES_NO_SUPPORT;
 	do
 		ret = set_two_levels(inode, io, idx, vid, &root_changed);
 	while (ret == SD_RES_AGAIN);
-	if (root_changed)
-		root_range(inode, off, len);
+	if (root_changed) {
+		/* a split's leaves are written: their root must be, whatever came after */
+		int r;
+
+		root_range(inode, &off, &len);
+		r = write_inode(inode, io, off, len);
+		ret = ret ? ret : r;
+	}
 	return ret;
 }
 

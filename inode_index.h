@@ -19,7 +19,7 @@ typedef int (*index_read_fn)(uint64_t oid, void *buf, uint32_t len, void *ctx);
 typedef int (*index_write_fn)(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
 			      bool create, void *ctx);
 
-/* how B-tree leaf objects are read and written (write may be NULL for readers) */
+/* how B-tree leaf objects (and, for write, the inode) are read and written */
 struct index_io {
 	index_read_fn read;
 	index_write_fn write;
@@ -44,14 +44,14 @@ int inode_index_walk(const struct sd_inode *inode, const struct index_io *rd,
 uint32_t inode_index_get(const struct sd_inode *inode, const struct index_io *rd,
 			 uint32_t idx);
 /*
- * Point idx at vid in the in-memory inode, writing the B-tree's leaf
- * objects as Sheepdog lays them out (a full root splits into two leaves, a
- * full leaf in two), and say which bytes of the inode object changed
- * (*off, *len; *len 0: none) for the caller to write, also when the
- * result is an error: a split whose leaves are written needs its root.
+ * Point idx at vid in the in-memory inode and in the cluster, through
+ * io->write: the inode's changed bytes (4 for the array; the entries that
+ * moved and the count for a one-level tree), and a B-tree's leaf objects as
+ * Sheepdog lays them out (a full root splits into two leaves, a full leaf
+ * in two, a new last leaf when the last is full).  SD_RES_*.
  */
 int inode_index_set(struct sd_inode *inode, const struct index_io *io, uint32_t idx,
-		    uint32_t vid, uint32_t *off, uint32_t *len);
+		    uint32_t vid);
 /* entries per B-tree node; tests lower it to reach two levels quickly */
 extern uint32_t inode_index_node_entries;
 /* the leaf objects (4 MiB each) of a two-level B-tree, for delete: count, oids in *oids */

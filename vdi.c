@@ -643,7 +643,7 @@ out:
 
 int vdi_discard_hyper(uint64_t oid)
 {
-	uint32_t vid = oid_to_vid(oid), idx = data_oid_to_idx(oid), owner, off, len;
+	uint32_t vid = oid_to_vid(oid), idx = data_oid_to_idx(oid), owner;
 	int ret;
 	struct sd_inode *inode = read_full_inode(vid, &ret);
 
@@ -652,12 +652,7 @@ int vdi_discard_hyper(uint64_t oid)
 	owner = inode_index_get(inode, &leaf_reader, idx);
 	if (!owner)
 		goto out;
-	ret = inode_index_set(inode, &leaf_reader, idx, 0, &off, &len);
-	if (len) {
-		int r = gateway_write_obj(vid_to_vdi_oid(vid), (char *)inode + off, len, off);
-
-		ret = ret ? ret : r;
-	}
+	ret = inode_index_set(inode, &leaf_reader, idx, 0);
 	if (!ret && owner == vid) {
 		ret = gateway_remove_obj(oid);
 		if (ret == SD_RES_NO_OBJ)

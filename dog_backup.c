@@ -99,12 +99,33 @@ static int diff_object(uint32_t idx, uint32_t from_vid, uint32_t to_vid, uint32_
 	return EXIT_SUCCESS;
 }
 
+struct idx_list {
+	struct {
+		uint32_t idx, vid;
+	} *e;
+	size_t n, cap;
+};
+
+static int collect(uint32_t idx, uint32_t vid, void *arg)
+{
+	struct idx_list *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->e = xrealloc(l->e, sizeof(*l->e) * l->cap);
+	}
+	l->e[l->n].idx = idx;
+	l->e[l->n++].vid = vid;
+	return 0;
+}
+
 int vdi_backup(int argc, char **argv)
 {
 	struct sd_inode *from = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
 	struct sd_inode *to = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
 	struct backup_hdr bh = { BACKUP_VERSION, BACKUP_MAGIC };
 	struct backup_rec rec;
+	struct idx_list fl = { NULL, 0, 0 }, tl = { NULL, 0, 0 };
 	char *tbuf = NULL, *fbuf = NULL;
 	uint32_t from_vid, to_vid, objsize;
 	uint64_t nr;
@@ -132,13 +153,28 @@ int vdi_backup(int argc, char **argv)
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
+	/* the indexes either snapshot has allocated, in order (walks: cheap for a B-tree) */
+	if (dog_inode_walk(from, collect, &fl) || dog_inode_walk(to, collect, &tl)) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
 	nr = dog_inode_nr_objs(to);
-	for (uint64_t i = 0; i < nr; i++) {
-		uint32_t idx = (uint32_t)i, fv = dog_inode_get_vid(from, idx);
-		uint32_t tv = dog_inode_get_vid(to, idx);
+	for (size_t fi = 0, ti = 0; fi < fl.n || ti < tl.n;) {
+		uint32_t idx, fv = 0, tv = 0;
 
-		if (!fv && !tv)
-			continue;
+		if (ti == tl.n || (fi < fl.n && fl.e[fi].idx < tl.e[ti].idx)) {
+			idx = fl.e[fi].idx;
+			fv = fl.e[fi++].vid;
+		} else if (fi == fl.n || tl.e[ti].idx < fl.e[fi].idx) {
+			idx = tl.e[ti].idx;
+			tv = tl.e[ti++].vid;
+		} else {
+			idx = tl.e[ti].idx;
+			fv = fl.e[fi++].vid;
+			tv = tl.e[ti++].vid;
+		}
+		if (idx >= nr)
+			break;
 		ret = diff_object(idx, fv, tv, objsize, tbuf, fbuf, &rec);
 		if (ret)
 			goto out;
@@ -161,6 +197,8 @@ int vdi_backup(int argc, char **argv)
 	fsync(STDOUT_FILENO);
 	ret = EXIT_SUCCESS;
 out:
+	free(fl.e);
+	free(tl.e);
 	free(tbuf);
 	free(fbuf);
 	free(from);

@@ -10,20 +10,42 @@
 #include "dog.h"
 #include "inode_index.h"
 
+/*
+ * The last B-tree leaf read, kept for this command's life: reading a
+ * two-level hyper volume object by object asks for the same leaf again and
+ * again.  A write through write_leaf drops it.
+ */
+static struct {
+	uint64_t oid;
+	char *buf;
+} leaf_cache;
+
 static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
 {
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 
 	(void)ctx;
+	if (leaf_cache.buf && leaf_cache.oid == oid && len == SD_INODE_INDEX_SIZE) {
+		memcpy(buf, leaf_cache.buf, len);
+		return SD_RES_SUCCESS;
+	}
 	dog_init_req(&hdr, SD_OP_READ_OBJ);
 	hdr.data_length = len;
 	hdr.obj.oid = oid;
 	if (dog_exec(&hdr, buf, &rsp))
 		return SD_RES_NETWORK_ERROR;
-	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
+	if (rsp.result != SD_RES_SUCCESS)
+		return (int)rsp.result;
+	if (rsp.data_length < len)
 		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
-	return (int)rsp.result;
+	if (len == SD_INODE_INDEX_SIZE) {
+		if (!leaf_cache.buf)
+			leaf_cache.buf = xmalloc(SD_INODE_INDEX_SIZE);
+		memcpy(leaf_cache.buf, buf, len);
+		leaf_cache.oid = oid;
+	}
+	return SD_RES_SUCCESS;
 }
 
 static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
@@ -33,6 +55,8 @@ static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
 	struct sd_rsp rsp;
 
 	(void)ctx;
+	if (leaf_cache.buf && leaf_cache.oid == oid)
+		leaf_cache.oid = 0;	/* forget it: the next read fetches it again */
 	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = len;

@@ -8,6 +8,7 @@
  * only OIDS_EXIST: which holders lack which objects, nothing repaired.
  * Progress bars (a terminal only in Sheepdog's dog) are not drawn.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,30 +29,46 @@ struct check {
 	int ret;
 };
 
-/* one request to ring node i over its own connection; -1: not reached */
-static int node_exec(struct check *c, int i, struct sd_req *hdr, void *data,
-		     struct sd_rsp *rsp, uint32_t rlen)
+/* ring node i's connection, opened on first use; -1: not reached (said why) */
+static int node_fd(struct check *c, int i)
 {
 	const struct node_id *nid = &c->ring->nodes[i].nid;
-	char name[64];
-	int ret;
 
-	node_id_to_str(nid, name, sizeof(name));
 	if (c->fds[i] < 0) {
-		char host[64];
+		char host[64], name[64];
 
 		addr_to_str(nid->addr, host, sizeof(host));
 		c->fds[i] = connect_tcp(host, nid->port, 5000);
 		if (c->fds[i] < 0) {
-			dog_err("failed to connect to %s: %s", name, strerror(-c->fds[i]));
+			dog_err("failed to connect to %s: %s",
+				node_id_to_str(nid, name, sizeof(name)), strerror(-c->fds[i]));
 			return -1;
 		}
 	}
-	ret = exec_req(c->fds[i], hdr, data, rsp, data, rlen);
+	return c->fds[i];
+}
+
+static void node_failed(struct check *c, int i, int err)
+{
+	char name[64];
+
+	dog_err("failed to communicate with %s: %s",
+		node_id_to_str(&c->ring->nodes[i].nid, name, sizeof(name)), strerror(-err));
+	close(c->fds[i]);
+	c->fds[i] = -1;
+}
+
+/* one request to ring node i over its own connection; -1: not reached */
+static int node_exec(struct check *c, int i, struct sd_req *hdr, void *data,
+		     struct sd_rsp *rsp, uint32_t rlen)
+{
+	int fd = node_fd(c, i), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = exec_req(fd, hdr, data, rsp, data, rlen);
 	if (ret) {
-		dog_err("failed to communicate with %s: %s", name, strerror(-ret));
-		close(c->fds[i]);
-		c->fds[i] = -1;
+		node_failed(c, i, ret);
 		return -1;
 	}
 	return 0;
@@ -61,6 +78,13 @@ struct replica {
 	int node;
 	bool found;
 	uint8_t digest[SHA1_DIGEST_SIZE];
+};
+
+/* an object of a batch: its holders and what each said */
+struct checked {
+	uint64_t oid;
+	int nr;
+	struct replica r[SD_MAX_COPIES];
 };
 
 /* Boyer-Moore majority vote over the copies found; NULL if none has one */
@@ -87,65 +111,129 @@ static const struct replica *majority(const struct replica *r, int nr, bool *non
 	return count > live / 2 ? cand : NULL;
 }
 
-static void check_object(struct check *c, uint64_t oid)
+/* the vote on one object, and REPAIR_REPLICA to each holder out of line */
+static void repair_object(struct check *c, const struct checked *o)
 {
-	struct replica r[SD_MAX_COPIES];
 	const struct replica *best;
-	int idx[SD_MAX_COPIES], nr = ring_pick_nodes(c->ring, oid, c->copies, idx);
 	bool none;
 
-	for (int i = 0; i < nr; i++) {
-		struct sd_req hdr;
-		struct sd_rsp rsp;
-		char name[64];
-
-		r[i].node = idx[i];
-		dog_init_req(&hdr, SD_OP_GET_HASH);
-		hdr.obj.oid = oid;
-		hdr.obj.tgt_epoch = c->epoch;
-		if (node_exec(c, idx[i], &hdr, NULL, &rsp, 0))
-			exit(EXIT_SYSFAIL);
-		if (rsp.result == SD_RES_SUCCESS) {
-			r[i].found = true;
-			memcpy(r[i].digest, rsp.hash.digest, SHA1_DIGEST_SIZE);
-		} else if (rsp.result == SD_RES_NO_OBJ) {
-			r[i].found = false;
-		} else {
-			node_id_to_str(&c->ring->nodes[idx[i]].nid, name, sizeof(name));
-			dog_err("failed to read %016" PRIx64 " from %s, %s", oid, name,
-				sd_strerror(rsp.result));
-			exit(EXIT_FAILURE);
-		}
-	}
-	best = majority(r, nr, &none);
+	best = majority(o->r, o->nr, &none);
 	if (!best) {
-		dog_err(none ? "no node has %016" PRIx64 : "no majority of %016" PRIx64, oid);
+		dog_err(none ? "no node has %016" PRIx64 : "no majority of %016" PRIx64, o->oid);
 		return;
 	}
-	for (int i = 0; i < nr; i++) {
+	for (int i = 0; i < o->nr; i++) {
+		const struct replica *r = &o->r[i];
 		const struct node_id *src = &c->ring->nodes[best->node].nid;
 		struct sd_req hdr;
 		struct sd_rsp rsp;
 
-		if (&r[i] == best ||
-		    (r[i].found && !memcmp(r[i].digest, best->digest, SHA1_DIGEST_SIZE)))
+		if (r == best || (r->found && !memcmp(r->digest, best->digest, SHA1_DIGEST_SIZE)))
 			continue;
 		dog_init_req(&hdr, SD_OP_REPAIR_REPLICA);
 		hdr.epoch = c->epoch;
-		hdr.forw.oid = oid;
+		hdr.forw.oid = o->oid;
 		memcpy(hdr.forw.addr, src->addr, sizeof(hdr.forw.addr));
 		hdr.forw.port = src->port;
-		if (node_exec(c, r[i].node, &hdr, NULL, &rsp, 0) ||
-		    rsp.result != SD_RES_SUCCESS) {
+		if (node_exec(c, r->node, &hdr, NULL, &rsp, 0) || rsp.result != SD_RES_SUCCESS) {
 			char n1[64], n2[64];
 
 			node_id_to_str(src, n1, sizeof(n1));
-			node_id_to_str(&c->ring->nodes[r[i].node].nid, n2, sizeof(n2));
-			dog_err("failed to repair object %016" PRIx64 " from %s to %s", oid, n1,
+			node_id_to_str(&c->ring->nodes[r->node].nid, n2, sizeof(n2));
+			dog_err("failed to repair object %016" PRIx64 " from %s to %s", o->oid, n1,
 				n2);
 			continue;
 		}
-		printf("fixed %s %016" PRIx64 "\n", r[i].found ? "replica" : "missing", oid);
+		printf("fixed %s %016" PRIx64 "\n", r->found ? "replica" : "missing", o->oid);
+	}
+}
+
+/*
+ * GET_HASH of every holder of every object of the batch: each node's
+ * requests go out together on its connection and are matched back by id
+ * (a sheep answers in completion order), so the nodes hash in parallel.
+ */
+#define BATCH	32
+
+static void hash_batch(struct check *c, struct checked *o, int n)
+{
+	int nr_nodes = c->ring->nr_nodes;
+
+	for (int k = 0; k < n; k++) {
+		int idx[SD_MAX_COPIES];
+
+		o[k].nr = ring_pick_nodes(c->ring, o[k].oid, c->copies, idx);
+		for (int j = 0; j < o[k].nr; j++) {
+			o[k].r[j].node = idx[j];
+			o[k].r[j].found = false;
+		}
+	}
+	for (int i = 0; i < nr_nodes; i++) {
+		int fd = -1, sent = 0, ret = 0;
+
+		for (int k = 0; k < n && !ret; k++) {
+			for (int j = 0; j < o[k].nr && !ret; j++) {
+				struct sd_req hdr;
+
+				if (o[k].r[j].node != i)
+					continue;
+				if (fd < 0 && (fd = node_fd(c, i)) < 0)
+					exit(EXIT_SYSFAIL);
+				dog_init_req(&hdr, SD_OP_GET_HASH);
+				hdr.id = (uint32_t)(k * SD_MAX_COPIES + j);
+				hdr.obj.oid = o[k].oid;
+				hdr.obj.tgt_epoch = c->epoch;
+				ret = xwrite_full(fd, &hdr, sizeof(hdr));
+				sent++;
+			}
+		}
+		for (; sent > 0 && !ret; sent--) {
+			struct sd_rsp rsp;
+			struct replica *r;
+			int k, j;
+			char name[64];
+
+			ret = xread_full(fd, &rsp, sizeof(rsp));
+			if (ret)
+				break;
+			k = (int)(rsp.id / SD_MAX_COPIES);
+			j = (int)(rsp.id % SD_MAX_COPIES);
+			if (k >= n || j >= o[k].nr || o[k].r[j].node != i || rsp.data_length) {
+				ret = -EPROTO;
+				break;
+			}
+			r = &o[k].r[j];
+			if (rsp.result == SD_RES_SUCCESS) {
+				r->found = true;
+				memcpy(r->digest, rsp.hash.digest, SHA1_DIGEST_SIZE);
+			} else if (rsp.result != SD_RES_NO_OBJ) {
+				node_id_to_str(&c->ring->nodes[i].nid, name, sizeof(name));
+				dog_err("failed to read %016" PRIx64 " from %s, %s", o[k].oid, name,
+					sd_strerror(rsp.result));
+				exit(EXIT_FAILURE);
+			}
+		}
+		if (ret) {
+			node_failed(c, i, ret);
+			exit(EXIT_SYSFAIL);
+		}
+	}
+	for (int k = 0; k < n; k++)
+		repair_object(c, &o[k]);
+}
+
+struct batch {
+	struct check *c;
+	struct checked o[BATCH];
+	int n;
+};
+
+static void check_object(struct batch *b, uint64_t oid)
+{
+	b->o[b->n++].oid = oid;
+	if (b->n == BATCH) {
+		hash_batch(b->c, b->o, b->n);
+		b->n = 0;
 	}
 }
 
@@ -270,8 +358,14 @@ int vdi_check(int argc, char **argv)
 	if (dog_opts.exist) {
 		ret = check_exist(&c);
 	} else {
-		check_object(&c, vid_to_vdi_oid(vid));
-		ret = dog_inode_walk(inode, check_data_obj, &c);
+		struct batch *b = xzalloc(sizeof(*b));
+
+		b->c = &c;
+		check_object(b, vid_to_vdi_oid(vid));
+		ret = dog_inode_walk(inode, check_data_obj, b);
+		if (!ret && b->n)
+			hash_batch(&c, b->o, b->n);
+		free(b);
 		if (!ret)
 			printf("finish check&repair %s\n", inode->name);
 		else

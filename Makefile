@@ -16,14 +16,14 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
-           vdi.o gateway.o ring.o
+           vdi.o gateway.o ring.o repair.o sha1.o inode_index.o
 CORE    += objlock.o
-DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o
+DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 
 UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store tests/unit/test_journal \
-             tests/unit/test_ring
+             tests/unit/test_ring tests/unit/test_inode_index
 
 all: sheep dog
 

@@ -599,6 +599,9 @@ static const struct option long_opts[] = {
 	{ "no-share", no_argument, NULL, 'n' },
 	{ "total", required_argument, NULL, 't' },
 	{ "time", required_argument, NULL, 'T' },
+	{ "exist", no_argument, NULL, 'e' },
+	{ "from", required_argument, NULL, 'F' },
+	{ "reduce-identical-snapshots", no_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -810,6 +813,15 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 'x':
 			dog_opts.exclusive = true;
+			break;
+		case 'e':
+			dog_opts.exist = true;
+			break;
+		case 'F':
+			dog_opts.from = optarg;
+			break;
+		case 'R':
+			dog_opts.reduce = true;
 			break;
 		case ':':
 			/* glibc's words, as Sheepdog's dog shows them */

@@ -32,6 +32,9 @@ struct dog_opts {
 	bool del;		/* -d (setattr) */
 	bool exclusive;		/* -x (setattr) */
 	bool no_share;		/* -n (clone) */
+	bool exist;		/* -e (vdi check: existence only) */
+	bool reduce;		/* -R (vdi snapshot: skip if nothing of its own) */
+	const char *from;	/* -F (vdi backup: the older snapshot) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */
@@ -62,6 +65,11 @@ struct command {
 	const struct subcommand *subs;
 	const char *help;
 };
+
+/* dog_check.c, dog_backup.c: rows of vdi_command */
+int vdi_check(int argc, char **argv);
+int vdi_backup(int argc, char **argv);
+int vdi_restore(int argc, char **argv);
 
 extern const struct command vdi_command, node_command, cluster_command, benchmark_command;
 
@@ -98,6 +106,25 @@ int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *v
 int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len);
 /* point data_vdi_id[idx .. idx+n-1] of vid's inode at owners[]: a result code */
 int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners);
+/*
+ * dog_inode.c: the index of an inode read with its index (header + index),
+ * either form: the plain array, or a hyper volume's B-tree (store_policy 1),
+ * whose leaf nodes may be objects of their own (read from the cluster).
+ * walk calls fn for every allocated index in order, stops at fn's non-zero
+ * value and returns it (-1: a B-tree node could not be read, message printed).
+ */
+int dog_inode_walk(const struct sd_inode *inode,
+		   int (*fn)(uint32_t idx, uint32_t vid, void *arg), void *arg);
+/* the VDI that owns object idx, 0 if unallocated (or unreadable) */
+uint32_t dog_inode_get_vid(const struct sd_inode *inode, uint32_t idx);
+/* the number of index slots the VDI's size spans */
+uint64_t dog_inode_nr_objs(const struct sd_inode *inode);
+/*
+ * point idx at vid, in inode (read with its index; inode->vdi_id names it)
+ * and in the cluster: a result code (NO_SPACE: a hyper volume's B-tree is full)
+ */
+int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid);
+
 /* look a VDI up by name and -s (a tag or a snapshot id); an exit code, message printed */
 int dog_open_vdi(const char *name, uint32_t *vid);
 

@@ -191,6 +191,11 @@ static int bench_io(int argc, char **argv)
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
+	if (b.inode->store_policy) {
+		dog_err("VDI %s is a hyper volume: benchmark io does not support them", argv[0]);
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	b.objsize = UINT64_C(1) << b.inode->block_size_shift;
 	b.bs = dog_opts.bench_bs ? dog_opts.bench_bs : b.objsize;
 	if (b.bs < 512 || b.bs > b.objsize || b.objsize % b.bs) {

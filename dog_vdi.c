@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dog.h"
+#include "inode_index.h"
 #include "net.h"
 #include "ring.h"
 
@@ -108,18 +109,21 @@ static int vdi_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* more copies than nodes is allowed, as in Sheepdog: placement takes min(copies, zones) */
-	if (dog_opts.hyper) {
-		dog_err("Hyper volumes (-y) are not supported yet");
-		return EXIT_USAGE;
+	if (dog_opts.hyper && dog_opts.bss > 0) {
+		dog_err("Don't specify both -y and -z options, please");
+		return EXIT_FAILURE;
 	}
-	if (size > SD_OLD_MAX_VDI_SIZE) {
+	if (size > SD_OLD_MAX_VDI_SIZE && !dog_opts.hyper) {
 		char max[32], hyper_max[32];
 
 		dog_err("VDI size is larger than %s bytes, please use '-y' to create a hyper "
 			"volume with size up to %s bytes or use '-z' to create larger object "
 			"size volume", size_to_str(SD_OLD_MAX_VDI_SIZE, max, sizeof(max)),
-			size_to_str((uint64_t)SD_DATA_OBJ_SIZE << 32, hyper_max,
-				    sizeof(hyper_max)));
+			size_to_str(SD_MAX_VDI_SIZE, hyper_max, sizeof(hyper_max)));
+		return EXIT_USAGE;
+	}
+	if (size > SD_MAX_VDI_SIZE) {
+		dog_err("VDI size is too large");
 		return EXIT_USAGE;
 	}
 	strncpy(name, argv[0], sizeof(name) - 1);
@@ -129,6 +133,10 @@ static int vdi_create(int argc, char **argv)
 	hdr.vdi.vdi_size = size;
 	hdr.vdi.copies = (uint8_t)(dog_opts.copies > 0 ? dog_opts.copies : 0);
 	hdr.vdi.block_size_shift = (uint8_t)(dog_opts.bss > 0 ? dog_opts.bss : 0);
+	if (dog_opts.hyper) {	/* a B-tree index; 4 MiB objects, as Sheepdog's dog forces */
+		hdr.vdi.store_policy = 1;
+		hdr.vdi.block_size_shift = SD_DEFAULT_BLOCK_SIZE_SHIFT;
+	}
 	ret = dog_call(&hdr, name, &rsp, "create VDI %s", name);
 	if (ret)
 		return ret;
@@ -136,18 +144,30 @@ static int vdi_create(int argc, char **argv)
 	if (dog_opts.prealloc) {
 		uint32_t objsize = UINT32_C(1) << rsp.vdi.block_size_shift;
 		uint64_t nr = DIV_ROUND_UP(size, objsize);
+		struct sd_inode *inode = NULL;
 
+		if (dog_opts.hyper) {
+			inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+			if (dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+				free(inode);
+				return EXIT_FAILURE;
+			}
+		}
 		for (uint64_t i = 0; i < nr; i++) {
 			int r = write_object(vid_to_data_oid(vid, (uint32_t)i), 0, NULL, 0, 0, true);
 
 			if (!r)
-				r = dog_write_index(vid, (uint32_t)i, 1, &vid);
+				r = inode ? dog_inode_set_vid(inode, (uint32_t)i, vid) :
+				    dog_write_index(vid, (uint32_t)i, 1, &vid);
+			if (r)
+				free(inode);
 			if (r) {
 				dog_err("Failed to preallocate object %" PRIu64 " of %s: %s", i, name,
 					sd_strerror((uint32_t)r));
 				return result_to_exit((uint32_t)r);
 			}
 		}
+		free(inode);
 	}
 	if (dog_opts.verbose)	/* Sheepdog's -v line */
 		printf(dog_opts.raw ? "%x\n" : "VDI ID of newly created VDI: %x\n", vid);
@@ -195,11 +215,28 @@ static int vdi_delete(int argc, char **argv)
 	return ret == EXIT_FAILURE && rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
 }
 
+static int count_owned(uint32_t idx, uint32_t owner, void *arg)
+{
+	uint64_t *n = arg;
+
+	(void)idx;
+	if (owner == n[0])
+		n[1]++;
+	return 0;
+}
+
+static int count_all(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)idx;
+	(void)owner;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 {
 	const char *filter = arg;
 	uint64_t used = 0, shared = 0, objsize;
-	uint32_t nr_objs;
 	char s1[32], s2[32], s3[32], tbuf[64], copies[8];
 	time_t ct = (time_t)(inode->create_time >> 32);
 	struct tm tm;
@@ -210,14 +247,26 @@ static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 		return;
 	objsize = UINT64_C(1) << (inode->block_size_shift ? inode->block_size_shift :
 				  SD_DEFAULT_BLOCK_SIZE_SHIFT);
-	nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize), SD_INODE_DATA_INDEX);
-	for (uint32_t i = 0; i < nr_objs; i++) {
-		if (!inode->data_vdi_id[i])
-			continue;
-		if (inode->data_vdi_id[i] == vid)
-			used += objsize;
-		else
-			shared += objsize;
+	if (inode_is_hyper(inode)) {
+		uint64_t n[2] = { vid, 0 };	/* the VDI; then its own objects, in n[1] */
+		uint64_t all = 0;
+
+		dog_inode_walk(inode, count_owned, n);
+		dog_inode_walk(inode, count_all, &all);
+		used = n[1] * objsize;
+		shared = (all - n[1]) * objsize;
+	} else {
+		uint32_t nr_objs = (uint32_t)MIN(DIV_ROUND_UP(inode->vdi_size, objsize),
+						 SD_INODE_DATA_INDEX);
+
+		for (uint32_t i = 0; i < nr_objs; i++) {
+			if (!inode->data_vdi_id[i])
+				continue;
+			if (inode->data_vdi_id[i] == vid)
+				used += objsize;
+			else
+				shared += objsize;
+		}
 	}
 	snprintf(copies, sizeof(copies), "%u", inode->nr_copies);
 	dog_size_str(inode->vdi_size, s1, sizeof(s1));
@@ -315,7 +364,7 @@ static int vdi_read(int argc, char **argv)
 	while (len) {
 		uint32_t idx = (uint32_t)(off / objsize), o = (uint32_t)(off % objsize);
 		uint32_t n = (uint32_t)MIN(len, objsize - o);
-		uint32_t owner = inode->data_vdi_id[idx];
+		uint32_t owner = dog_inode_get_vid(inode, idx);
 
 		if (owner) {
 			uint64_t oid = vid_to_data_oid(owner, idx);
@@ -394,7 +443,8 @@ static int vdi_write(int argc, char **argv)
 	buf = xmalloc(objsize);
 	while (len) {
 		uint32_t idx = (uint32_t)(off / objsize), o = (uint32_t)(off % objsize);
-		uint32_t want = (uint32_t)MIN(len, objsize - o), owner = inode->data_vdi_id[idx];
+		uint32_t want = (uint32_t)MIN(len, objsize - o);
+		uint32_t owner = dog_inode_get_vid(inode, idx);
 		ssize_t n = read_stdin(buf, want);
 		uint64_t oid = vid_to_data_oid(vid, idx);
 		int r;
@@ -419,12 +469,10 @@ static int vdi_write(int argc, char **argv)
 
 			r = write_object(oid, cow, buf, want, o, true);
 			if (!r) {
-				r = dog_write_index(vid, idx, 1, &vid);
+				r = dog_inode_set_vid(inode, idx, vid);
 				if (r)
 					oid = vid_to_vdi_oid(vid);
 			}
-			if (!r)
-				inode->data_vdi_id[idx] = vid;
 		}
 		if (r) {
 			/* Sheepdog's two lines; its dog then exits 0, we exit 1 */
@@ -475,9 +523,9 @@ static int vdi_resize(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (size > SD_OLD_MAX_VDI_SIZE) {
+	if (size > (inode_is_hyper(inode) ? SD_MAX_VDI_SIZE : SD_OLD_MAX_VDI_SIZE)) {
 		dog_err("New VDI size is too large. This volume's max size is %" PRIu64,
-			SD_OLD_MAX_VDI_SIZE);
+			inode_is_hyper(inode) ? SD_MAX_VDI_SIZE : SD_OLD_MAX_VDI_SIZE);
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -579,11 +627,11 @@ static int object_location(const char *name)
 	if (!dog_opts.index_set) {
 		printf("Looking for the inode object 0x%" PRIx32 " with %d nodes\n\n", vid, nr);
 		ret = print_obj_location(vid_to_vdi_oid(vid), inode->nr_copies);
-	} else if (idx >= SD_INODE_DATA_INDEX) {
+	} else if (idx >= SD_INODE_DATA_INDEX && !inode_is_hyper(inode)) {
 		printf("The offset is too large!\n");
 		ret = EXIT_FAILURE;
-	} else if (inode->data_vdi_id[idx]) {
-		uint64_t oid = vid_to_data_oid(inode->data_vdi_id[idx], idx);
+	} else if (dog_inode_get_vid(inode, idx)) {
+		uint64_t oid = vid_to_data_oid(dog_inode_get_vid(inode, idx), idx);
 
 		printf("Looking for the object %016" PRIx64 " (vid 0x%" PRIx32 " idx %" PRIu32
 		       ", %u copies) with %d nodes\n\n", oid, vid, idx, inode->nr_copies, nr);
@@ -595,6 +643,13 @@ static int object_location(const char *name)
 out:
 	free(inode);
 	return ret;
+}
+
+static int print_map_entry(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)arg;
+	printf("%08" PRIu32 " %8" PRIx32 "\n", idx, owner);
+	return 0;
 }
 
 /* the allocated indexes and the VDI that owns each */
@@ -617,9 +672,8 @@ static int object_map(const char *name)
 		       i < SD_INODE_DATA_INDEX ? inode->data_vdi_id[i] : 0);
 	} else {
 		printf("Index       VID\n");
-		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
-			if (inode->data_vdi_id[i])
-				printf("%08" PRIu32 " %8" PRIx32 "\n", i, inode->data_vdi_id[i]);
+		if (dog_inode_walk(inode, print_map_entry, NULL))
+			ret = EXIT_FAILURE;
 	}
 	free(inode);
 	return ret;
@@ -673,6 +727,26 @@ static int new_vdi_from(const char *name, uint32_t base, bool snapshot, uint64_t
 	return (int)rsp.result;
 }
 
+static int own_object(uint32_t idx, uint32_t owner, void *arg)
+{
+	(void)idx;
+	return owner == *(uint32_t *)arg;
+}
+
+/* snapshot -R: 1 if the working VDI vid owns no object yet, 0 if it does, -1 error */
+static int has_own_objects(uint32_t vid)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	int ret = -1;
+
+	if (!dog_read_inode(vid, inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE)) {
+		ret = dog_inode_walk(inode, own_object, &vid);
+		ret = ret < 0 ? -1 : !ret;
+	}
+	free(inode);
+	return ret;
+}
+
 static int vdi_snapshot(int argc, char **argv)
 {
 	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
@@ -723,11 +797,33 @@ static int vdi_snapshot(int argc, char **argv)
 		}
 		strncpy(tag, want, sizeof(tag) - 1);
 	}
+	if (inode->store_policy) {
+		dog_err("creating a snapshot of hypervolume is not supported");
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	if (dog_opts.reduce) {
+		ret = has_own_objects(vid);
+		if (ret > 0) {
+			dog_err("VDI %s doesn't have its own objects, skipping creation of snapshot",
+				argv[0]);
+			ret = EXIT_SUCCESS;
+			goto out;
+		}
+		if (ret < 0) {
+			ret = EXIT_SYSFAIL;
+			goto out;
+		}
+	}
 	/* the tag goes into the working inode, which becomes the snapshot */
 	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
 		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
+	if (!r && dog_opts.verbose)
+		printf(dog_opts.raw ? "%" PRIx32 " %" PRIx32 "\n" :
+		       "new VID of original VDI: %" PRIx32 ", VDI ID of newly created snapshot: %"
+		       PRIx32 "\n", new_vid, vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
@@ -1235,7 +1331,8 @@ static const struct subcommand vdi_subs[] = {
 	  "read data from an image", vdi_read },
 	{ "write", "<vdiname> [<offset> [<len>]]", "w", "write data to an image", vdi_write },
 	{ "resize", "<vdiname> <new size>", "", "resize an image", vdi_resize },
-	{ "snapshot", "[-s snapshot] <vdiname>", "s:", "create a snapshot", vdi_snapshot },
+	{ "snapshot", "[-s snapshot] [-R] [-v] <vdiname>", "s:Rvr", "create a snapshot",
+	  vdi_snapshot },
 	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:Pn", "clone an image", vdi_clone },
 	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
 	  vdi_rollback },
@@ -1247,6 +1344,13 @@ static const struct subcommand vdi_subs[] = {
 	  vdi_lock },
 	{ "object", "[location|map] [-i index] [-s snapshot] <vdiname>", "i:s:",
 	  "show where an object lives", vdi_object },
+	{ "check", "[-s snapshot] [-e] <vdiname>", "s:e", "check and repair image's consistency",
+	  vdi_check },
+	{ "backup", "-F from -s snapshot <vdiname>", "s:F:",
+	  "create an incremental backup between two snapshots and outputs to STDOUT",
+	  vdi_backup },
+	{ "restore", "-s snapshot <vdiname>", "s:",
+	  "restore snapshot images from a backup provided in STDIN", vdi_restore },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

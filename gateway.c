@@ -617,11 +617,21 @@ int gateway_op_discard(struct request *req)
 	uint32_t off;
 	int ret;
 
+	uint8_t policy = 0;
+
 	req->rp.data_length = 0;
-	if (!is_data_obj(oid) || idx >= SD_INODE_DATA_INDEX)
+	if (!is_data_obj(oid))
 		return SD_RES_INVALID_PARMS;
 	if (client_readonly(oid))
 		return SD_RES_READONLY;
+	/* a hyper volume's index is a B-tree (vdi.c) */
+	ret = gateway_read_obj(inode, &policy, 1, offsetof(struct sd_inode, store_policy));
+	if (ret)
+		return ret;
+	if (policy)
+		return vdi_discard_hyper(oid);
+	if (idx >= SD_INODE_DATA_INDEX)
+		return SD_RES_INVALID_PARMS;
 	off = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
 	ret = gateway_read_obj(inode, &owner, sizeof(owner), off);
 	if (ret)

@@ -17,6 +17,7 @@
 #include "gateway.h"
 #include "ops.h"
 #include "recovery.h"
+#include "repair.h"
 #include "store.h"
 #include "vdi.h"
 
@@ -310,6 +311,11 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_REWEIGHT] = { "REWEIGHT", OP_CLUSTER, false, NULL, group_main_reweight },
 	[SD_OP_SET_VNODES] = { "SET_VNODES", OP_LOCAL, true, NULL, group_set_vnodes },
 	[SD_OP_GET_VNODES] = { "GET_VNODES", OP_LOCAL, true, NULL, local_get_vnodes },
+	/* vdi check (repair.c) */
+	[SD_OP_GET_HASH] = { "GET_HASH", OP_LOCAL, false, repair_op_get_hash, NULL },
+	[SD_OP_REPAIR_REPLICA] = { "REPAIR_REPLICA", OP_LOCAL, false, repair_op_repair_replica,
+				   NULL },
+	[SD_OP_OIDS_EXIST] = { "OIDS_EXIST", OP_LOCAL, true, repair_op_oids_exist, NULL },
 };
 
 enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op)

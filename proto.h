@@ -72,6 +72,10 @@
 #define SD_OP_FORCE_UNLOCK_VDI		0xD1
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
+/* vdi check: an object's SHA-1, copy a replica from a peer, which oids are missing */
+#define SD_OP_GET_HASH			0xB4
+#define SD_OP_REPAIR_REPLICA		0xC5
+#define SD_OP_OIDS_EXIST		0xC6
 
 /* request flags */
 #define SD_FLAG_CMD_WRITE	0x0001
@@ -161,6 +165,9 @@
 #define SD_INODE_GREF_SIZE	(8 * SD_INODE_DATA_INDEX)
 #define SD_INODE_SIZE		(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE + SD_INODE_GREF_SIZE)
 #define SD_OLD_MAX_VDI_SIZE	((uint64_t)SD_DATA_OBJ_SIZE * SD_INODE_DATA_INDEX)	/* 4 TiB */
+/* hyper volumes (store_policy 1): 2^32 objects of 4 MiB, the index a B-tree */
+#define SD_MAX_VDI_SIZE		((uint64_t)SD_DATA_OBJ_SIZE << 32)	/* 16 PiB */
+#define INODE_BTREE_MAGIC	0x6274
 #define SD_DEFAULT_COPIES	3
 #define SD_MAX_COPIES		31
 #define SD_DEFAULT_VNODES	128
@@ -253,6 +260,11 @@ struct sd_req {
 			uint8_t copy_policy;
 			uint8_t block_size_shift;
 		} vdi_state;
+		struct {
+			uint64_t oid;
+			uint8_t addr[16];
+			uint16_t port;
+		} forw;		/* REPAIR_REPLICA: the node to copy from */
 		uint32_t __pad[8];
 	};
 };
@@ -304,6 +316,10 @@ struct sd_rsp {
 			uint32_t obj_size;
 			uint32_t more;		/* GET_OBJ_LIST: call again after the last oid */
 		} recov;
+		struct {
+			uint32_t __pad[2];
+			uint8_t digest[20];
+		} hash;		/* GET_HASH: SHA-1 */
 		uint32_t __pad2[8];
 	};
 };
@@ -376,6 +392,32 @@ struct sd_inode {
 	} gref[SD_INODE_DATA_INDEX];
 };
 
+/*
+ * A hyper volume's index, in data_vdi_id[] (4 MiB): a header, then either
+ * sorted {idx, vdi_id} entries (depth 1) or sorted {highest idx, oid of a
+ * 4 MiB leaf object holding a depth-1 node} entries (depth 2).
+ */
+struct sd_index_header {
+	uint16_t magic;
+	uint16_t depth;
+	uint32_t entries;
+};
+
+struct sd_index {
+	uint32_t idx;
+	uint32_t vdi_id;
+};
+
+struct sd_indirect_idx {
+	uint32_t idx;
+	uint64_t oid;
+};
+
+static inline uint64_t vid_to_btree_oid(uint32_t vid, uint32_t nr)
+{
+	return ((uint64_t)vid << VDI_SPACE_SHIFT) | VDI_BTREE_BIT | nr;
+}
+
 /* STAT_CLUSTER payload element: one epoch of history */
 struct epoch_log {
 	uint64_t ctime;
@@ -415,6 +457,8 @@ _Static_assert(offsetof(struct sd_req, obj.offset) == 40, "obj.offset at 40");
 _Static_assert(offsetof(struct sd_req, vdi.snapid) == 32, "vdi.snapid at 32");
 _Static_assert(offsetof(struct sd_rsp, vdi.vdi_id) == 24, "rsp vdi_id at 24");
 _Static_assert(offsetof(struct sd_rsp, node.store_size) == 32, "store_size at 32");
+_Static_assert(offsetof(struct sd_req, forw.port) == 40, "forw.port at 40");
+_Static_assert(offsetof(struct sd_rsp, hash.digest) == 24, "hash.digest at 24");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
 _Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");
@@ -429,6 +473,7 @@ _Static_assert(offsetof(struct epoch_log, flags) == 30, "epoch_log flags at 30")
 _Static_assert(sizeof(struct epoch_log) == 48, "epoch_log header is 48 bytes");
 _Static_assert(offsetof(struct cluster_info, default_store) == 25, "default_store at 25");
 _Static_assert(sizeof(struct cluster_info) == 48, "cluster_info header is 48 bytes");
+_Static_assert(sizeof(struct sd_indirect_idx) == 16, "indirect index entry is 16 bytes");
 
 static inline uint64_t vid_to_vdi_oid(uint32_t vid)
 {

@@ -213,6 +213,12 @@ static void client_resume_rx(struct client *ci)
 }
 
 /* the response header echoes opcode and id and carries our epoch */
+/* OIDS_EXIST answers NO_OBJ with the missing oids as its payload */
+static bool oids_missing(const struct request *req)
+{
+	return req->rq.opcode == SD_OP_OIDS_EXIST && req->rp.result == SD_RES_NO_OBJ;
+}
+
 static void fill_response(struct request *req)
 {
 	req->rp.opcode = req->rq.opcode;
@@ -222,7 +228,8 @@ static void fill_response(struct request *req)
 	 * A write is answered with a bare header: tgt reads no payload after a
 	 * write response and would desynchronise on one.
 	 */
-	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size ||
+	if ((req->rp.result != SD_RES_SUCCESS && !oids_missing(req)) ||
+	    req->rp.data_length > req->data_size ||
 	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
 		req->rp.data_length = 0;
 }

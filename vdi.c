@@ -21,6 +21,7 @@
 #include "net.h"
 #include "store.h"
 #include "vdi.h"
+#include "inode_index.h"
 
 static pthread_mutex_t vdi_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *in_use_bitmap;		/* SD_VDI_BITMAP_SIZE */
@@ -264,6 +265,22 @@ static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t
 	return SD_RES_NO_VDI;
 }
 
+/* the highest snap_id among the live VDIs named name (0: none) */
+static uint32_t max_snap_id(const char *name)
+{
+	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
+	uint32_t vid = sd_hash_vdi(name, strlen(name)), max = 0;
+
+	for (uint32_t n = 0; vid_in_use(vid) && n < SD_NR_VDIS; n++, vid = next_vid(vid)) {
+		if (gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0))
+			continue;
+		if (!strncmp(hdr->name, name, SD_MAX_VDI_LEN))
+			max = MAX(max, hdr->snap_id);
+	}
+	free(hdr);
+	return max;
+}
+
 static int find_free_vid(uint32_t start, uint32_t *vid)
 {
 	uint32_t v = start ? start : 1;
@@ -305,7 +322,7 @@ int vdi_op_new(struct request *req)
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN], found_name[SD_MAX_VDI_LEN];
 	struct sd_inode *inode = NULL, *found;
 	uint32_t base = hdr->vdi.base_vdi_id, vid, old;
-	bool snapshot = base && hdr->vdi.snapid;
+	bool snapshot = base && hdr->vdi.snapid, rebase = false;
 	size_t len = SD_INODE_HEADER_SIZE;
 	uint64_t now = now_ctime();
 	int ret;
@@ -314,8 +331,8 @@ int vdi_op_new(struct request *req)
 	ret = parse_name(req, name, tag);
 	if (ret)
 		return ret;
-	if (hdr->vdi.store_policy) {
-		sd_err("%s: hyper volumes are not supported", name);
+	if (hdr->vdi.store_policy > 1) {
+		sd_err("%s: store policy %u is not supported", name, hdr->vdi.store_policy);
 		return SD_RES_NO_SUPPORT;
 	}
 	if (!base && hdr->vdi.snapid)
@@ -324,11 +341,14 @@ int vdi_op_new(struct request *req)
 	ret = find_vdi(name, NULL, 0, &old, found);
 	if (ret != SD_RES_SUCCESS && ret != SD_RES_NO_VDI)
 		goto out;
-	if (snapshot && (ret != SD_RES_SUCCESS || old != base)) {
-		/* only the current working VDI of that name can be snapshotted */
-		ret = ret == SD_RES_SUCCESS ? SD_RES_INVALID_PARMS : ret;
-		goto out;
-	}
+	if (snapshot && ret != SD_RES_SUCCESS)
+		goto out;	/* only a name with a working VDI has snapshots */
+	/*
+	 * A snapshot whose base is not the working VDI (Sheepdog's rebase, what
+	 * its dog's vdi restore sends): the working VDI old becomes the snapshot
+	 * and the new working VDI starts as base, a snapshot of the name.
+	 */
+	rebase = snapshot && old != base;
 	if (!snapshot && ret == SD_RES_SUCCESS) {
 		ret = SD_RES_VDI_EXIST;
 		goto out;
@@ -341,7 +361,14 @@ int vdi_op_new(struct request *req)
 			ret = SD_RES_NO_BASE_VDI;
 			goto out;
 		}
-		if (!snapshot && !inode->snap_ctime) {
+		if (inode_is_hyper(inode) && inode->data_vdi_id[0] &&
+		    ((struct sd_index_header *)inode->data_vdi_id)->depth > 1) {
+			/* its leaf objects would be shared: not done (Sheepdog copies them) */
+			sd_err("%s: cannot share the two-level index of %06" PRIx32, name, base);
+			ret = SD_RES_NO_SUPPORT;
+			goto out;
+		}
+		if ((!snapshot || rebase) && !inode->snap_ctime) {
 			/* a clone shares objects: only a frozen (snapshot) base may be shared */
 			ret = SD_RES_INVALID_PARMS;
 			goto out;
@@ -353,7 +380,9 @@ int vdi_op_new(struct request *req)
 			      sys->block_size_shift;
 
 		if (copies < 1 || copies > SD_MAX_COPIES || bss < 20 || bss > 22 ||
-		    hdr->vdi.vdi_size > SD_OLD_MAX_VDI_SIZE) {
+		    hdr->vdi.vdi_size > (hdr->vdi.store_policy ? SD_MAX_VDI_SIZE :
+					 SD_OLD_MAX_VDI_SIZE) ||
+		    (hdr->vdi.store_policy && bss != SD_DEFAULT_BLOCK_SIZE_SHIFT)) {
 			ret = SD_RES_INVALID_PARMS;
 			goto out;
 		}
@@ -362,6 +391,8 @@ int vdi_op_new(struct request *req)
 		inode->copy_policy = hdr->vdi.copy_policy;
 		inode->nr_copies = copies;
 		inode->block_size_shift = bss;
+		/* hyper volume: a B-tree index, empty (all zeros) until the first write */
+		inode->store_policy = hdr->vdi.store_policy;
 	}
 	ret = find_free_vid(sd_hash_vdi(name, strlen(name)), &vid);
 	if (ret)
@@ -378,7 +409,12 @@ int vdi_op_new(struct request *req)
 	/* a snapshot, or a rollback (same name as base), continues the snap_id line */
 	inode->snap_id = snapshot || (base && !strncmp(inode->name, found_name, SD_MAX_VDI_LEN)) ?
 			 inode->snap_id + 1 : 1;
-	if (base && !snapshot && hdr->vdi.vdi_size)
+	if (rebase)	/* the working VDI has the name's highest snap_id */
+		inode->snap_id = found->snap_id + 1;
+	else if (base && !snapshot && inode->snap_id > 1)
+		/* a new working VDI of a name with snapshots: after the newest (Sheepdog's) */
+		inode->snap_id = max_snap_id(name) + 1;
+	if (base && (!snapshot || rebase) && hdr->vdi.vdi_size)
 		inode->vdi_size = MAX(inode->vdi_size, hdr->vdi.vdi_size);
 	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
 	if (ret) {
@@ -387,11 +423,13 @@ int vdi_op_new(struct request *req)
 	}
 	if (snapshot) {
 		/* the old working VDI becomes the read-only snapshot */
-		ret = gateway_write_obj(vid_to_vdi_oid(base), &now, sizeof(now),
+		uint32_t frozen = rebase ? old : base;
+
+		ret = gateway_write_obj(vid_to_vdi_oid(frozen), &now, sizeof(now),
 					(uint32_t)offsetof(struct sd_inode, snap_ctime));
 		if (ret) {
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
-			       base, ret);
+			       frozen, ret);
 			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
 			goto out;
 		}
@@ -400,6 +438,8 @@ int vdi_op_new(struct request *req)
 		snapshot ? "snapshot of" : base ? "cloned" : "created", name, vid,
 		base ? " from " : "", base, inode->vdi_size, inode->nr_copies);
 	req->rp.vdi.vdi_id = vid;
+	/* ours: the VDI a rebase froze, for every node's vdi_main_new */
+	req->rp.vdi.rsvd = rebase ? old : 0;
 	req->rp.vdi.copies = inode->nr_copies;
 	req->rp.vdi.block_size_shift = inode->block_size_shift;
 out:
@@ -421,6 +461,12 @@ int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 			vdi_mark_in_use(base, st.copies, st.block_size_shift, true);
 		else
 			vdi_mark_in_use(base, rsp->vdi.copies, rsp->vdi.block_size_shift, true);
+	}
+	if (rsp->vdi.rsvd) {
+		uint32_t frozen = rsp->vdi.rsvd;
+
+		if (vdi_get_state(frozen, &st))
+			vdi_mark_in_use(frozen, st.copies, st.block_size_shift, true);
 	}
 	return SD_RES_SUCCESS;
 }
@@ -515,6 +561,108 @@ static uint32_t *live_family(uint32_t victim, int *nr, int *ret)
 	return out;
 }
 
+static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
+{
+	(void)ctx;
+	return gateway_read_obj(oid, buf, len, 0);
+}
+
+static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
+		      void *ctx)
+{
+	(void)ctx;
+	return create ? gateway_create_and_write_obj(oid, 0, buf, len, off) :
+			gateway_write_obj(oid, buf, len, off);
+}
+
+static const struct index_io leaf_reader = { read_leaf, write_leaf, NULL };
+
+struct del_hyper {
+	uint32_t vid;
+	struct sd_inode **family;
+	int nr;
+	uint64_t removed;
+};
+
+static int del_hyper_one(uint32_t idx, uint32_t owner, void *arg)
+{
+	struct del_hyper *d = arg;
+	int r;
+
+	if (owner != d->vid && !vid_deleted(owner))
+		return 0;
+	for (int f = 0; f < d->nr; f++)
+		if (inode_index_get(d->family[f], &leaf_reader, idx) == owner)
+			return 0;
+	r = gateway_remove_obj(vid_to_data_oid(owner, idx));
+	if (r && r != SD_RES_NO_OBJ) {
+		sd_err("vdi %06" PRIx32 ": cannot remove object %" PRIu32 ": result %02x", d->vid,
+		       idx, r);
+		return r;
+	}
+	d->removed++;
+	return 0;
+}
+
+/* DEL_VDI of a hyper volume: its objects through the B-tree, then the tree's leaves */
+static int del_hyper_objects(uint32_t vid, const struct sd_inode *inode, const uint32_t *family,
+			     int nr, uint64_t *removed)
+{
+	struct del_hyper d = { .vid = vid, .nr = 0 };
+	uint64_t *leaves = NULL;
+	int ret = SD_RES_SUCCESS, n;
+
+	d.family = xcalloc((size_t)MAX(nr, 1), sizeof(*d.family));
+	for (int f = 0; f < nr; f++) {
+		d.family[d.nr] = read_full_inode(family[f], &ret);
+		if (!d.family[d.nr])
+			goto out;
+		d.nr++;
+	}
+	ret = inode_index_walk(inode, &leaf_reader, del_hyper_one, &d);
+	if (ret < 0)
+		ret = -ret;
+	if (ret)
+		goto out;
+	n = nr ? 0 : inode_index_leaves(inode, &leaves);
+	for (int i = 0; i < n; i++) {
+		int r = gateway_remove_obj(leaves[i]);
+
+		if (r && r != SD_RES_NO_OBJ)
+			sd_err("vdi %06" PRIx32 ": cannot remove index node %016" PRIx64
+			       ": result %02x", vid, leaves[i], r);
+	}
+out:
+	*removed = d.removed;
+	for (int f = 0; f < d.nr; f++)
+		free(d.family[f]);
+	free(d.family);
+	free(leaves);
+	return ret;
+}
+
+int vdi_discard_hyper(uint64_t oid)
+{
+	uint32_t vid = oid_to_vid(oid), idx = data_oid_to_idx(oid), owner;
+	int ret;
+	struct sd_inode *inode = read_full_inode(vid, &ret);
+
+	if (!inode)
+		return ret;
+	owner = inode_index_get(inode, &leaf_reader, idx);
+	if (!owner)
+		goto out;
+	ret = inode_index_set(inode, &leaf_reader, idx, 0);
+	if (!ret && owner == vid) {
+		ret = gateway_remove_obj(oid);
+		if (ret == SD_RES_NO_OBJ)
+			ret = SD_RES_SUCCESS;
+	}
+out:
+	free(inode);
+	return ret;
+}
+
 /*
  * DEL_VDI.  An object is shared by every VDI of a snapshot/clone family
  * whose index points at it, so deleting a VDI removes only the objects that
@@ -544,6 +692,12 @@ int vdi_op_del(struct request *req)
 	family = live_family(vid, &nr, &ret);
 	if (ret)
 		goto out;
+	if (inode_is_hyper(inode)) {
+		ret = del_hyper_objects(vid, inode, family, nr, &removed);
+		if (ret)
+			goto out;
+		goto clear_name;
+	}
 	for (int f = 0; f < nr; f++) {
 		/* objects another member still points at are not ours to remove */
 		other = read_full_inode(family[f], &ret);
@@ -568,6 +722,7 @@ int vdi_op_del(struct request *req)
 		}
 		removed++;
 	}
+clear_name:
 	/* re-read: the index above was trimmed; the inode keeps its own */
 	free(inode);
 	inode = xmalloc(SD_INODE_HEADER_SIZE);

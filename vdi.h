@@ -27,6 +27,8 @@ void vdi_mark_deleted(uint32_t vid);
 bool vdi_get_state(uint32_t vid, struct vdi_state *st);
 void vdi_copy_bitmap(void *buf, bool deleted);
 uint32_t vdi_object_size(uint64_t oid);
+/* DISCARD_OBJ of an object of a hyper volume (gateway.c): unlink it from the B-tree */
+int vdi_discard_hyper(uint64_t oid);
 /*
  * merge the VDIs known to nodes into ours (worker); then done() on the main
  * thread.  refresh: re-read every VDI (a node that was away may have missed

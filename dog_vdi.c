@@ -820,10 +820,6 @@ static int vdi_snapshot(int argc, char **argv)
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
 		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
-	if (!r && dog_opts.verbose)
-		printf(dog_opts.raw ? "%" PRIx32 " %" PRIx32 "\n" :
-		       "new VID of original VDI: %" PRIx32 ", VDI ID of newly created snapshot: %"
-		       PRIx32 "\n", new_vid, vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);

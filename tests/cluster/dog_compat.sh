@@ -26,7 +26,7 @@ check "vdi create --help: Sheepdog's usage line" test "$("$DOG" vdi create --hel
 	"Usage: dog vdi create [-P] [-y] [-c copies] [-a address] [-p port] [-h] [-r] [-v] [-z block_size_shift] [-T] <vdiname> <size>"
 check "vdi create --help: its option lines" bash -c "'$DOG' vdi create --help | grep -qx '  -z, --block_size_shift  specify the bit shift num for data object size'"
 check "cluster recover --help lists its subcommands" bash -c "'$DOG' cluster recover -h | grep -qx '  disable                 disable automatic recovery'"
-check "dog vdi: the subcommands in Sheepdog's order" bash -c "'$DOG' vdi 2>&1 | sed -n 2,3p | xargs | grep -qx 'vdi create vdi snapshot'"
+check "dog vdi: the subcommands in Sheepdog's order" bash -c "'$DOG' vdi 2>&1 | sed -n 2,4p | xargs | grep -qx 'vdi check vdi create vdi snapshot'"
 check "-r and -v are taken everywhere" dogp 0 vdi tree -r -v
 check "vdi create -v: Sheepdog's line with the new vid" test "$(dogp 0 vdi create -v vv 4M)" = "VDI ID of newly created VDI: 7109cd"
 check "vdi snapshot -v -r: new vid, then the snapshot's" test "$(dogp 0 vdi snapshot -v -r vv)" = "7109ce 7109cd"

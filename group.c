@@ -26,9 +26,6 @@
 #include "store.h"
 #include "vdi.h"
 
-static struct system_info sys_info;
-struct system_info *sys = &sys_info;
-
 /* what travels through notify/unblock: request, response, payload */
 struct vdi_op_message {
 	struct sd_req req;

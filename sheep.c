@@ -12,7 +12,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "daemon.h"
 #include "event.h"
 #include "journal.h"
 #include "net.h"
@@ -40,9 +40,6 @@
 
 int dog_main(int argc, char **argv);
 
-static int ready_fd = -1;	/* write end of the daemonize pipe */
-static bool pidfile_written;
-static char pidfile[PATH_MAX * 2];
 static char sock_path[PATH_MAX + 16];
 
 static const struct option long_options[] = {
@@ -115,72 +112,8 @@ static void die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (pidfile_written)
-		unlink(pidfile);
+	daemon_remove_pidfile();
 	exit(1);
-}
-
-static void write_pidfile(void)
-{
-	FILE *f;
-
-	if (!pidfile[0])
-		return;
-	f = fopen(pidfile, "w");
-	if (f) {
-		fprintf(f, "%d\n", getpid());
-		fclose(f);
-		pidfile_written = true;
-	} else {
-		sd_err("cannot write pidfile %s: %m", pidfile);
-	}
-}
-
-/*
- * ready_fd is answered once, by the main thread (joined, or the start
- * failed) or handed to a new image by sheep_restart, which the zookeeper
- * driver's freeze watch may call from its own thread: ready_lock keeps the
- * three apart (a restart holds it into exec), and a restart after a failed
- * start exits instead, its launcher already gone.
- */
-static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool start_failed;
-
-/* called by group.c once we are a member: the parent may return now */
-void sheep_ready(void)
-{
-	pthread_mutex_lock(&ready_lock);
-	if (ready_fd >= 0) {
-		char ok = 'R';
-
-		(void)!write(ready_fd, &ok, 1);
-		close(ready_fd);
-		ready_fd = -1;
-	}
-	pthread_mutex_unlock(&ready_lock);
-}
-
-/* startup failed after daemonizing: the launcher prints why and exits 1 */
-void sheep_startup_failed(const char *why)
-{
-	pthread_mutex_lock(&ready_lock);
-	start_failed = true;
-	if (ready_fd >= 0) {
-		char buf[512];
-		int n = snprintf(buf, sizeof(buf), "E%s", why);
-
-		(void)!write(ready_fd, buf, (size_t)MIN(n, (int)sizeof(buf) - 1));
-		close(ready_fd);
-		ready_fd = -1;
-	} else {
-		fprintf(stderr, "sheep: %s\n", why);
-	}
-	pthread_mutex_unlock(&ready_lock);
-}
-
-void sheep_request_exit(void)
-{
-	__atomic_store_n(&sys->exiting, true, __ATOMIC_SEQ_CST);	/* see work_outstanding_add */
 }
 
 static void check_exit(void)
@@ -393,7 +326,7 @@ static void daemonize(void)
 		_exit(1);
 	}
 	close(pfd[0]);
-	ready_fd = pfd[1];
+	daemon_set_ready_fd(pfd[1]);
 	setsid();
 }
 
@@ -410,37 +343,6 @@ static void detach_stdio(void)
 		close(fd);
 }
 
-static char **saved_argv;
-
-/*
- * Start over as a new member: the cluster has gone on without us (our
- * coordination session expired).  exec drops every thread, connection and
- * lock at once, so nothing more is served under the old membership; the
- * new image joins as a new incarnation and recovers like any rejoining node.
- */
-void sheep_restart(const char *why)
-{
-	char fd[16];
-
-	pthread_mutex_lock(&ready_lock);	/* held into exec; a second restart waits here */
-	if (start_failed) {
-		sd_err("%s; not restarting: the start has failed", why);
-		if (pidfile_written)
-			unlink(pidfile);
-		_exit(1);
-	}
-	sd_err("%s; restarting to rejoin the cluster", why);
-	setenv("SHEEP_REEXEC", "1", 1);
-	/* not joined yet: the launcher still waits; the new image answers it */
-	if (ready_fd >= 0) {
-		snprintf(fd, sizeof(fd), "%d", ready_fd);
-		setenv("SHEEP_READY_FD", fd, 1);
-	}
-	execv("/proc/self/exe", saved_argv);
-	sd_err("cannot restart: %m");
-	_exit(1);
-}
-
 static int sheep_main(int argc, char **argv)
 {
 	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp", *jdir;
@@ -449,7 +351,7 @@ static int sheep_main(int argc, char **argv)
 	int rec_max = 0, rec_ms = 0;
 	uint64_t v, vnodes = 0, zone = 0;	/* vnodes 0: auto, by free space */
 	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
-	char pidarg[PATH_MAX];
+	char pidarg[PATH_MAX], pidpath[PATH_MAX * 2];
 	struct node_id *nid = &sys->this_node.nid;
 	int opt;
 
@@ -508,7 +410,8 @@ static int sheep_main(int argc, char **argv)
 			if (!realpath(dirname(pidarg), piddir))
 				die("invalid pidfile path '%s'", optarg);
 			snprintf(pidarg, sizeof(pidarg), "%s", optarg);
-			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir, basename(pidarg));
+			snprintf(pidpath, sizeof(pidpath), "%s/%s", piddir, basename(pidarg));
+			daemon_set_pidfile(pidpath);
 			break;
 		case 'R':
 			parse_recovery(optarg, &rec_max, &rec_ms);
@@ -575,20 +478,20 @@ static int sheep_main(int argc, char **argv)
 	sys->this_node.zone = (uint32_t)zone;
 
 	lock_store_dir(dir);
-	saved_argv = argv;
+	daemon_set_argv(argv);
 	/* a restart (sheep_restart) is already detached: stay this process */
 	if (getenv("SHEEP_REEXEC")) {
 		const char *fd = getenv("SHEEP_READY_FD");
 
 		if (fd)
-			ready_fd = atoi(fd);
+			daemon_set_ready_fd(atoi(fd));
 		unsetenv("SHEEP_REEXEC");
 		unsetenv("SHEEP_READY_FD");
 	} else if (!foreground) {
 		daemonize();
 	}
 	/* now, not only once joined: whoever started us can always stop us */
-	write_pidfile();
+	daemon_write_pidfile();
 
 	if (to_stdout) {
 		logfd = dup(1);
@@ -666,8 +569,7 @@ static int sheep_main(int argc, char **argv)
 	sys->cdrv->leave();
 	if (sock_path[0])
 		unlink(sock_path);
-	if (pidfile[0])
-		unlink(pidfile);
+	daemon_remove_pidfile();
 	return sys->status == SD_STATUS_KILLED && !sys->joined ? 1 : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon.h"
 #include "proto.h"
 #include "util.h"
 #include "work.h"
@@ -81,11 +82,6 @@ size_t group_join_msg_size(void);
 size_t group_join_msg_len(const void *msg);
 bool group_join_msg_len_ok(size_t len);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
-void sheep_request_exit(void);
-void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
-void sheep_startup_failed(const char *why);
-/* leave everything and start again as a new member (never returns) */
-void sheep_restart(const char *why) __attribute__((noreturn));
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 void group_notify_recovery_complete(uint32_t epoch);

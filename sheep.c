@@ -45,6 +45,7 @@ static char sock_path[PATH_MAX + 16];
 static const struct option long_options[] = {
 	{ "bindaddr", required_argument, NULL, 'b' },
 	{ "cluster", required_argument, NULL, 'c' },
+	{ "debug", no_argument, NULL, 'd' },
 	{ "directio", no_argument, NULL, 'D' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "gateway", no_argument, NULL, 'g' },
@@ -77,6 +78,7 @@ static void usage(int status)
 		"Options:\n"
 		"  -b, --bindaddr IP       listen on IP only (default: all addresses)\n"
 		"  -c, --cluster DRIVER    cluster driver and options, e.g. local[:DIR]\n"
+		"  -d, --debug             log level debug (older Sheepdog's switch)\n"
 		"  -D, --directio          accepted for Sheepdog's scripts: writes of 1 MiB and\n"
 		"                          more always bypass the page cache (O_DIRECT)\n"
 		"  -f, --foreground        do not daemonize\n"
@@ -105,14 +107,31 @@ static void usage(int status)
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fputs("sheep: ", stderr);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* after daemonizing, the launcher waiting for us prints it */
+	if (daemon_ready_fd() >= 0)
+		sheep_startup_failed(msg);
+	else
+		fprintf(stderr, "sheep: %s\n", msg);
+	daemon_remove_pidfile();
+	exit(1);
+}
+
+/* a bad option value: Sheepdog's words, no prefix, exit 1 */
+static void bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bad_option(const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	daemon_remove_pidfile();
 	exit(1);
 }
 
@@ -366,7 +385,7 @@ static int sheep_main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-	while ((opt = getopt_long(argc, argv, "b:c:Dfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
+	while ((opt = getopt_long(argc, argv, "b:c:dDfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
@@ -374,6 +393,9 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'c':
 			cluster = optarg;
+			break;
+		case 'd':
+			level = SDLOG_DEBUG;
 			break;
 		case 'D':
 			break;	/* Sheepdog's O_DIRECT switch: big writes always are (store.c) */
@@ -402,7 +424,7 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'p':
 			if (parse_uint(optarg, 65535, &v) || !v)
-				die("invalid port '%s' (1-65535)", optarg);
+				bad_option("Invalid port number '%s'", optarg);
 			port = (int)v;
 			break;
 		case 'P':
@@ -425,7 +447,8 @@ static int sheep_main(int argc, char **argv)
 		}
 		case 'V':
 			if (parse_uint(optarg, 65535, &vnodes) || !vnodes)
-				die("invalid number of vnodes '%s' (1-65535)", optarg);
+				bad_option("Invalid number of vnodes '%s': must be an integer between "
+					   "1 and 65535", optarg);
 			break;
 		case 'w':
 			if (!strncmp(optarg, "io=", 3))
@@ -439,7 +462,8 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'z':
 			if (parse_uint(optarg, UINT32_MAX, &zone))
-				die("invalid zone '%s' (0-%" PRIu32 ")", optarg, UINT32_MAX);
+				bad_option("Invalid zone id '%s': must be an integer between 0 and "
+					   "%" PRIu32, optarg, UINT32_MAX);
 			zone_set = true;
 			break;
 		default:
@@ -451,7 +475,7 @@ static int sheep_main(int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument '%s'", argv[optind]);
 	if (gateway && vnodes)
-		die("--gateway and --vnodes exclude each other");
+		bad_option("Options '-g' and '-V' can not be both specified");
 
 	make_dir(dir, "", abspath, sizeof(abspath));
 	dir = abspath;
@@ -558,7 +582,9 @@ static int sheep_main(int argc, char **argv)
 
 	ret = group_init(cluster);
 	if (ret)
-		die("cannot start the cluster driver '%s'", cluster);
+		die("cannot start the cluster driver '%s': %s (see %s)", cluster,
+		    ret == -ETIMEDOUT ? "no server answered" : strerror(-ret),
+		    to_stdout ? "the log" : logpath);
 	event_set_post_hook(check_exit);
 
 	if (!foreground && !to_stdout)

@@ -72,6 +72,7 @@ static const char *const results[256] = {
 	[SD_RES_VDI_NOT_EMPTY] = "VDI is not empty",
 	[SD_RES_NOT_FOUND] = "Cannot found target",
 	[SD_RES_GATEWAY_MODE] = "Node doesn't have a storage (gateway mode)",
+	[SD_RES_INVALID_VNODES_STRATEGY] = "Invalid cluster vnodes strategy",
 };
 
 const char *sd_strerror(uint32_t result)
@@ -351,6 +352,8 @@ static const struct option long_opts[] = {
 	{ "nr-threads", required_argument, NULL, 'n' },
 	{ "total", required_argument, NULL, 't' },
 	{ "time", required_argument, NULL, 'T' },
+	{ "fixedvnodes", no_argument, NULL, 'V' },
+	{ "recyclevid", no_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -469,6 +472,12 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 'x':
 			dog_opts.exclusive = true;
+			break;
+		case 'V':
+			dog_opts.fixed_vnodes = true;
+			break;
+		case 'R':
+			dog_opts.recycle_vid = true;
 			break;
 		case ':':
 			fprintf(stderr, "%s: option requires an argument -- '%c'\n", argv[0], optopt);

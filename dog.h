@@ -31,6 +31,8 @@ struct dog_opts {
 	bool strict;
 	bool del;		/* -d (setattr) */
 	bool exclusive;		/* -x (setattr) */
+	bool fixed_vnodes;	/* -V (cluster format) */
+	bool recycle_vid;	/* -R (cluster format) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

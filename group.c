@@ -10,6 +10,7 @@
  * total order.  The node that sent the op answers its client.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,21 @@ static bool node_in(const struct sd_node *n, const struct sd_node *set, int nr)
 	return false;
 }
 
+/*
+ * sys->nodes carry the weights in use (what rings and the epoch log get);
+ * announced[] what each member said of itself, in the same order: a cluster
+ * of fixed vnodes uses those, an auto one weighs the members by their space.
+ */
+static uint16_t announced[SD_MAX_NODES];
+
+static void weigh_members(void)
+{
+	for (int i = 0; i < sys->nr_nodes; i++)
+		sys->nodes[i].nr_vnodes = announced[i];
+	if (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES)
+		ring_auto_vnodes(sys->nodes, sys->nr_nodes);
+}
+
 static void set_members(const struct sd_node *members, size_t nr)
 {
 	free(sys->nodes);
@@ -88,7 +104,10 @@ static void set_members(const struct sd_node *members, size_t nr)
 	for (size_t i = 0; i < nr; i++)
 		memset(sys->nodes[i].__rb, 0, sizeof(sys->nodes[i].__rb));
 	qsort(sys->nodes, nr, sizeof(*members), node_qsort_cmp);
-	sys->nr_nodes = (int)nr;
+	sys->nr_nodes = (int)MIN(nr, (size_t)SD_MAX_NODES);
+	for (int i = 0; i < sys->nr_nodes; i++)
+		announced[i] = sys->nodes[i].nr_vnodes;
+	weigh_members();
 }
 
 static void log_epoch(void)
@@ -317,6 +336,7 @@ static int save_cluster_config(void)
 	cfg.copy_policy = sys->copy_policy;
 	cfg.block_size_shift = sys->block_size_shift;
 	cfg.version = STORE_CONFIG_VERSION;
+	cfg.space = sys->this_node.space;
 	return store_write_config(&cfg);
 }
 
@@ -492,35 +512,47 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 	}
 }
 
-/* a member changed its weight (or zone): a new ring, so a new epoch */
+/*
+ * A member announced a new weight, space or zone: when that changes a
+ * weight in use or a zone, a new ring, so a new epoch.
+ */
 void sd_update_node_handler(const struct sd_node *node)
 {
+	struct sd_node *before;
+	bool changed = false;
 	char name[64];
+	int i;
 
-	for (int i = 0; i < sys->nr_nodes; i++) {
-		struct sd_node *n = &sys->nodes[i];
-
-		if (node_cmp(n, node))
-			continue;
-		if (n->nr_vnodes == node->nr_vnodes && n->zone == node->zone) {
-			n->space = node->space;
-			return;
-		}
-		node_id_to_str(&node->nid, name, sizeof(name));
-		sd_info("%s now has %u vnodes, zone %" PRIu32, name, node->nr_vnodes, node->zone);
-		*n = *node;
-		memset(n->__rb, 0, sizeof(n->__rb));
-		if (node_is_local(node)) {
-			sys->this_node.nr_vnodes = node->nr_vnodes;
-			sys->this_node.zone = node->zone;
-		}
-		if (sys->status == SD_STATUS_OK) {
-			sys->epoch++;
-			log_epoch();
-			sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
-			update_ring();
-		}
+	for (i = 0; i < sys->nr_nodes; i++)
+		if (!node_cmp(&sys->nodes[i], node))
+			break;
+	if (i == sys->nr_nodes)
 		return;
+	before = xcalloc((size_t)sys->nr_nodes, sizeof(*before));
+	memcpy(before, sys->nodes, sizeof(*before) * (size_t)sys->nr_nodes);
+	announced[i] = node->nr_vnodes;
+	sys->nodes[i].space = node->space;
+	sys->nodes[i].zone = node->zone;
+	if (node_is_local(node)) {
+		sys->this_node.nr_vnodes = node->nr_vnodes;
+		sys->this_node.zone = node->zone;
+		sys->this_node.space = node->space;
+	}
+	weigh_members();
+	for (int j = 0; j < sys->nr_nodes; j++)
+		changed |= before[j].nr_vnodes != sys->nodes[j].nr_vnodes ||
+			   before[j].zone != sys->nodes[j].zone;
+	free(before);
+	if (!changed)
+		return;
+	node_id_to_str(&node->nid, name, sizeof(name));
+	sd_info("%s now has %u vnodes, zone %" PRIu32 ", space %" PRIu64, name,
+		sys->nodes[i].nr_vnodes, node->zone, node->space);
+	if (sys->status == SD_STATUS_OK) {
+		sys->epoch++;
+		log_epoch();
+		sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+		update_ring();
 	}
 }
 
@@ -534,20 +566,74 @@ static int announce_vnodes(uint16_t vnodes, uint64_t space)
 	return sys->cdrv->update_node(&n) < 0 ? SD_RES_CLUSTER_ERROR : SD_RES_SUCCESS;
 }
 
-/* REWEIGHT main phase, on every node: auto-weighted nodes follow their free space */
+/*
+ * REWEIGHT, on every node: measure the space again (free space plus what
+ * the store holds, as Sheepdog's md_get_size) on a worker, and announce it
+ * when it moved by 1% or more; in an auto cluster every member reweighs.
+ */
+struct reweight {
+	struct work work;
+	uint64_t space;
+};
+
+static uint64_t dir_used;
+
+static int add_usage(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		dir_used += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+static void reweight_fn(struct work *w)
+{
+	struct reweight *rw = container_of(w, struct reweight, work);
+	uint64_t size, avail;
+
+	if (store_stat(&size, &avail))
+		return;
+	dir_used = 0;	/* one reweight at a time: the main thread waits for done */
+	if (nftw(store_dir(), add_usage, 16, FTW_PHYS))
+		return;
+	rw->space = avail + dir_used;
+}
+
+static bool reweighing;
+
+static void reweight_done(struct work *w)
+{
+	struct reweight *rw = container_of(w, struct reweight, work);
+	uint64_t old = sys->this_node.space, new = rw->space;
+	struct store_config cfg;
+
+	reweighing = false;
+	if (new && (!old || (double)(new > old ? new - old : old - new) / (double)old >= 0.01)) {
+		sd_info("reweight: space %" PRIu64 " -> %" PRIu64, old, new);
+		if (store_read_config(&cfg) == 0) {
+			cfg.space = new;
+			store_write_config(&cfg);
+		}
+		announce_vnodes(sys->this_node.nr_vnodes, new);
+	}
+	free(rw);
+}
+
 int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	uint64_t size, avail;
-	uint16_t v;
+	struct reweight *rw;
 
 	(void)req;
 	(void)rsp;
 	(void)data;
-	if (sys->vnodes_fixed || !sys->this_node.nr_vnodes || store_stat(&size, &avail))
-		return SD_RES_SUCCESS;
-	v = ring_auto_vnodes(avail);
-	if (v != sys->this_node.nr_vnodes)
-		announce_vnodes(v, avail);
+	if (!sys->this_node.nr_vnodes || reweighing)
+		return SD_RES_SUCCESS;	/* a gateway weighs nothing */
+	rw = xzalloc(sizeof(*rw));
+	rw->work.fn = reweight_fn;
+	rw->work.done = reweight_done;
+	reweighing = true;
+	queue_work(&rw->work);
 	return SD_RES_SUCCESS;
 }
 
@@ -564,6 +650,8 @@ int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		return SD_RES_INVALID_PARMS;
 	if (!sys->this_node.nr_vnodes)
 		return SD_RES_GATEWAY_MODE;
+	if (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES)
+		return SD_RES_INVALID_VNODES_STRATEGY;
 	sys->vnodes_fixed = true;
 	if (v == sys->this_node.nr_vnodes)
 		return SD_RES_SUCCESS;
@@ -806,6 +894,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		sd_err("format: cannot write config: %s", strerror(-ret));
 		return SD_RES_EIO;
 	}
+	weigh_members();
 	sys->epoch = 1;
 	log_epoch();
 	sys->status = SD_STATUS_OK;
@@ -869,6 +958,9 @@ int group_init(const char *driver_spec)
 	sys->copies = cfg.copies;
 	sys->copy_policy = cfg.copy_policy;
 	sys->flags = cfg.flags;
+	/* not formatted: our own vnodes strategy, which a format without -V expects */
+	if (!cfg.ctime && !sys->vnodes_fixed)
+		sys->flags |= SD_CLUSTER_FLAG_AUTO_VNODES;
 	sys->block_size_shift = cfg.block_size_shift ? cfg.block_size_shift :
 				SD_DEFAULT_BLOCK_SIZE_SHIFT;
 	memcpy(sys->store_name, cfg.store, sizeof(sys->store_name));

@@ -86,7 +86,9 @@ static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void
 		log->disable_recovery = recovery_disabled();
 		log->copy_policy = sys->copy_policy;
 		log->flags = sys->flags;
-		strncpy(log->drv_name, sys->cdrv->name, sizeof(log->drv_name) - 1);
+		/* the backend store, as the reference fills it (dog cluster info -v) */
+		memcpy(log->drv_name, sys->store_name,
+		       strnlen(sys->store_name, sizeof(log->drv_name) - 1));
 		memcpy(log->nodes, nodes, sizeof(*nodes) * (size_t)nr);
 		off += sz;
 	}

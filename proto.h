@@ -136,6 +136,7 @@
 #define SD_RES_VDI_NOT_EMPTY	0x92
 #define SD_RES_NOT_FOUND	0x93
 #define SD_RES_GATEWAY_MODE	0x97
+#define SD_RES_INVALID_VNODES_STRATEGY	0x98
 
 /* object ids */
 #define VDI_BIT			(UINT64_C(1) << 63)

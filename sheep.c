@@ -95,12 +95,13 @@ static void usage(int status)
 		"  -P, --pidfile FILE      write the pid to FILE\n"
 		"  -R, --recovery max=N,interval=MS  recover at most N objects per MS ms\n"
 		"  -v, --version           print the version and the cluster drivers\n"
-		"  -V, --vnodes N          fixed number of virtual nodes (1-65535); default:\n"
-		"                          one per 256 MiB of free space, at least %d\n"
+		"  -V, --vnodes N          virtual nodes of this node in a cluster formatted\n"
+		"                          with -V (1-65535, default %d); a cluster formatted\n"
+		"                          without gives each node %d x its space / the average\n"
 		"  -w, --wq-threads N      worker threads for disk IO (default %d)\n"
 		"  -y, --myaddr IP         address advertised to other sheep\n"
 		"  -z, --zone N            zone id (failure domain; default from the address)\n",
-		SD_LISTEN_PORT, RING_MIN_AUTO_VNODES, DEFAULT_WORKERS);
+		SD_LISTEN_PORT, SD_DEFAULT_VNODES, SD_DEFAULT_VNODES, DEFAULT_WORKERS);
 	exit(status);
 }
 
@@ -297,6 +298,26 @@ static void make_dir(const char *dir, const char *what, char *out, size_t len)
 	if (strlen(abs) >= len)
 		die("%s%s: path too long", what, abs);
 	snprintf(out, len, "%s", abs);
+}
+
+/*
+ * The space this node weighs with (auto vnodes): the free space of its
+ * store when it first started, kept in the config as Sheepdog keeps it, so a
+ * restart weighs the same; dog cluster reweight measures it again.
+ */
+static uint64_t node_space(void)
+{
+	struct store_config cfg;
+	uint64_t size, avail;
+
+	if (store_read_config(&cfg) == 0 && cfg.space)
+		return cfg.space;
+	if (store_stat(&size, &avail))
+		return 0;
+	cfg.space = avail;
+	if (store_write_config(&cfg))
+		sd_err("cannot keep the node's space in the config: %m");
+	return avail;
 }
 
 static int store_lock_fd = -1;
@@ -496,7 +517,6 @@ static int sheep_main(int argc, char **argv)
 	nid->port = (uint16_t)port;
 	if (nid->io_port == 0 && nid->io_addr[15])
 		nid->io_port = (uint16_t)port;
-	sys->this_node.nr_vnodes = (uint16_t)vnodes;
 	if (!zone_set)
 		memcpy(&zone, nid->addr + 12, 4);	/* the reference's default */
 	sys->this_node.zone = (uint32_t)zone;
@@ -539,15 +559,10 @@ static int sheep_main(int argc, char **argv)
 		die("the journal in %s holds writes of another store (see the log)", jdir);
 	if (ret)
 		die("cannot initialize the store in %s: %s", dir, strerror(-ret));
-	{
-		uint64_t size, avail;
-
-		if (store_stat(&size, &avail) == 0)
-			sys->this_node.space = avail;
-		if (!gateway && !vnodes)
-			sys->this_node.nr_vnodes = ring_auto_vnodes(avail);
-		sys->vnodes_fixed = gateway || vnodes;
-	}
+	sys->this_node.nr_vnodes = gateway ? 0 : vnodes ? (uint16_t)vnodes : SD_DEFAULT_VNODES;
+	sys->vnodes_fixed = vnodes;
+	if (!gateway)
+		sys->this_node.space = node_space();
 	if (event_init() < 0 || init_signals() < 0)
 		die("cannot set up the event loop: %s", strerror(errno));
 	ret = work_init(workers);

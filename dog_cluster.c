@@ -124,7 +124,7 @@ static int cluster_info(int argc, char **argv)
 		if (!log->copy_policy)
 			snprintf(copy, sizeof(copy), "%u", log->nr_copies);
 		else
-			snprintf(copy, sizeof(copy), "%u:%u", log->copy_policy >> 4,
+			snprintf(copy, sizeof(copy), "%d:%d", log->copy_policy >> 4,
 				 log->copy_policy & 0xf);
 		printf("%s", dog_opts.raw ? "" : "Cluster store: ");
 		if (rsp.result == SD_RES_SUCCESS) {

@@ -435,7 +435,7 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		       size_t nr_members, const void *opaque)
 {
 	const struct cluster_info *ci = opaque;
-	bool self = node_is_local(joined);
+	bool self = node_is_local(joined), was_running = sys->status == SD_STATUS_OK;
 	char name[64];
 
 	node_id_to_str(&joined->nid, name, sizeof(name));
@@ -473,24 +473,27 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		}
 		update_ring();
 	}
-	if (self) {
+	if (self || (sys->status == SD_STATUS_OK && !was_running)) {
 		struct sd_node *others = xcalloc(nr_members ? nr_members : 1, sizeof(*others));
 		int n = 0;
 
 		for (size_t i = 0; i < nr_members; i++)
 			if (!node_is_local(&members[i]))
 				others[n++] = members[i];
-		if (n && sys->ctime) {
+		/*
+		 * We joined, or the cluster runs again after waiting for its
+		 * nodes: fetch the epochs we missed while away (in the background).
+		 */
+		if (n && sys->ctime && sys->status == SD_STATUS_OK)
+			sync_epochs_from(others, n);
+		if (self && n && sys->ctime)
 			vdi_sync_from(others, n, true, sheep_ready);
-			if (sys->status == SD_STATUS_OK)
-				sync_epochs_from(others, n);
-		} else {
+		else if (self)
 			sheep_ready();
-		}
 		free(others);
-	} else if (sys->status == SD_STATUS_OK) {
-		vdi_sync_from(joined, 1, false, NULL);
 	}
+	if (!self && sys->status == SD_STATUS_OK)
+		vdi_sync_from(joined, 1, false, NULL);
 }
 
 void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,

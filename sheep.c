@@ -563,6 +563,9 @@ static int sheep_main(int argc, char **argv)
 	sys->vnodes_fixed = vnodes;
 	if (!gateway)
 		sys->this_node.space = node_space();
+	sd_debug("this node: %u vnodes%s, zone %" PRIu32 ", space %" PRIu64 " bytes",
+		 sys->this_node.nr_vnodes, vnodes ? " (-V)" : "", sys->this_node.zone,
+		 sys->this_node.space);
 	if (event_init() < 0 || init_signals() < 0)
 		die("cannot set up the event loop: %s", strerror(errno));
 	ret = work_init(workers);

@@ -822,20 +822,31 @@ struct recovery_done_msg {
 	uint32_t __pad;
 };
 
+int group_notify_internal(uint8_t opcode, const void *data, uint32_t len)
+{
+	struct vdi_op_message *m;
+	int ret;
+
+	if (sizeof(*m) + len > SD_MAX_EVENT_BUF_SIZE)
+		return -EMSGSIZE;
+	m = xzalloc(sizeof(*m) + len);
+	m->req.proto_ver = SD_SHEEP_PROTO_VER;
+	m->req.opcode = opcode;
+	m->req.flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_INTERNAL;
+	m->req.data_length = len;
+	memcpy(m->data, data, len);
+	ret = sys->cdrv->notify(m, sizeof(*m) + len) < 0 ? -EIO : 0;
+	free(m);
+	return ret;
+}
+
 /* our recovery of epoch is complete: tell every member, in order */
 void group_notify_recovery_complete(uint32_t epoch)
 {
-	struct vdi_op_message *m = xzalloc(sizeof(*m) + sizeof(struct recovery_done_msg));
 	struct recovery_done_msg d = { .nid = sys->this_node.nid, .epoch = epoch };
 
-	m->req.proto_ver = SD_SHEEP_PROTO_VER;
-	m->req.opcode = SD_OP_COMPLETE_RECOVERY;
-	m->req.flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_INTERNAL;
-	m->req.data_length = sizeof(d);
-	memcpy(m->data, &d, sizeof(d));
-	if (sys->cdrv->notify(m, sizeof(*m) + sizeof(d)) < 0)
+	if (group_notify_internal(SD_OP_COMPLETE_RECOVERY, &d, sizeof(d)))
 		sd_err("cannot announce the end of recovery of epoch %" PRIu32, epoch);
-	free(m);
 }
 
 int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data)

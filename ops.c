@@ -258,6 +258,7 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_GET_VDI_INFO] = { "GET_VDI_INFO", OP_GATEWAY, false, vdi_op_lookup, NULL },
 	[SD_OP_READ_VDIS] = { "READ_VDIS", OP_LOCAL, true, NULL, local_read_vdis },
 	[SD_OP_DEL_VDI] = { "DEL_VDI", OP_CLUSTER, false, vdi_op_del, vdi_main_del },
+	[SD_OP_RECYCLE_VIDS] = { "RECYCLE_VIDS", OP_CLUSTER, false, NULL, vdi_main_recycle },
 	[SD_OP_GET_CLUSTER_DEFAULT] = { "GET_CLUSTER_DEFAULT", OP_LOCAL, true, NULL,
 					local_get_cluster_default },
 

@@ -70,6 +70,8 @@
 /* ours: the VDI lock table, and forced unlock (dog vdi lock list|unlock) */
 #define SD_OP_GET_VDI_LOCKS		0xD0
 #define SD_OP_FORCE_UNLOCK_VDI		0xD1
+/* ours, internal: free the vids of a wholly deleted family (format -R) */
+#define SD_OP_RECYCLE_VIDS		0xD8
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
 

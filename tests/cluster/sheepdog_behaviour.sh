@@ -4,7 +4,8 @@
 # the zookeeper form with several servers and timeout=10s, -i host=,port=;
 # sheep's option errors in Sheepdog's words; auto vnodes (128 x space /
 # average: 55/110/219 for 2/4/8 GB, at join, leave, restart and reweight),
-# cluster format -V (fixed vnodes) and dog cluster info -v's lines; the
+# cluster format -V (fixed vnodes) and dog cluster info -v's lines; format
+# -R (vids from 1 up, a wholly deleted family's vids reused); the
 # epoch history of a node that was down while the cluster went on, or that
 # joined later.
 TEST_PORT_OFFSET=310
@@ -127,6 +128,31 @@ check "info -v: fixed strategy" bash -c "'$DOG' cluster info -v -p $(port_of 11)
 check "fixed: each node its own default 128" test "$(vnodes_of 12)" = "128 128 128 0"
 check "node vnodes set 50 in a fixed cluster" dogp 10 node vnodes set 50
 check "node 10 now has 50" retry 10 bash -c "[ \"\$('$DOG' node list -r -p $(port_of 12) | awk '{print \$3}' | xargs)\" = '50 128 128 0' ]"
+unset CLUSTER
+
+# ---- format -R: vids recycled as Sheepdog's (output checked against it) -----
+export CLUSTER=local:$T/c4
+for i in 30 31 32; do check "node $i starts" start_sheep $i; done
+check "three members" wait_members 30 30 31 32
+check "format -R" dogp 30 cluster format -R -c 2
+# has_vids IDX WANT: node IDX lists NAME=VID (s: a snapshot), sorted, as WANT
+vids() { "$DOG" vdi list -r -p "$(port_of "$1")" | awk '{print $2 "=" $8 ($1 == "s" ? "s" : "")}' | sort | xargs; }
+has_vids() { [ "$(vids "$1")" = "$2" ] || { echo "node $1 lists [$(vids "$1")]"; return 1; }; }
+for v in a b; do check "create $v" dogp 30 vdi create $v 8M; done
+check "snapshot a" dogp 30 vdi snapshot a
+check "vids from 1 up: a's snapshot 1, b 2, a 3" has_vids 31 "a=1s a=3 b=2"
+check "write a" bash -c "head -c 4M /dev/urandom | '$DOG' vdi write a -p $(port_of 30)"
+check "delete b" dogp 30 vdi delete b
+check "c takes b's vid 2" dogp 31 vdi create c 8M
+check "vids: a 1s/3, c 2" has_vids 32 "a=1s a=3 c=2"
+check "delete the working a (its snapshot lives on: nothing to recycle)" dogp 30 vdi delete a
+check "a's snapshot still reads" bash -c "'$DOG' vdi read -s 1 a 0 4096 -p $(port_of 32) >/dev/null"
+check "delete a's snapshot: the whole family is gone" dogp 30 vdi delete -s 1 a
+check "d takes vid 1" dogp 32 vdi create d 4M
+check "e takes vid 3" dogp 32 vdi create e 4M
+for i in 30 31 32; do check "node $i: c 2, d 1, e 3" has_vids $i "c=2 d=1 e=3"; done
+check "d reads as zeros (nothing of a's left)" bash -c "cmp -s <('$DOG' vdi read d -p $(port_of 31)) <(head -c 4M /dev/zero)"
+check "info -v: still auto vnodes" bash -c "'$DOG' cluster info -v -p $(port_of 30) | grep -qx 'Cluster vnodes strategy: auto'"
 unset CLUSTER
 
 # ---- epoch history: every node shows every epoch ----------------------------

@@ -599,10 +599,17 @@ static int sheep_main(int argc, char **argv)
 	}
 
 	ret = group_init(cluster);
-	if (ret)
+	if (ret) {
+		char names[256];
+
+		if (ret == -ENOENT)
+			die("cannot start the cluster driver '%s': no such driver (built in: %s)",
+			    cluster, cdrv_names(names, sizeof(names)));
 		die("cannot start the cluster driver '%s': %s (see %s)", cluster,
-		    ret == -ETIMEDOUT ? "no server answered" : strerror(-ret),
+		    ret == -ETIMEDOUT ? "no server answered" :
+		    ret == -EINVAL ? "invalid driver options" : strerror(-ret),
 		    to_stdout ? "the log" : logpath);
+	}
 	event_set_post_hook(check_exit);
 
 	if (!foreground && !to_stdout)

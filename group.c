@@ -261,6 +261,18 @@ bool sd_join_handler(const struct sd_node *joining, const struct sd_node *member
 		return false;
 	}
 
+	if (sys->ctime && !ci->ctime && joining->nr_vnodes &&
+	    ((ci->flags ^ sys->flags) & SD_CLUSTER_FLAG_AUTO_VNODES)) {
+		/* Sheepdog's rule: a new storing node follows the cluster's strategy */
+		sd_err("%s: join refused: vnodes strategy mismatch: cluster %s, node %s", name,
+		       sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES ? "auto" : "fixed",
+		       ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES ? "auto" : "fixed");
+		ci->ctime = sys->ctime;	/* with flags: tells the joiner why */
+		ci->flags = sys->flags;
+		ci->status = SD_STATUS_KILLED;
+		return false;
+	}
+
 	mine = build_cinfo(&len);
 	all = xcalloc(nr_members + 1, sizeof(*all));
 	memcpy(all, members, nr_members * sizeof(*all));
@@ -315,6 +327,13 @@ static void refused(const struct cluster_info *ci)
 			 "the cluster refused us: this store belongs to another cluster "
 			 "(ctime %016" PRIx64 ", the running cluster's is %016" PRIx64
 			 "); start on an empty store to join", sys->ctime, ci->ctime);
+	else if (ci->ctime && !sys->ctime &&
+		 ((ci->flags ^ sys->flags) & SD_CLUSTER_FLAG_AUTO_VNODES))
+		snprintf(why, sizeof(why), "the cluster refused us: %s",
+			 ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES ?
+			 "it weighs vnodes automatically (formatted without -V): start this "
+			 "node without -V" :
+			 "it has fixed vnodes (formatted with -V): start this node with -V N");
 	else
 		snprintf(why, sizeof(why),
 			 "the cluster refused us (protocol version); see its members' logs");

@@ -112,6 +112,9 @@ check "the gateway has 0, the others keep 55/110/219" test "$(vnodes_of 10)" = "
 kill9_sheep 12
 check "node 12 left" wait_members 10 10 11 13
 check "after the leave: 85/171 (2 and 4 GB over a 3 GB average)" test "$(vnodes_of 11)" = "85 171 0"
+expect_fail "a new node with -V is refused by an auto cluster, saying why" 1 \
+	"weighs vnodes automatically \(formatted without -V\): start this node without -V" \
+	start_sheep 14 -V 10
 check "node 12 restarts" start_sheep 12
 check "four members again" wait_members 11 10 11 12 13
 check "a restart weighs the same (space kept in the config)" test "$(vnodes_of 13)" = "55 110 219 0"
@@ -126,6 +129,13 @@ check "v reads back after the reweight" same_data 11 "$T/v" v
 check "format -V" dogp 10 cluster format -c 2 -V -f
 check "info -v: fixed strategy" bash -c "'$DOG' cluster info -v -p $(port_of 11) | grep -qx 'Cluster vnodes strategy: fixed'"
 check "fixed: each node its own default 128" test "$(vnodes_of 12)" = "128 128 128 0"
+expect_fail "a new node without -V is refused by a fixed cluster, saying why" 1 \
+	"fixed vnodes \(formatted with -V\): start this node with -V N" start_sheep 14
+check "a new node with -V joins the fixed cluster" start_sheep 15 -V 64
+check "five members" wait_members 10 10 11 12 13 15
+check "it has its own 64" test "$(vnodes_of 10)" = "128 128 128 0 64"
+kill9_sheep 15
+check "node 15 left" wait_members 10 10 11 12 13
 check "node vnodes set 50 in a fixed cluster" dogp 10 node vnodes set 50
 check "node 10 now has 50" retry 10 bash -c "[ \"\$('$DOG' node list -r -p $(port_of 12) | awk '{print \$3}' | xargs)\" = '50 128 128 0' ]"
 unset CLUSTER

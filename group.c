@@ -659,7 +659,7 @@ int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data
 	return SD_RES_SUCCESS;
 }
 
-/* SET_VNODES, local: this node's weight, fixed from now on */
+/* SET_VNODES, local: this node's weight in a cluster of fixed vnodes */
 int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	uint32_t v;
@@ -674,7 +674,6 @@ int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		return SD_RES_GATEWAY_MODE;
 	if (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES)
 		return SD_RES_INVALID_VNODES_STRATEGY;
-	sys->vnodes_fixed = true;
 	if (v == sys->this_node.nr_vnodes)
 		return SD_RES_SUCCESS;
 	return announce_vnodes((uint16_t)v, sys->this_node.space);

@@ -38,7 +38,7 @@ struct system_info {
 	struct sd_node *nodes;		/* current members, sorted by node id */
 	int nr_nodes;
 
-	bool vnodes_fixed;		/* -V, -g or dog node vnodes set: no reweighting */
+	bool vnodes_fixed;		/* -V: unformatted, this node asks for fixed vnodes */
 	bool exiting;			/* graceful stop requested */
 };
 

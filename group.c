@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "gateway.h"
@@ -395,17 +396,18 @@ struct epoch_sync {
 	uint32_t upto;
 };
 
-static void epoch_sync_fn(struct work *w)
+/* one pass over the epochs we lack; returns how many are still missing */
+static int fetch_missing_epochs(const struct epoch_sync *es, char *buf, size_t len)
 {
-	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
-	size_t len = sizeof(struct sd_node) * SD_MAX_NODES + sizeof(uint64_t);
-	char *buf = xmalloc(len);
 	struct sd_node probe;
+	int missing = 0;
 
 	for (uint32_t e = 1; e < es->upto; e++) {
+		bool got = false;
+
 		if (store_read_epoch(e, &probe, 1, NULL) != -ENOENT)
 			continue;	/* we have it (or it has many nodes: -E2BIG) */
-		for (int i = 0; i < es->nr; i++) {
+		for (int i = 0; i < es->nr && !got; i++) {
 			struct sd_req hdr = { 0 };
 			struct sd_rsp rsp;
 			uint64_t t;
@@ -422,10 +424,31 @@ static void epoch_sync_fn(struct work *w)
 				continue;
 			nr = (int)((rsp.data_length - sizeof(t)) / sizeof(struct sd_node));
 			memcpy(&t, buf + rsp.data_length - sizeof(t), sizeof(t));
-			store_write_epoch(e, (struct sd_node *)buf, nr, t);
-			break;
+			got = store_write_epoch(e, (struct sd_node *)buf, nr, t) == 0;
 		}
+		missing += !got;
 	}
+	return missing;
+}
+
+static void epoch_sync_fn(struct work *w)
+{
+	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
+	size_t len = sizeof(struct sd_node) * SD_MAX_NODES + sizeof(uint64_t);
+	char *buf = xmalloc(len);
+	int missing = 0;
+
+	/* a few passes: a member busy restarting may not answer at once */
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass)
+			sleep(1);
+		missing = fetch_missing_epochs(es, buf, len);
+		if (!missing)
+			break;
+	}
+	if (missing)
+		sd_warn("%d epochs before %" PRIu32 " could not be fetched from any member",
+			missing, es->upto);
 	free(buf);
 }
 

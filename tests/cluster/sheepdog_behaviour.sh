@@ -11,6 +11,16 @@
 TEST_PORT_OFFSET=310
 source "$(dirname "$0")/../lib.sh"
 
+# near_128 IDX N [REST]: node IDX lists N nodes of 126-130 vnodes, then REST
+near_128() {
+	local v
+	v=$("$DOG" node list -r -p "$(port_of "$1")" | awk '{print $3}' | xargs)
+	awk -v n="$2" -v rest="${3:-}" '{
+		for (i = 1; i <= n; i++) if ($i < 126 || $i > 130) exit 1
+		r = ""; for (i = n + 1; i <= NF; i++) r = r (r == "" ? "" : " ") $i
+		exit !(NF >= n && r == rest) }' <<<"$v" || { echo "node $1 lists vnodes [$v]"; return 1; }
+}
+
 # ---- the guide's local one-liner, verbatim but for our ports and paths ----
 # -c local with no directory means /tmp/sheep-local, one per machine: skip
 # if another cluster lives there now.
@@ -40,8 +50,9 @@ else
 	check "-d logs at level debug" grep -q '^debug ' "$S/0/sheep.log"
 	check "-z sets each zone" bash -c "'$DOG' node list -r -p $(port_of 1) | awk '{print \$4}' | xargs | grep -qx '0 1 2'"
 	check "format the one-liner's cluster" dogp 0 cluster format -c 2
-	check "equal disks: 128 vnodes each" bash -c \
-		"'$DOG' node list -r -p $(port_of 2) | awk '{print \$3}' | xargs | grep -qx '128 128 128'"
+	# equal disks: 128 each; the three measure one busy file system a second
+	# apart, so allow the 1-2% its free space may move meanwhile
+	check "equal disks: about 128 vnodes each" near_128 2 3
 	for p in "${PIDS[@]}"; do kill "$p"; wait_dead "$p"; done
 	PIDS=()
 fi
@@ -122,7 +133,7 @@ check "v reads back through the gateway" same_data 13 "$T/v" v
 # reweight measures the disks again: here one file system, so equal weights
 e=$(epoch_of 10)
 check "cluster reweight" dogp 10 cluster reweight
-check "equal disks after reweight: 128 each" retry 10 bash -c "[ \"\$('$DOG' node list -r -p $(port_of 11) | awk '{print \$3}' | xargs)\" = '128 128 128 0' ]"
+check "equal disks after reweight: about 128 each, the gateway 0" retry 10 near_128 11 3 0
 check "the reweight made new epochs" test "$(epoch_of 10)" -gt "$e"
 check "v reads back after the reweight" same_data 11 "$T/v" v
 # format -V: a fixed-vnodes cluster; nodes keep their own (default 128)

@@ -70,6 +70,17 @@ check "all three servers and the timeout were taken" grep -q \
 	"no server of 127.0.0.1:$(port_of 40),127.0.0.1:$(port_of 41),127.0.0.1:$(port_of 42) answered within 10000 ms" \
 	"$T/zk/sheep.log"
 
+# Sheepdog's own help form: a /cluster_id after the servers, timeout in ms
+ZK="zookeeper:127.0.0.1:$(port_of 40),127.0.0.1:$(port_of 41)/mycluster,timeout=1000"
+t0=$(date +%s)
+expect_fail "sheepdog's 'IP:PORT,IP:PORT/cluster_id,timeout=1000' form parses" 1 \
+	"no server answered" "$SHEEP" "$T/zk2" -c "$ZK" -p "$(port_of 43)"
+t1=$(date +%s)
+check "timeout=1000 is 1000 ms, as Sheepdog's" grep -q "answered within 1000 ms" "$T/zk2/sheep.log"
+check "so it gave up within a few seconds" test $((t1 - t0)) -le 5
+expect_fail "an empty cluster id is refused" 1 "invalid driver options" \
+	"$SHEEP" "$T/zk3" -c "zookeeper:127.0.0.1:$(port_of 40)/,timeout=1000" -p "$(port_of 43)"
+
 # ---- -i host=yyy,port=xxx ---------------------------------------------------
 CLUSTER=local:$T/ci check "sheep -i host=127.0.0.1,port=N starts" start_sheep 5 -i "host=127.0.0.1,port=$(port_of 6)"
 check "it serves on the IO address too" bash -c "[ -n \"\$(ss -ltnH 'sport = :$(port_of 6)')\" ]"

@@ -976,6 +976,36 @@ int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * A restart into a cluster of fixed vnodes without -V keeps the weight this
+ * node had (its -V, or dog node vnodes set) rather than the default, so no
+ * data moves (Sheepdog refuses such a start); -V given wins, logged.
+ */
+static void keep_own_vnodes(void)
+{
+	struct sd_node *nodes;
+	int nr;
+
+	if (!sys->ctime || (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES) ||
+	    !sys->this_node.nr_vnodes)
+		return;
+	nodes = latest_epoch_nodes(&nr);
+	for (int i = 0; i < nr; i++) {
+		if (node_cmp(&nodes[i], &sys->this_node) || !nodes[i].nr_vnodes ||
+		    nodes[i].nr_vnodes == sys->this_node.nr_vnodes)
+			continue;
+		if (sys->vnodes_fixed) {
+			sd_notice("-V %u replaces this node's %u vnodes of epoch %" PRIu32,
+				  sys->this_node.nr_vnodes, nodes[i].nr_vnodes, sys->epoch);
+		} else {
+			sd_info("keeping this node's %u vnodes of epoch %" PRIu32,
+				nodes[i].nr_vnodes, sys->epoch);
+			sys->this_node.nr_vnodes = nodes[i].nr_vnodes;
+		}
+	}
+	free(nodes);
+}
+
 int group_init(const char *driver_spec)
 {
 	char name[64];
@@ -1022,6 +1052,7 @@ int group_init(const char *driver_spec)
 	sys->store_name[sizeof(sys->store_name) - 1] = '\0';
 	sys->epoch = sys->ctime ? store_latest_epoch() : 0;
 	sys->status = SD_STATUS_WAIT;
+	keep_own_vnodes();
 	if (cfg.shutdown) {
 		cfg.shutdown = 0;
 		store_write_config(&cfg);

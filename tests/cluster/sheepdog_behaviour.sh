@@ -160,6 +160,14 @@ kill9_sheep 15
 check "node 15 left" wait_members 10 10 11 12 13
 check "node vnodes set 50 in a fixed cluster" dogp 10 node vnodes set 50
 check "node 10 now has 50" retry 10 bash -c "[ \"\$('$DOG' node list -r -p $(port_of 12) | awk '{print \$3}' | xargs)\" = '50 128 128 0' ]"
+kill9_sheep 10
+check "node 10 restarts without -V" start_sheep 10
+check "four members" wait_members 11 10 11 12 13
+check "it keeps its 50 vnodes (no data moves)" test "$(vnodes_of 11)" = "50 128 128 0"
+kill9_sheep 11
+check "node 11 restarts with -V 100" start_sheep 11 -V 100
+check "four members" wait_members 12 10 11 12 13
+check "a -V given at restart wins" test "$(vnodes_of 12)" = "50 100 128 0"
 unset CLUSTER
 
 # ---- format -R: vids recycled as Sheepdog's (output checked against it) -----

@@ -16,7 +16,7 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
-           vdi.o gateway.o ring.o repair.o sha1.o inode_index.o
+           vdi.o gateway.o ring.o repair.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
@@ -41,7 +41,7 @@ cluster_zookeeper.o: cluster_zookeeper.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) -DTHREADED -c -o $@ $<
 
 tests/unit/test_%: tests/unit/test_%.c $(CORE) $(DRIVERS) $(HDRS) tests/unit/unit.h
-	$(CC) $(ALL_CFLAGS) -I. -o $@ $< $(CORE) $(DRIVERS) tests/unit/stubs.c $(ALL_LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -I. -o $@ $< $(CORE) $(DRIVERS) $(ALL_LDFLAGS)
 
 unit: $(UNIT_TESTS)
 
@@ -93,7 +93,7 @@ fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(HDRS)
 	mkdir -p fuzz
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -DTHREADED -fsanitize=fuzzer,address,undefined -I. \
 		-o $@ tests/fuzz/fuzz_request.c $(patsubst %.o,%.c,$(CORE) $(DRIVERS)) \
-		tests/unit/stubs.c -pthread -lzookeeper_mt
+		-pthread -lzookeeper_mt
 
 fuzz: fuzz/fuzz_request
 	mkdir -p fuzz/corpus

@@ -1,6 +1,6 @@
 /*
  * cluster_zookeeper.c - the "zookeeper" cluster driver:
- *   -c zookeeper:HOST:PORT[,HOST:PORT...][,timeout=30s][,id=NAME]
+ *   -c zookeeper:HOST:PORT[,HOST:PORT...][/ID][,timeout=30s|MS][,id=NAME]
  *
  * The total order is ZooKeeper's: every evlog record (evlog.h) is a
  * persistent sequential znode BASE/queue/ev-NNNNNNNNNN, BASE being
@@ -311,9 +311,10 @@ static int parse_option(const char *option, char *hosts, size_t hlen, int *timeo
 
 			if (end == tok + 8 || v <= 0)
 				goto bad_timeout;
-			if (!strcmp(end, "ms"))
+			/* a bare number is milliseconds, as Sheepdog's (timeout=3000) */
+			if (!strcmp(end, "ms") || !*end)
 				*timeout_ms = (int)v;
-			else if (!strcmp(end, "s") || !*end)
+			else if (!strcmp(end, "s"))
 				*timeout_ms = (int)(v * 1000);
 			else
 				goto bad_timeout;
@@ -327,7 +328,17 @@ static int parse_option(const char *option, char *hosts, size_t hlen, int *timeo
 			snprintf(id, idlen, "%s", tok + 3);
 		} else if (strchr(tok, ':')) {
 			size_t l = strlen(hosts);
+			char *slash = strchr(tok, '/');
 
+			/* Sheepdog's HOST:PORT,...,HOST:PORT/CLUSTER_ID names the cluster */
+			if (slash) {
+				*slash = '\0';
+				if (!slash[1] || strlen(slash + 1) >= idlen || strchr(slash + 1, '/')) {
+					sd_err("zookeeper: bad cluster id '%s'", slash + 1);
+					return -EINVAL;
+				}
+				snprintf(id, idlen, "%s", slash + 1);
+			}
 			snprintf(hosts + l, hlen - l, "%s%s", l ? "," : "", tok);
 		} else {
 			sd_err("zookeeper: bad option '%s' (want HOST:PORT,...,timeout=10s,id=NAME)",

@@ -74,6 +74,7 @@ static const char *const results[256] = {
 	[SD_RES_VDI_NOT_EMPTY] = "VDI is not empty",
 	[SD_RES_NOT_FOUND] = "Cannot found target",
 	[SD_RES_GATEWAY_MODE] = "Node doesn't have a storage (gateway mode)",
+	[SD_RES_INVALID_VNODES_STRATEGY] = "Invalid cluster vnodes strategy",
 };
 
 const char *sd_strerror(uint32_t result)
@@ -602,6 +603,8 @@ static const struct option long_opts[] = {
 	{ "exist", no_argument, NULL, 'e' },
 	{ "from", required_argument, NULL, 'F' },
 	{ "reduce-identical-snapshots", no_argument, NULL, 'R' },
+	{ "fixedvnodes", no_argument, NULL, 'V' },
+	{ "recyclevid", no_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -820,8 +823,12 @@ static int parse_common(int argc, char **argv, const struct command *c,
 		case 'F':
 			dog_opts.from = optarg;
 			break;
-		case 'R':
+		case 'V':
+			dog_opts.fixed_vnodes = true;
+			break;
+		case 'R':	/* vdi snapshot: reduce; cluster format: recycle vids */
 			dog_opts.reduce = true;
+			dog_opts.recycle_vid = true;
 			break;
 		case ':':
 			/* glibc's words, as Sheepdog's dog shows them */

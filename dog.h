@@ -35,6 +35,8 @@ struct dog_opts {
 	bool exist;		/* -e (vdi check: existence only) */
 	bool reduce;		/* -R (vdi snapshot: skip if nothing of its own) */
 	const char *from;	/* -F (vdi backup: the older snapshot) */
+	bool fixed_vnodes;	/* -V (cluster format) */
+	bool recycle_vid;	/* -R (cluster format) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

@@ -62,6 +62,10 @@ static int cluster_format(int argc, char **argv)
 		hdr.cluster.flags |= SD_CLUSTER_FLAG_USE_LOCK;
 	if (dog_opts.strict)
 		hdr.cluster.flags |= SD_CLUSTER_FLAG_STRICT;
+	if (dog_opts.recycle_vid)
+		hdr.cluster.flags |= SD_CLUSTER_FLAG_RECYCLE_VID;
+	if (!dog_opts.fixed_vnodes)
+		hdr.cluster.flags |= SD_CLUSTER_FLAG_AUTO_VNODES;
 	printf("using backend %s store\n", store);
 	if (dog_exec(&hdr, store, &rsp))
 		return EXIT_SYSFAIL;
@@ -112,14 +116,38 @@ static int cluster_info(int argc, char **argv)
 		       ((const struct epoch_log *)buf)->disable_recovery ? "disabled" : "enabled");
 	else
 		printf("%s\n", sd_strerror(rsp.result));
+	if (dog_opts.verbose) {
+		/* the reference's lines; -r drops the labels */
+		const struct epoch_log *log = (const struct epoch_log *)buf;
+		char copy[16];
+
+		if (!log->copy_policy)
+			snprintf(copy, sizeof(copy), "%u", log->nr_copies);
+		else
+			snprintf(copy, sizeof(copy), "%d:%d", log->copy_policy >> 4,
+				 log->copy_policy & 0xf);
+		printf("%s", dog_opts.raw ? "" : "Cluster store: ");
+		if (rsp.result == SD_RES_SUCCESS) {
+			printf("%.*s with %s redundancy policy\n", (int)sizeof(log->drv_name),
+			       log->drv_name, copy);
+			printf("%s%s\n", dog_opts.raw ? "" : "Cluster vnodes strategy: ",
+			       log->flags & SD_CLUSTER_FLAG_AUTO_VNODES ? "auto" : "fixed");
+		} else {
+			printf("%s\n", sd_strerror(rsp.result));
+		}
+		printf("%s%s\n", dog_opts.raw ? "" : "Cluster vnode mode: ",
+		       log->flags & SD_CLUSTER_FLAG_DISKMODE ? "disk" : "node");
+	} else {
+		putchar('\n');
+	}
 	if (rsp.data_length < sizeof(struct epoch_log))
 		goto out;
 	if (!dog_opts.raw) {
 		const struct epoch_log *log = (const struct epoch_log *)buf;
 		time_t ct = (time_t)(log->ctime >> 32);
 
-		/* ctime() ends in a newline: the reference prints a blank line here */
-		printf("\nCluster created at %s\n", ctime(&ct));
+		/* ctime() ends in a newline */
+		printf("Cluster created at %s\n", ctime(&ct));
 		printf("Epoch Time           Version [Host:Port:V-Nodes,,,]\n");
 	}
 	while (off + sizeof(struct epoch_log) <= rsp.data_length) {
@@ -403,7 +431,7 @@ static int node_recovery(int argc, char **argv)
 
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
-	{ "format", "", "b:c:ltz:f", "create a Sheepdog store", cluster_format },
+	{ "format", "", "b:c:ltz:fVR", "create a Sheepdog store", cluster_format },
 	{ "shutdown", "", "", "stop Sheepdog", cluster_shutdown },
 	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
 	{ "recover", "enable|disable", "", "turn automatic recovery on or off",

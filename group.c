@@ -10,11 +10,13 @@
  * total order.  The node that sent the op answers its client.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "gateway.h"
@@ -25,9 +27,6 @@
 #include "sheep.h"
 #include "store.h"
 #include "vdi.h"
-
-static struct system_info sys_info;
-struct system_info *sys = &sys_info;
 
 /* what travels through notify/unblock: request, response, payload */
 struct vdi_op_message {
@@ -83,6 +82,21 @@ static bool node_in(const struct sd_node *n, const struct sd_node *set, int nr)
 	return false;
 }
 
+/*
+ * sys->nodes carry the weights in use (what rings and the epoch log get);
+ * announced[] what each member said of itself, in the same order: a cluster
+ * of fixed vnodes uses those, an auto one weighs the members by their space.
+ */
+static uint16_t announced[SD_MAX_NODES];
+
+static void weigh_members(void)
+{
+	for (int i = 0; i < sys->nr_nodes; i++)
+		sys->nodes[i].nr_vnodes = announced[i];
+	if (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES)
+		ring_auto_vnodes(sys->nodes, sys->nr_nodes);
+}
+
 static void set_members(const struct sd_node *members, size_t nr)
 {
 	free(sys->nodes);
@@ -91,7 +105,10 @@ static void set_members(const struct sd_node *members, size_t nr)
 	for (size_t i = 0; i < nr; i++)
 		memset(sys->nodes[i].__rb, 0, sizeof(sys->nodes[i].__rb));
 	qsort(sys->nodes, nr, sizeof(*members), node_qsort_cmp);
-	sys->nr_nodes = (int)nr;
+	sys->nr_nodes = (int)MIN(nr, (size_t)SD_MAX_NODES);
+	for (int i = 0; i < sys->nr_nodes; i++)
+		announced[i] = sys->nodes[i].nr_vnodes;
+	weigh_members();
 }
 
 static void log_epoch(void)
@@ -245,6 +262,18 @@ bool sd_join_handler(const struct sd_node *joining, const struct sd_node *member
 		return false;
 	}
 
+	if (sys->ctime && !ci->ctime && joining->nr_vnodes &&
+	    ((ci->flags ^ sys->flags) & SD_CLUSTER_FLAG_AUTO_VNODES)) {
+		/* Sheepdog's rule: a new storing node follows the cluster's strategy */
+		sd_err("%s: join refused: vnodes strategy mismatch: cluster %s, node %s", name,
+		       sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES ? "auto" : "fixed",
+		       ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES ? "auto" : "fixed");
+		ci->ctime = sys->ctime;	/* with flags: tells the joiner why */
+		ci->flags = sys->flags;
+		ci->status = SD_STATUS_KILLED;
+		return false;
+	}
+
 	mine = build_cinfo(&len);
 	all = xcalloc(nr_members + 1, sizeof(*all));
 	memcpy(all, members, nr_members * sizeof(*all));
@@ -299,6 +328,13 @@ static void refused(const struct cluster_info *ci)
 			 "the cluster refused us: this store belongs to another cluster "
 			 "(ctime %016" PRIx64 ", the running cluster's is %016" PRIx64
 			 "); start on an empty store to join", sys->ctime, ci->ctime);
+	else if (ci->ctime && !sys->ctime &&
+		 ((ci->flags ^ sys->flags) & SD_CLUSTER_FLAG_AUTO_VNODES))
+		snprintf(why, sizeof(why), "the cluster refused us: %s",
+			 ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES ?
+			 "it weighs vnodes automatically (formatted without -V): start this "
+			 "node without -V" :
+			 "it has fixed vnodes (formatted with -V): start this node with -V N");
 	else
 		snprintf(why, sizeof(why),
 			 "the cluster refused us (protocol version); see its members' logs");
@@ -320,6 +356,7 @@ static int save_cluster_config(void)
 	cfg.copy_policy = sys->copy_policy;
 	cfg.block_size_shift = sys->block_size_shift;
 	cfg.version = STORE_CONFIG_VERSION;
+	cfg.space = sys->this_node.space;
 	return store_write_config(&cfg);
 }
 
@@ -359,17 +396,18 @@ struct epoch_sync {
 	uint32_t upto;
 };
 
-static void epoch_sync_fn(struct work *w)
+/* one pass over the epochs we lack; returns how many are still missing */
+static int fetch_missing_epochs(const struct epoch_sync *es, char *buf, size_t len)
 {
-	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
-	size_t len = sizeof(struct sd_node) * SD_MAX_NODES + sizeof(uint64_t);
-	char *buf = xmalloc(len);
 	struct sd_node probe;
+	int missing = 0;
 
 	for (uint32_t e = 1; e < es->upto; e++) {
+		bool got = false;
+
 		if (store_read_epoch(e, &probe, 1, NULL) != -ENOENT)
 			continue;	/* we have it (or it has many nodes: -E2BIG) */
-		for (int i = 0; i < es->nr; i++) {
+		for (int i = 0; i < es->nr && !got; i++) {
 			struct sd_req hdr = { 0 };
 			struct sd_rsp rsp;
 			uint64_t t;
@@ -386,10 +424,31 @@ static void epoch_sync_fn(struct work *w)
 				continue;
 			nr = (int)((rsp.data_length - sizeof(t)) / sizeof(struct sd_node));
 			memcpy(&t, buf + rsp.data_length - sizeof(t), sizeof(t));
-			store_write_epoch(e, (struct sd_node *)buf, nr, t);
-			break;
+			got = store_write_epoch(e, (struct sd_node *)buf, nr, t) == 0;
 		}
+		missing += !got;
 	}
+	return missing;
+}
+
+static void epoch_sync_fn(struct work *w)
+{
+	struct epoch_sync *es = container_of(w, struct epoch_sync, work);
+	size_t len = sizeof(struct sd_node) * SD_MAX_NODES + sizeof(uint64_t);
+	char *buf = xmalloc(len);
+	int missing = 0;
+
+	/* a few passes: a member busy restarting may not answer at once */
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass)
+			sleep(1);
+		missing = fetch_missing_epochs(es, buf, len);
+		if (!missing)
+			break;
+	}
+	if (missing)
+		sd_warn("%d epochs before %" PRIu32 " could not be fetched from any member",
+			missing, es->upto);
 	free(buf);
 }
 
@@ -420,7 +479,7 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		       size_t nr_members, const void *opaque)
 {
 	const struct cluster_info *ci = opaque;
-	bool self = node_is_local(joined);
+	bool self = node_is_local(joined), was_running = sys->status == SD_STATUS_OK;
 	char name[64];
 
 	node_id_to_str(&joined->nid, name, sizeof(name));
@@ -459,24 +518,27 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		}
 		update_ring();
 	}
-	if (self) {
+	if (self || (sys->status == SD_STATUS_OK && !was_running)) {
 		struct sd_node *others = xcalloc(nr_members ? nr_members : 1, sizeof(*others));
 		int n = 0;
 
 		for (size_t i = 0; i < nr_members; i++)
 			if (!node_is_local(&members[i]))
 				others[n++] = members[i];
-		if (n && sys->ctime) {
+		/*
+		 * We joined, or the cluster runs again after waiting for its
+		 * nodes: fetch the epochs we missed while away (in the background).
+		 */
+		if (n && sys->ctime && sys->status == SD_STATUS_OK)
+			sync_epochs_from(others, n);
+		if (self && n && sys->ctime)
 			vdi_sync_from(others, n, true, sheep_ready);
-			if (sys->status == SD_STATUS_OK)
-				sync_epochs_from(others, n);
-		} else {
+		else if (self)
 			sheep_ready();
-		}
 		free(others);
-	} else if (sys->status == SD_STATUS_OK) {
-		vdi_sync_from(joined, 1, false, NULL);
 	}
+	if (!self && sys->status == SD_STATUS_OK)
+		vdi_sync_from(joined, 1, false, NULL);
 }
 
 void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
@@ -498,35 +560,47 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 	}
 }
 
-/* a member changed its weight (or zone): a new ring, so a new epoch */
+/*
+ * A member announced a new weight, space or zone: when that changes a
+ * weight in use or a zone, a new ring, so a new epoch.
+ */
 void sd_update_node_handler(const struct sd_node *node)
 {
+	struct sd_node *before;
+	bool changed = false;
 	char name[64];
+	int i;
 
-	for (int i = 0; i < sys->nr_nodes; i++) {
-		struct sd_node *n = &sys->nodes[i];
-
-		if (node_cmp(n, node))
-			continue;
-		if (n->nr_vnodes == node->nr_vnodes && n->zone == node->zone) {
-			n->space = node->space;
-			return;
-		}
-		node_id_to_str(&node->nid, name, sizeof(name));
-		sd_info("%s now has %u vnodes, zone %" PRIu32, name, node->nr_vnodes, node->zone);
-		*n = *node;
-		memset(n->__rb, 0, sizeof(n->__rb));
-		if (node_is_local(node)) {
-			sys->this_node.nr_vnodes = node->nr_vnodes;
-			sys->this_node.zone = node->zone;
-		}
-		if (sys->status == SD_STATUS_OK) {
-			sys->epoch++;
-			log_epoch();
-			sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
-			update_ring();
-		}
+	for (i = 0; i < sys->nr_nodes; i++)
+		if (!node_cmp(&sys->nodes[i], node))
+			break;
+	if (i == sys->nr_nodes)
 		return;
+	before = xcalloc((size_t)sys->nr_nodes, sizeof(*before));
+	memcpy(before, sys->nodes, sizeof(*before) * (size_t)sys->nr_nodes);
+	announced[i] = node->nr_vnodes;
+	sys->nodes[i].space = node->space;
+	sys->nodes[i].zone = node->zone;
+	if (node_is_local(node)) {
+		sys->this_node.nr_vnodes = node->nr_vnodes;
+		sys->this_node.zone = node->zone;
+		sys->this_node.space = node->space;
+	}
+	weigh_members();
+	for (int j = 0; j < sys->nr_nodes; j++)
+		changed |= before[j].nr_vnodes != sys->nodes[j].nr_vnodes ||
+			   before[j].zone != sys->nodes[j].zone;
+	free(before);
+	if (!changed)
+		return;
+	node_id_to_str(&node->nid, name, sizeof(name));
+	sd_info("%s now has %u vnodes, zone %" PRIu32 ", space %" PRIu64, name,
+		sys->nodes[i].nr_vnodes, node->zone, node->space);
+	if (sys->status == SD_STATUS_OK) {
+		sys->epoch++;
+		log_epoch();
+		sd_info("epoch %" PRIu32 ", %d nodes", sys->epoch, sys->nr_nodes);
+		update_ring();
 	}
 }
 
@@ -540,24 +614,78 @@ static int announce_vnodes(uint16_t vnodes, uint64_t space)
 	return sys->cdrv->update_node(&n) < 0 ? SD_RES_CLUSTER_ERROR : SD_RES_SUCCESS;
 }
 
-/* REWEIGHT main phase, on every node: auto-weighted nodes follow their free space */
+/*
+ * REWEIGHT, on every node: measure the space again (free space plus what
+ * the store holds, as Sheepdog's md_get_size) on a worker, and announce it
+ * when it moved by 1% or more; in an auto cluster every member reweighs.
+ */
+struct reweight {
+	struct work work;
+	uint64_t space;
+};
+
+static uint64_t dir_used;
+
+static int add_usage(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (flag == FTW_F)
+		dir_used += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+static void reweight_fn(struct work *w)
+{
+	struct reweight *rw = container_of(w, struct reweight, work);
+	uint64_t size, avail;
+
+	if (store_stat(&size, &avail))
+		return;
+	dir_used = 0;	/* one reweight at a time: the main thread waits for done */
+	if (nftw(store_dir(), add_usage, 16, FTW_PHYS))
+		return;
+	rw->space = avail + dir_used;
+}
+
+static bool reweighing;
+
+static void reweight_done(struct work *w)
+{
+	struct reweight *rw = container_of(w, struct reweight, work);
+	uint64_t old = sys->this_node.space, new = rw->space;
+	struct store_config cfg;
+
+	reweighing = false;
+	if (new && (!old || (double)(new > old ? new - old : old - new) / (double)old >= 0.01)) {
+		sd_info("reweight: space %" PRIu64 " -> %" PRIu64, old, new);
+		if (store_read_config(&cfg) == 0) {
+			cfg.space = new;
+			store_write_config(&cfg);
+		}
+		announce_vnodes(sys->this_node.nr_vnodes, new);
+	}
+	free(rw);
+}
+
 int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	uint64_t size, avail;
-	uint16_t v;
+	struct reweight *rw;
 
 	(void)req;
 	(void)rsp;
 	(void)data;
-	if (sys->vnodes_fixed || !sys->this_node.nr_vnodes || store_stat(&size, &avail))
-		return SD_RES_SUCCESS;
-	v = ring_auto_vnodes(avail);
-	if (v != sys->this_node.nr_vnodes)
-		announce_vnodes(v, avail);
+	if (!sys->this_node.nr_vnodes || reweighing)
+		return SD_RES_SUCCESS;	/* a gateway weighs nothing */
+	rw = xzalloc(sizeof(*rw));
+	rw->work.fn = reweight_fn;
+	rw->work.done = reweight_done;
+	reweighing = true;
+	queue_work(&rw->work);
 	return SD_RES_SUCCESS;
 }
 
-/* SET_VNODES, local: this node's weight, fixed from now on */
+/* SET_VNODES, local: this node's weight in a cluster of fixed vnodes */
 int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	uint32_t v;
@@ -570,7 +698,8 @@ int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		return SD_RES_INVALID_PARMS;
 	if (!sys->this_node.nr_vnodes)
 		return SD_RES_GATEWAY_MODE;
-	sys->vnodes_fixed = true;
+	if (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES)
+		return SD_RES_INVALID_VNODES_STRATEGY;
 	if (v == sys->this_node.nr_vnodes)
 		return SD_RES_SUCCESS;
 	return announce_vnodes((uint16_t)v, sys->this_node.space);
@@ -775,20 +904,31 @@ struct recovery_done_msg {
 	uint32_t __pad;
 };
 
+int group_notify_internal(uint8_t opcode, const void *data, uint32_t len)
+{
+	struct vdi_op_message *m;
+	int ret;
+
+	if (sizeof(*m) + len > SD_MAX_EVENT_BUF_SIZE)
+		return -EMSGSIZE;
+	m = xzalloc(sizeof(*m) + len);
+	m->req.proto_ver = SD_SHEEP_PROTO_VER;
+	m->req.opcode = opcode;
+	m->req.flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_INTERNAL;
+	m->req.data_length = len;
+	memcpy(m->data, data, len);
+	ret = sys->cdrv->notify(m, sizeof(*m) + len) < 0 ? -EIO : 0;
+	free(m);
+	return ret;
+}
+
 /* our recovery of epoch is complete: tell every member, in order */
 void group_notify_recovery_complete(uint32_t epoch)
 {
-	struct vdi_op_message *m = xzalloc(sizeof(*m) + sizeof(struct recovery_done_msg));
 	struct recovery_done_msg d = { .nid = sys->this_node.nid, .epoch = epoch };
 
-	m->req.proto_ver = SD_SHEEP_PROTO_VER;
-	m->req.opcode = SD_OP_COMPLETE_RECOVERY;
-	m->req.flags = SD_FLAG_CMD_WRITE | SD_FLAG_CMD_INTERNAL;
-	m->req.data_length = sizeof(d);
-	memcpy(m->data, &d, sizeof(d));
-	if (sys->cdrv->notify(m, sizeof(*m) + sizeof(d)) < 0)
+	if (group_notify_internal(SD_OP_COMPLETE_RECOVERY, &d, sizeof(d)))
 		sd_err("cannot announce the end of recovery of epoch %" PRIu32, epoch);
-	free(m);
 }
 
 int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data)
@@ -850,6 +990,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 		sd_err("format: cannot write config: %s", strerror(-ret));
 		return SD_RES_EIO;
 	}
+	weigh_members();
 	sys->epoch = 1;
 	log_epoch();
 	sys->status = SD_STATUS_OK;
@@ -874,6 +1015,36 @@ int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data
 	sd_info("cluster shutdown requested");
 	sheep_request_exit();
 	return SD_RES_SUCCESS;
+}
+
+/*
+ * A restart into a cluster of fixed vnodes without -V keeps the weight this
+ * node had (its -V, or dog node vnodes set) rather than the default, so no
+ * data moves (Sheepdog refuses such a start); -V given wins, logged.
+ */
+static void keep_own_vnodes(void)
+{
+	struct sd_node *nodes;
+	int nr;
+
+	if (!sys->ctime || (sys->flags & SD_CLUSTER_FLAG_AUTO_VNODES) ||
+	    !sys->this_node.nr_vnodes)
+		return;
+	nodes = latest_epoch_nodes(&nr);
+	for (int i = 0; i < nr; i++) {
+		if (node_cmp(&nodes[i], &sys->this_node) || !nodes[i].nr_vnodes ||
+		    nodes[i].nr_vnodes == sys->this_node.nr_vnodes)
+			continue;
+		if (sys->vnodes_fixed) {
+			sd_notice("-V %u replaces this node's %u vnodes of epoch %" PRIu32,
+				  sys->this_node.nr_vnodes, nodes[i].nr_vnodes, sys->epoch);
+		} else {
+			sd_info("keeping this node's %u vnodes of epoch %" PRIu32,
+				nodes[i].nr_vnodes, sys->epoch);
+			sys->this_node.nr_vnodes = nodes[i].nr_vnodes;
+		}
+	}
+	free(nodes);
 }
 
 int group_init(const char *driver_spec)
@@ -913,12 +1084,16 @@ int group_init(const char *driver_spec)
 	sys->copies = cfg.copies;
 	sys->copy_policy = cfg.copy_policy;
 	sys->flags = cfg.flags;
+	/* not formatted: our own vnodes strategy, which a format without -V expects */
+	if (!cfg.ctime && !sys->vnodes_fixed)
+		sys->flags |= SD_CLUSTER_FLAG_AUTO_VNODES;
 	sys->block_size_shift = cfg.block_size_shift ? cfg.block_size_shift :
 				SD_DEFAULT_BLOCK_SIZE_SHIFT;
 	memcpy(sys->store_name, cfg.store, sizeof(sys->store_name));
 	sys->store_name[sizeof(sys->store_name) - 1] = '\0';
 	sys->epoch = sys->ctime ? store_latest_epoch() : 0;
 	sys->status = SD_STATUS_WAIT;
+	keep_own_vnodes();
 	if (cfg.shutdown) {
 		cfg.shutdown = 0;
 		store_write_config(&cfg);

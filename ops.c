@@ -96,7 +96,9 @@ static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void
 		log->disable_recovery = recovery_disabled();
 		log->copy_policy = sys->copy_policy;
 		log->flags = sys->flags;
-		strncpy(log->drv_name, sys->cdrv->name, sizeof(log->drv_name) - 1);
+		/* the backend store, as the reference fills it (dog cluster info -v) */
+		memcpy(log->drv_name, sys->store_name,
+		       strnlen(sys->store_name, sizeof(log->drv_name) - 1));
 		memcpy(log->nodes, nodes, sizeof(*nodes) * (size_t)nr);
 		off += sz;
 	}
@@ -283,6 +285,7 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_DEL_VDI] = { "DEL_VDI", OP_CLUSTER, false, vdi_op_del, vdi_main_del },
 	[SD_OP_NOTIFY_VDI_ADD] = { "NOTIFY_VDI_ADD", OP_CLUSTER, false, NULL,
 				   cluster_notify_vdi_add },
+	[SD_OP_RECYCLE_VIDS] = { "RECYCLE_VIDS", OP_CLUSTER, false, NULL, vdi_main_recycle },
 	[SD_OP_GET_CLUSTER_DEFAULT] = { "GET_CLUSTER_DEFAULT", OP_LOCAL, true, NULL,
 					local_get_cluster_default },
 

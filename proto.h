@@ -70,6 +70,8 @@
 /* ours: the VDI lock table, and forced unlock (dog vdi lock list|unlock) */
 #define SD_OP_GET_VDI_LOCKS		0xD0
 #define SD_OP_FORCE_UNLOCK_VDI		0xD1
+/* ours, internal: free the vids of a wholly deleted family (format -R) */
+#define SD_OP_RECYCLE_VIDS		0xD8
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
 /* vdi check: an object's SHA-1, copy a replica from a peer, which oids are missing */
@@ -140,6 +142,7 @@
 #define SD_RES_VDI_NOT_EMPTY	0x92
 #define SD_RES_NOT_FOUND	0x93
 #define SD_RES_GATEWAY_MODE	0x97
+#define SD_RES_INVALID_VNODES_STRATEGY	0x98
 
 /* object ids */
 #define VDI_BIT			(UINT64_C(1) << 63)

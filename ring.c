@@ -21,13 +21,34 @@ static int vnode_cmp(const void *a, const void *b)
 	return x->node - y->node;
 }
 
-uint16_t ring_auto_vnodes(uint64_t space)
+/* a gateway (announced with 0 vnodes) weighs nothing, whatever its disk */
+static uint64_t weight_space(const struct sd_node *n)
 {
-	uint64_t v = space / RING_AUTO_VNODE_BYTES;
+	return n->nr_vnodes ? n->space : 0;
+}
 
-	if (v < RING_MIN_AUTO_VNODES)
-		return RING_MIN_AUTO_VNODES;
-	return v > 65535 ? 65535 : (uint16_t)v;
+void ring_auto_vnodes(struct sd_node *nodes, int nr)
+{
+	uint64_t sum = 0, avg;
+	int weighed = 0;
+
+	for (int i = 0; i < nr; i++) {
+		sum += weight_space(&nodes[i]);
+		weighed += weight_space(&nodes[i]) > 0;
+	}
+	if (!weighed)
+		return;
+	avg = sum / (uint64_t)weighed;
+	for (int i = 0; i < nr; i++) {
+		/* in float, as Sheepdog computes it, rounded half to even (rintf) */
+		float x = SD_DEFAULT_VNODES * ((float)weight_space(&nodes[i]) / (float)avg);
+		uint32_t v = x >= 65535.0f ? 65535 : (uint32_t)x;
+		float frac = x - (float)v;
+
+		if (v < 65535 && (frac > 0.5f || (frac == 0.5f && (v & 1))))
+			v++;
+		nodes[i].nr_vnodes = (uint16_t)v;
+	}
 }
 
 struct ring *ring_build(const struct sd_node *nodes, int nr_nodes, uint32_t epoch)

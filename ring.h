@@ -31,13 +31,12 @@ void ring_free(struct ring *r);
 /* the nodes (indexes into r->nodes) holding oid: min(copies, zones) of them */
 int ring_pick_nodes(const struct ring *r, uint64_t oid, int copies, int *out);
 /*
- * The vnodes a node announces when -V is not given: one per 256 MiB of free
- * space, so shares follow capacity; at least RING_MIN_AUTO_VNODES so a tiny
- * disk still takes part.  Shares within 10% of each other need a few
- * hundred vnodes per node (128 leave more), which disks of 64 GiB and up get.
+ * Auto vnodes (a cluster formatted without -V), Sheepdog's weighing: each
+ * node with space gets SD_DEFAULT_VNODES x its space / the average space of
+ * those nodes, rounded (128 each on equal disks; 2, 4 and 8 GB get 55, 110
+ * and 219); a node announced with 0 vnodes (a gateway) or no space gets 0.
+ * Rewrites nodes[].nr_vnodes in place.
  */
-#define RING_AUTO_VNODE_BYTES	(256ULL << 20)
-#define RING_MIN_AUTO_VNODES	64
-uint16_t ring_auto_vnodes(uint64_t space);
+void ring_auto_vnodes(struct sd_node *nodes, int nr);
 
 #endif

@@ -12,7 +12,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "daemon.h"
 #include "event.h"
 #include "journal.h"
 #include "net.h"
@@ -40,14 +40,12 @@
 
 int dog_main(int argc, char **argv);
 
-static int ready_fd = -1;	/* write end of the daemonize pipe */
-static bool pidfile_written;
-static char pidfile[PATH_MAX * 2];
 static char sock_path[PATH_MAX + 16];
 
 static const struct option long_options[] = {
 	{ "bindaddr", required_argument, NULL, 'b' },
 	{ "cluster", required_argument, NULL, 'c' },
+	{ "debug", no_argument, NULL, 'd' },
 	{ "directio", no_argument, NULL, 'D' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "gateway", no_argument, NULL, 'g' },
@@ -79,7 +77,9 @@ static void usage(int status)
 		"Sheepdog protocol.  Run as 'dog' (or 'sheep dog ...') for the admin CLI.\n\n"
 		"Options:\n"
 		"  -b, --bindaddr IP       listen on IP only (default: all addresses)\n"
-		"  -c, --cluster DRIVER    cluster driver and options, e.g. local[:DIR]\n"
+		"  -c, --cluster DRIVER    local[:DIR] (default DIR /tmp/sheep-local) or\n"
+		"                          zookeeper:HOST:PORT[,HOST:PORT...][,timeout=10s]\n"
+		"  -d, --debug             log level debug (older Sheepdog's switch)\n"
 		"  -D, --directio          accepted for Sheepdog's scripts: writes of 1 MiB and\n"
 		"                          more always bypass the page cache (O_DIRECT)\n"
 		"  -f, --foreground        do not daemonize\n"
@@ -96,91 +96,45 @@ static void usage(int status)
 		"  -P, --pidfile FILE      write the pid to FILE\n"
 		"  -R, --recovery max=N,interval=MS  recover at most N objects per MS ms\n"
 		"  -v, --version           print the version and the cluster drivers\n"
-		"  -V, --vnodes N          fixed number of virtual nodes (1-65535); default:\n"
-		"                          one per 256 MiB of free space, at least %d\n"
+		"  -V, --vnodes N          this node's vnodes (1-65535) in a cluster formatted\n"
+		"                          with -V (default %d); else %d x its space / the\n"
+		"                          nodes' average space\n"
 		"  -w, --wq-threads N      worker threads for disk IO (default %d)\n"
 		"  -y, --myaddr IP         address advertised to other sheep\n"
 		"  -z, --zone N            zone id (failure domain; default from the address)\n",
-		SD_LISTEN_PORT, RING_MIN_AUTO_VNODES, DEFAULT_WORKERS);
+		SD_LISTEN_PORT, SD_DEFAULT_VNODES, SD_DEFAULT_VNODES, DEFAULT_WORKERS);
 	exit(status);
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fputs("sheep: ", stderr);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* after daemonizing, the launcher waiting for us prints it */
+	if (daemon_ready_fd() >= 0)
+		sheep_startup_failed(msg);
+	else
+		fprintf(stderr, "sheep: %s\n", msg);
+	daemon_remove_pidfile();
+	exit(1);
+}
+
+/* a bad option value: Sheepdog's words, no prefix, exit 1 */
+static void bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bad_option(const char *fmt, ...)
+{
+	va_list ap;
+
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (pidfile_written)
-		unlink(pidfile);
 	exit(1);
-}
-
-static void write_pidfile(void)
-{
-	FILE *f;
-
-	if (!pidfile[0])
-		return;
-	f = fopen(pidfile, "w");
-	if (f) {
-		fprintf(f, "%d\n", getpid());
-		fclose(f);
-		pidfile_written = true;
-	} else {
-		sd_err("cannot write pidfile %s: %m", pidfile);
-	}
-}
-
-/*
- * ready_fd is answered once, by the main thread (joined, or the start
- * failed) or handed to a new image by sheep_restart, which the zookeeper
- * driver's freeze watch may call from its own thread: ready_lock keeps the
- * three apart (a restart holds it into exec), and a restart after a failed
- * start exits instead, its launcher already gone.
- */
-static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool start_failed;
-
-/* called by group.c once we are a member: the parent may return now */
-void sheep_ready(void)
-{
-	pthread_mutex_lock(&ready_lock);
-	if (ready_fd >= 0) {
-		char ok = 'R';
-
-		(void)!write(ready_fd, &ok, 1);
-		close(ready_fd);
-		ready_fd = -1;
-	}
-	pthread_mutex_unlock(&ready_lock);
-}
-
-/* startup failed after daemonizing: the launcher prints why and exits 1 */
-void sheep_startup_failed(const char *why)
-{
-	pthread_mutex_lock(&ready_lock);
-	start_failed = true;
-	if (ready_fd >= 0) {
-		char buf[512];
-		int n = snprintf(buf, sizeof(buf), "E%s", why);
-
-		(void)!write(ready_fd, buf, (size_t)MIN(n, (int)sizeof(buf) - 1));
-		close(ready_fd);
-		ready_fd = -1;
-	} else {
-		fprintf(stderr, "sheep: %s\n", why);
-	}
-	pthread_mutex_unlock(&ready_lock);
-}
-
-void sheep_request_exit(void)
-{
-	__atomic_store_n(&sys->exiting, true, __ATOMIC_SEQ_CST);	/* see work_outstanding_add */
 }
 
 static void check_exit(void)
@@ -347,6 +301,26 @@ static void make_dir(const char *dir, const char *what, char *out, size_t len)
 	snprintf(out, len, "%s", abs);
 }
 
+/*
+ * The space this node weighs with (auto vnodes): the free space of its
+ * store when it first started, kept in the config as Sheepdog keeps it, so a
+ * restart weighs the same; dog cluster reweight measures it again.
+ */
+static uint64_t node_space(void)
+{
+	struct store_config cfg;
+	uint64_t size, avail;
+
+	if (store_read_config(&cfg) == 0 && cfg.space)
+		return cfg.space;
+	if (store_stat(&size, &avail))
+		return 0;
+	cfg.space = avail;
+	if (store_write_config(&cfg))
+		sd_err("cannot keep the node's space in the config: %m");
+	return avail;
+}
+
 static int store_lock_fd = -1;
 
 static void lock_store_dir(const char *dir)
@@ -393,7 +367,7 @@ static void daemonize(void)
 		_exit(1);
 	}
 	close(pfd[0]);
-	ready_fd = pfd[1];
+	daemon_set_ready_fd(pfd[1]);
 	setsid();
 }
 
@@ -410,37 +384,6 @@ static void detach_stdio(void)
 		close(fd);
 }
 
-static char **saved_argv;
-
-/*
- * Start over as a new member: the cluster has gone on without us (our
- * coordination session expired).  exec drops every thread, connection and
- * lock at once, so nothing more is served under the old membership; the
- * new image joins as a new incarnation and recovers like any rejoining node.
- */
-void sheep_restart(const char *why)
-{
-	char fd[16];
-
-	pthread_mutex_lock(&ready_lock);	/* held into exec; a second restart waits here */
-	if (start_failed) {
-		sd_err("%s; not restarting: the start has failed", why);
-		if (pidfile_written)
-			unlink(pidfile);
-		_exit(1);
-	}
-	sd_err("%s; restarting to rejoin the cluster", why);
-	setenv("SHEEP_REEXEC", "1", 1);
-	/* not joined yet: the launcher still waits; the new image answers it */
-	if (ready_fd >= 0) {
-		snprintf(fd, sizeof(fd), "%d", ready_fd);
-		setenv("SHEEP_READY_FD", fd, 1);
-	}
-	execv("/proc/self/exe", saved_argv);
-	sd_err("cannot restart: %m");
-	_exit(1);
-}
-
 static int sheep_main(int argc, char **argv)
 {
 	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp", *jdir;
@@ -449,7 +392,7 @@ static int sheep_main(int argc, char **argv)
 	int rec_max = 0, rec_ms = 0;
 	uint64_t v, vnodes = 0, zone = 0;	/* vnodes 0: auto, by free space */
 	char logdir[PATH_MAX] = "", logpath[PATH_MAX + 16], abspath[PATH_MAX], piddir[PATH_MAX];
-	char pidarg[PATH_MAX];
+	char pidarg[PATH_MAX], pidpath[PATH_MAX * 2];
 	struct node_id *nid = &sys->this_node.nid;
 	int opt;
 
@@ -464,7 +407,7 @@ static int sheep_main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-	while ((opt = getopt_long(argc, argv, "b:c:Dfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
+	while ((opt = getopt_long(argc, argv, "b:c:dDfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
@@ -472,6 +415,9 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'c':
 			cluster = optarg;
+			break;
+		case 'd':
+			level = SDLOG_DEBUG;
 			break;
 		case 'D':
 			break;	/* Sheepdog's O_DIRECT switch: big writes always are (store.c) */
@@ -500,7 +446,7 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'p':
 			if (parse_uint(optarg, 65535, &v) || !v)
-				die("invalid port '%s' (1-65535)", optarg);
+				bad_option("Invalid port number '%s'", optarg);
 			port = (int)v;
 			break;
 		case 'P':
@@ -508,7 +454,8 @@ static int sheep_main(int argc, char **argv)
 			if (!realpath(dirname(pidarg), piddir))
 				die("invalid pidfile path '%s'", optarg);
 			snprintf(pidarg, sizeof(pidarg), "%s", optarg);
-			snprintf(pidfile, sizeof(pidfile), "%s/%s", piddir, basename(pidarg));
+			snprintf(pidpath, sizeof(pidpath), "%s/%s", piddir, basename(pidarg));
+			daemon_set_pidfile(pidpath);
 			break;
 		case 'R':
 			parse_recovery(optarg, &rec_max, &rec_ms);
@@ -522,7 +469,8 @@ static int sheep_main(int argc, char **argv)
 		}
 		case 'V':
 			if (parse_uint(optarg, 65535, &vnodes) || !vnodes)
-				die("invalid number of vnodes '%s' (1-65535)", optarg);
+				bad_option("Invalid number of vnodes '%s': must be an integer between "
+					   "1 and 65535", optarg);
 			break;
 		case 'w':
 			if (!strncmp(optarg, "io=", 3))
@@ -536,7 +484,8 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'z':
 			if (parse_uint(optarg, UINT32_MAX, &zone))
-				die("invalid zone '%s' (0-%" PRIu32 ")", optarg, UINT32_MAX);
+				bad_option("Invalid zone id '%s': must be an integer between 0 and "
+					   "%" PRIu32, optarg, UINT32_MAX);
 			zone_set = true;
 			break;
 		default:
@@ -548,7 +497,7 @@ static int sheep_main(int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument '%s'", argv[optind]);
 	if (gateway && vnodes)
-		die("--gateway and --vnodes exclude each other");
+		bad_option("Options '-g' and '-V' can not be both specified");
 
 	make_dir(dir, "", abspath, sizeof(abspath));
 	dir = abspath;
@@ -569,26 +518,25 @@ static int sheep_main(int argc, char **argv)
 	nid->port = (uint16_t)port;
 	if (nid->io_port == 0 && nid->io_addr[15])
 		nid->io_port = (uint16_t)port;
-	sys->this_node.nr_vnodes = (uint16_t)vnodes;
 	if (!zone_set)
 		memcpy(&zone, nid->addr + 12, 4);	/* the reference's default */
 	sys->this_node.zone = (uint32_t)zone;
 
 	lock_store_dir(dir);
-	saved_argv = argv;
+	daemon_set_argv(argv);
 	/* a restart (sheep_restart) is already detached: stay this process */
 	if (getenv("SHEEP_REEXEC")) {
 		const char *fd = getenv("SHEEP_READY_FD");
 
 		if (fd)
-			ready_fd = atoi(fd);
+			daemon_set_ready_fd(atoi(fd));
 		unsetenv("SHEEP_REEXEC");
 		unsetenv("SHEEP_READY_FD");
 	} else if (!foreground) {
 		daemonize();
 	}
 	/* now, not only once joined: whoever started us can always stop us */
-	write_pidfile();
+	daemon_write_pidfile();
 
 	if (to_stdout) {
 		logfd = dup(1);
@@ -612,15 +560,13 @@ static int sheep_main(int argc, char **argv)
 		die("the journal in %s holds writes of another store (see the log)", jdir);
 	if (ret)
 		die("cannot initialize the store in %s: %s", dir, strerror(-ret));
-	{
-		uint64_t size, avail;
-
-		if (store_stat(&size, &avail) == 0)
-			sys->this_node.space = avail;
-		if (!gateway && !vnodes)
-			sys->this_node.nr_vnodes = ring_auto_vnodes(avail);
-		sys->vnodes_fixed = gateway || vnodes;
-	}
+	sys->this_node.nr_vnodes = gateway ? 0 : vnodes ? (uint16_t)vnodes : SD_DEFAULT_VNODES;
+	sys->vnodes_fixed = vnodes;
+	if (!gateway)
+		sys->this_node.space = node_space();
+	sd_debug("this node: %u vnodes%s, zone %" PRIu32 ", space %" PRIu64 " bytes",
+		 sys->this_node.nr_vnodes, vnodes ? " (-V)" : "", sys->this_node.zone,
+		 sys->this_node.space);
 	if (event_init() < 0 || init_signals() < 0)
 		die("cannot set up the event loop: %s", strerror(errno));
 	ret = work_init(workers);
@@ -654,8 +600,17 @@ static int sheep_main(int argc, char **argv)
 	}
 
 	ret = group_init(cluster);
-	if (ret)
-		die("cannot start the cluster driver '%s'", cluster);
+	if (ret) {
+		char names[256];
+
+		if (ret == -ENOENT)
+			die("cannot start the cluster driver '%s': no such driver (built in: %s)",
+			    cluster, cdrv_names(names, sizeof(names)));
+		die("cannot start the cluster driver '%s': %s (see %s)", cluster,
+		    ret == -ETIMEDOUT ? "no server answered" :
+		    ret == -EINVAL ? "invalid driver options" : strerror(-ret),
+		    to_stdout ? "the log" : logpath);
+	}
 	event_set_post_hook(check_exit);
 
 	if (!foreground && !to_stdout)
@@ -666,8 +621,7 @@ static int sheep_main(int argc, char **argv)
 	sys->cdrv->leave();
 	if (sock_path[0])
 		unlink(sock_path);
-	if (pidfile[0])
-		unlink(pidfile);
+	daemon_remove_pidfile();
 	return sys->status == SD_STATUS_KILLED && !sys->joined ? 1 : 0;
 }
 

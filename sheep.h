@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon.h"
 #include "proto.h"
 #include "util.h"
 #include "work.h"
@@ -37,7 +38,7 @@ struct system_info {
 	struct sd_node *nodes;		/* current members, sorted by node id */
 	int nr_nodes;
 
-	bool vnodes_fixed;		/* -V, -g or dog node vnodes set: no reweighting */
+	bool vnodes_fixed;		/* -V: unformatted, this node asks for fixed vnodes */
 	bool exiting;			/* graceful stop requested */
 };
 
@@ -81,14 +82,11 @@ size_t group_join_msg_size(void);
 size_t group_join_msg_len(const void *msg);
 bool group_join_msg_len_ok(size_t len);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
-void sheep_request_exit(void);
-void sheep_ready(void);		/* sheep.c: we joined; let the launcher return */
-void sheep_startup_failed(const char *why);
-/* leave everything and start again as a new member (never returns) */
-void sheep_restart(const char *why) __attribute__((noreturn));
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 void group_notify_recovery_complete(uint32_t epoch);
+/* an internal op (SD_FLAG_CMD_INTERNAL) through the total order: 0 or -errno */
+int group_notify_internal(uint8_t opcode, const void *data, uint32_t len);
 int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_recover_switch(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data);

@@ -7,7 +7,11 @@
  * break) and get a bit in the deleted bitmap.  The bitmaps and the state
  * table are written by the main thread (cluster main phases, startup) and by
  * the join-time sync worker, and read by workers (lookups, object sizes):
- * vdi_lock guards both.  Bits are only ever set, so merging views is a union.
+ * vdi_lock guards both.  Bits are only ever set, so merging views is a union,
+ * except in a cluster formatted with -R (RECYCLE_VID), as Sheepdog's: a new
+ * VDI takes the lowest free vid, lookups scan every vid, and once every VDI
+ * of a snapshot/clone family is deleted their inodes go and their vids are
+ * cleared everywhere in one cluster op (RECYCLE_VIDS), free for new VDIs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +43,18 @@ static bool test_bit(const uint8_t *map, uint32_t nr)
 static void set_bit(uint8_t *map, uint32_t nr)
 {
 	map[nr >> 3] |= (uint8_t)(1u << (nr & 7));
+}
+
+static void clear_bit(uint8_t *map, uint32_t nr)
+{
+	map[nr >> 3] &= (uint8_t)~(1u << (nr & 7));
+}
+
+#define RECYCLE_BATCH	8192	/* vids per RECYCLE_VIDS message (32 KiB) */
+
+static bool recycling(void)
+{
+	return sys->flags & SD_CLUSTER_FLAG_RECYCLE_VID;
 }
 
 static struct vdi_state *state_slot(uint32_t vid)
@@ -87,6 +103,7 @@ void vdi_mark_in_use(uint32_t vid, uint8_t copies, uint8_t bss, bool snapshot)
 
 	pthread_mutex_lock(&vdi_lock);
 	set_bit(in_use_bitmap, vid);
+	clear_bit(deleted_bitmap, vid);	/* a recycled vid lives again */
 	if ((states_nr + 1) * 2 > states_cap)
 		state_grow();
 	st = state_slot(vid);
@@ -220,31 +237,64 @@ static int parse_name(const struct request *req, char *name, char *tag)
 	return SD_RES_SUCCESS;
 }
 
+/* -R: every live vid, highest first (*nr of them) */
+static uint32_t *live_vids(uint32_t *nr)
+{
+	uint8_t *in_use = xmalloc(SD_VDI_BITMAP_SIZE), *del = xmalloc(SD_VDI_BITMAP_SIZE);
+	uint32_t *out = NULL, n = 0, cap = 0;
+
+	vdi_copy_bitmap(in_use, false);
+	vdi_copy_bitmap(del, true);
+	for (uint32_t byte = SD_VDI_BITMAP_SIZE; byte-- > 0;) {
+		if (!in_use[byte])
+			continue;
+		for (uint32_t vid = byte * 8 + 7; vid + 1 > byte * 8; vid--) {
+			if (!vid || !test_bit(in_use, vid) || test_bit(del, vid))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				out = xrealloc(out, sizeof(*out) * cap);
+			}
+			out[n++] = vid;
+		}
+	}
+	free(in_use);
+	free(del);
+	*nr = n;
+	return out;
+}
+
 /*
  * Find a VDI by name: the working VDI when neither tag nor snapid is given,
  * else the snapshot with that tag or id.  Scans the name's run of vids newest
- * first.  hdr (SD_INODE_HEADER_SIZE bytes) receives the inode header.
+ * first (-R: every live vid, highest first, as Sheepdog's full scan).  hdr
+ * (SD_INODE_HEADER_SIZE bytes) receives the inode header.
  */
 static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid_out,
 		    struct sd_inode *hdr)
 {
 	uint32_t start = sd_hash_vdi(name, strlen(name)), end = start, count = 0;
+	uint32_t *cand = NULL;
 	bool name_seen = false;
+	int ret = SD_RES_NO_VDI;
 
-	while (vid_in_use(end) && count < SD_NR_VDIS) {
-		end = next_vid(end);
-		count++;
+	if (recycling()) {
+		cand = live_vids(&count);
+	} else {
+		while (vid_in_use(end) && count < SD_NR_VDIS) {
+			end = next_vid(end);
+			count++;
+		}
 	}
 	/* walk the run [start, end) backwards: newest first */
 	for (uint32_t i = 0, vid = end; i < count; i++) {
-		int ret;
-
-		vid = prev_vid(vid);
+		vid = cand ? cand[i] : prev_vid(vid);
 		ret = gateway_read_obj(vid_to_vdi_oid(vid), hdr, SD_INODE_HEADER_SIZE, 0);
 		if (ret == SD_RES_NO_OBJ)
 			continue;
 		if (ret)
-			return ret;
+			goto out;
+		ret = SD_RES_NO_VDI;
 		if (strncmp(hdr->name, name, SD_MAX_VDI_LEN))
 			continue;
 		name_seen = true;
@@ -258,11 +308,13 @@ static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t
 			continue;
 		}
 		*vid_out = vid;
-		return SD_RES_SUCCESS;
+		ret = SD_RES_SUCCESS;
+		goto out;
 	}
-	if (name_seen && tag && tag[0])
-		return SD_RES_NO_TAG;
-	return SD_RES_NO_VDI;
+	ret = name_seen && tag && tag[0] ? SD_RES_NO_TAG : SD_RES_NO_VDI;
+out:
+	free(cand);
+	return ret;
 }
 
 /* the highest snap_id among the live VDIs named name (0: none) */
@@ -283,7 +335,7 @@ static uint32_t max_snap_id(const char *name)
 
 static int find_free_vid(uint32_t start, uint32_t *vid)
 {
-	uint32_t v = start ? start : 1;
+	uint32_t v = start && !recycling() ? start : 1;	/* -R: the lowest free vid */
 
 	for (uint32_t n = 0; n < SD_NR_VDIS; n++, v = next_vid(v)) {
 		if (!vid_in_use(v)) {
@@ -519,9 +571,10 @@ static bool vid_deleted(uint32_t vid)
 
 /*
  * The live (not deleted) VDIs of victim's family other than victim: the
- * only ones whose index can point at objects victim points at.
+ * only ones whose index can point at objects victim points at.  all: every
+ * VDI of the family with an inode, deleted or not, victim included.
  */
-static uint32_t *live_family(uint32_t victim, int *nr, int *ret)
+static uint32_t *family_of(uint32_t victim, bool all, int *nr, int *ret)
 {
 	struct sd_inode *hdr = xmalloc(SD_INODE_HEADER_SIZE);
 	uint32_t root, other, *out = NULL;
@@ -541,7 +594,7 @@ static uint32_t *live_family(uint32_t victim, int *nr, int *ret)
 			vid += 7;
 			continue;
 		}
-		if (vid == victim || !test_bit(bitmap, vid) || vid_deleted(vid))
+		if (!test_bit(bitmap, vid) || (!all && (vid == victim || vid_deleted(vid))))
 			continue;
 		*ret = family_root(vid, hdr, &other);
 		if (*ret == SD_RES_NO_OBJ) {
@@ -664,6 +717,41 @@ out:
 }
 
 /*
+ * -R: the vids of a family whose last VDI this delete was, found by the
+ * delete's worker phase; the sender's main phase hands them to every node
+ * (RECYCLE_VIDS).  Deletes run one at a time (the cluster block), so one
+ * slot is enough.  vdi_lock guards it.
+ */
+static uint32_t recycle_victim, *recycle_vids;
+static int recycle_nr;
+
+/* worker: the whole family of victim is deleted; drop its inodes, keep its vids to free */
+static void collect_family(uint32_t victim)
+{
+	int nr, ret;
+	uint32_t *vids = family_of(victim, true, &nr, &ret);
+
+	if (ret) {
+		sd_err("vid %06" PRIx32 ": cannot find its family to recycle: result %02x",
+		       victim, ret);
+		free(vids);
+		return;
+	}
+	for (int i = 0; i < nr; i++) {
+		int r = gateway_remove_obj(vid_to_vdi_oid(vids[i]));
+
+		if (r && r != SD_RES_NO_OBJ)
+			sd_err("vid %06" PRIx32 ": cannot remove its inode: result %02x", vids[i], r);
+	}
+	pthread_mutex_lock(&vdi_lock);
+	free(recycle_vids);
+	recycle_victim = victim;
+	recycle_vids = vids;
+	recycle_nr = nr;
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+/*
  * DEL_VDI.  An object is shared by every VDI of a snapshot/clone family
  * whose index points at it, so deleting a VDI removes only the objects that
  * it points at, that belong to it or to an already deleted VDI, and that no
@@ -689,7 +777,7 @@ int vdi_op_del(struct request *req)
 	inode = read_full_inode(vid, &ret);
 	if (!inode)
 		goto out;
-	family = live_family(vid, &nr, &ret);
+	family = family_of(vid, false, &nr, &ret);
 	if (ret)
 		goto out;
 	if (inode_is_hyper(inode)) {
@@ -736,6 +824,8 @@ clear_name:
 	sd_info("deleted vdi %s%s%s, vid %06" PRIx32 ", %" PRIu64 " objects removed", name,
 		tag[0] ? " tag " : "", tag, vid, removed);
 	req->rp.vdi.vdi_id = vid;
+	if (recycling() && !nr)
+		collect_family(vid);
 out:
 	free(family);
 	free(inode);
@@ -744,9 +834,56 @@ out:
 
 int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
+	uint32_t *vids = NULL;
+	int nr = 0;
+
 	(void)req;
 	(void)data;
 	vdi_mark_deleted(rsp->vdi.vdi_id);
+	if (!node_is_local(group_sender()))
+		return SD_RES_SUCCESS;
+	pthread_mutex_lock(&vdi_lock);
+	if (recycle_vids && recycle_victim == rsp->vdi.vdi_id) {
+		vids = recycle_vids;
+		nr = recycle_nr;
+		recycle_vids = NULL;
+	}
+	pthread_mutex_unlock(&vdi_lock);
+	/* the vids go free on every node at the same point of the total order */
+	for (int off = 0; off < nr; off += RECYCLE_BATCH) {
+		int n = MIN(nr - off, RECYCLE_BATCH);
+
+		if (group_notify_internal(SD_OP_RECYCLE_VIDS, vids + off,
+					  (uint32_t)(n * (int)sizeof(*vids))))
+			sd_err("cannot recycle %d vids", n);
+	}
+	free(vids);
+	return SD_RES_SUCCESS;
+}
+
+int vdi_main_recycle(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	uint32_t n = req->data_length / sizeof(uint32_t);
+
+	(void)rsp;
+	if (!(req->flags & SD_FLAG_CMD_INTERNAL) || req->data_length % sizeof(uint32_t))
+		return SD_RES_INVALID_PARMS;
+	pthread_mutex_lock(&vdi_lock);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t vid;
+		struct vdi_state *st;
+
+		memcpy(&vid, (const char *)data + i * sizeof(vid), sizeof(vid));
+		if (!vid || vid >= SD_NR_VDIS)
+			continue;
+		clear_bit(in_use_bitmap, vid);
+		clear_bit(deleted_bitmap, vid);
+		st = state_slot(vid);
+		if (st->vid)
+			st->deleted = true;
+	}
+	pthread_mutex_unlock(&vdi_lock);
+	sd_info("%" PRIu32 " vids of a deleted family are free again", n);
 	return SD_RES_SUCCESS;
 }
 

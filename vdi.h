@@ -58,5 +58,7 @@ void vdi_locks_import(const struct vdi_lock_entry *buf, int nr);
 /* main-phase handlers */
 int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+/* RECYCLE_VIDS (internal, format -R): the listed vids are free again */
+int vdi_main_recycle(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 
 #endif

@@ -6,11 +6,11 @@ TEST_PORT_OFFSET=20
 source "$(dirname "$0")/../lib.sh"
 
 # daemon flags
-expect_fail "sheep rejects a bad port" 1 "invalid port" "$SHEEP" -p 99999 "$T/x"
-expect_fail "sheep rejects port 0" 1 "invalid port" "$SHEEP" -p 0 "$T/x"
+expect_fail "sheep rejects a bad port" 1 "^Invalid port number '99999'$" "$SHEEP" -p 99999 "$T/x"
+expect_fail "sheep rejects port 0" 1 "^Invalid port number '0'$" "$SHEEP" -p 0 "$T/x"
 expect_fail "sheep rejects an unknown driver" 1 "cannot start the cluster driver|unknown cluster driver" \
 	"$SHEEP" -f -o -b 127.0.0.1 -p "$(port_of 9)" -c nosuchdriver "$T/x"
-expect_fail "sheep rejects a bad zone" 1 "invalid zone" "$SHEEP" -z abc "$T/x"
+expect_fail "sheep rejects a bad zone" 1 "^Invalid zone id 'abc': must be an integer between 0 and 4294967295$" "$SHEEP" -z abc "$T/x"
 expect_fail "sheep rejects a bad log level" 1 "invalid log level" "$SHEEP" -l level=loud "$T/x"
 expect_fail "sheep rejects an unknown option" 64 "Usage" "$SHEEP" --frobnicate "$T/x"
 expect_fail "sheep rejects two store dirs" 1 "unexpected argument" "$SHEEP" "$T/x" "$T/y"

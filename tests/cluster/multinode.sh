@@ -37,7 +37,8 @@ for i in 0 1 2; do
 done
 expect_fail "IO before format is refused on a member" 1 "Waiting for cluster to be formatted" \
 	dogp 2 vdi create early 1G
-check "format through node 1" dogp 1 cluster format -c 2
+# fixed vnodes (-V): the weights section below sets node 1's own
+check "format through node 1" dogp 1 cluster format -c 2 -V
 for i in 0 1 2; do
 	check "node $i: running at epoch 1" test "$(epoch_of $i)" = 1
 done

@@ -19,7 +19,7 @@ check "mount a 10 MiB tmpfs" mount -t tmpfs -o size=10m tmpfs "$MNT"
 # equal weights, so the small node is asked for about 2/3 of the objects
 check "node 0 starts" start_sheep 0 -V 128
 check "node 1 starts" start_sheep 1 -V 128
-check "format copies 2" dogp 0 cluster format -c 2
+check "format copies 2, fixed vnodes (-V)" dogp 0 cluster format -c 2 -V
 head -c $((40 << 20)) /dev/urandom >"$T/d.data"
 check "create d" dogp 0 vdi create d 40M
 check "write 40 MiB" dogp 0 vdi write d <"$T/d.data"

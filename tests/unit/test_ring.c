@@ -17,7 +17,7 @@ static void make_nodes(struct sd_node *n, int nr, int zones)
 		n[i].nid.addr[12] = 127;
 		n[i].nid.addr[15] = 1;
 		n[i].nid.port = (uint16_t)(7000 + i);
-		n[i].nr_vnodes = ring_auto_vnodes(128ULL << 30);	/* a 128 GiB disk */
+		n[i].nr_vnodes = 512;
 		n[i].zone = (uint32_t)(zones ? i % zones : i);
 	}
 }
@@ -147,10 +147,7 @@ TEST(weighting_by_vnodes)
 	struct ring *r;
 
 	make_nodes(n, 4, 0);
-	n[3].nr_vnodes = ring_auto_vnodes(256ULL << 30);	/* twice the space */
-	CHECK_EQ(n[3].nr_vnodes, 2 * n[0].nr_vnodes);
-	CHECK_EQ(ring_auto_vnodes(1 << 20), RING_MIN_AUTO_VNODES);	/* tiny disks */
-	CHECK_EQ(ring_auto_vnodes(UINT64_MAX), 65535);
+	n[3].nr_vnodes = 1024;	/* twice the weight */
 	r = ring_build(n, 4, 1);
 	counts(r, 1, cnt);
 	/* the big node gets about 2/5 of single-copy objects */
@@ -163,6 +160,38 @@ TEST(weighting_by_vnodes)
 	counts(r, 2, cnt);
 	CHECK_EQ(cnt[1], 0);
 	ring_free(r);
+}
+
+TEST(auto_vnodes_follow_space)
+{
+	struct sd_node n[4];
+
+	make_nodes(n, 4, 0);
+	for (int i = 0; i < 4; i++)
+		n[i].space = 100ULL << 30;
+	ring_auto_vnodes(n, 4);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(n[i].nr_vnodes, SD_DEFAULT_VNODES);	/* equal disks: 128 each */
+	/* 2, 4 and 8 GB: 128 x space / average, as Sheepdog's recalculate_vnodes */
+	make_nodes(n, 3, 0);
+	n[0].space = 2000000000ULL;
+	n[1].space = 4000000000ULL;
+	n[2].space = 8000000000ULL;
+	ring_auto_vnodes(n, 3);
+	CHECK_EQ(n[0].nr_vnodes, 55);
+	CHECK_EQ(n[1].nr_vnodes, 110);
+	CHECK_EQ(n[2].nr_vnodes, 219);
+	/* a gateway (announced 0) gets none and does not count in the average */
+	make_nodes(n, 3, 0);
+	n[0].space = n[1].space = n[2].space = 1ULL << 30;
+	n[2].nr_vnodes = 0;
+	ring_auto_vnodes(n, 3);
+	CHECK_EQ(n[0].nr_vnodes, 128);
+	CHECK_EQ(n[2].nr_vnodes, 0);
+	/* no space known anywhere: the announced weights stay */
+	make_nodes(n, 2, 0);
+	ring_auto_vnodes(n, 2);
+	CHECK_EQ(n[0].nr_vnodes, 512);
 }
 
 static int node_id_cmp_port(const struct sd_node *a, const struct sd_node *b)
@@ -213,4 +242,5 @@ TEST(minimal_movement_on_join_and_leave)
 }
 
 UNIT_MAIN(T(distinct_nodes_and_zones), T(deterministic_and_matches_reference_hashes),
-	  T(balance_within_10_percent), T(weighting_by_vnodes), T(minimal_movement_on_join_and_leave))
+	  T(balance_within_10_percent), T(weighting_by_vnodes), T(auto_vnodes_follow_space),
+	  T(minimal_movement_on_join_and_leave))

@@ -13,7 +13,7 @@ static struct cluster_driver *drivers;
 void cdrv_register(struct cluster_driver *drv)
 {
 	if (!drv->init || !drv->join || !drv->leave || !drv->notify || !drv->block ||
-	    !drv->unblock)
+	    !drv->unblock || !drv->update_node)
 		panic("cluster driver %s lacks a mandatory operation", drv->name);
 	drv->next = drivers;
 	drivers = drv;

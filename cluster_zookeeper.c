@@ -32,6 +32,7 @@
 #include "cluster.h"
 #include "event.h"
 #include "evlog.h"
+#include "net.h"
 #include "sheep.h"
 #include "util.h"
 
@@ -517,6 +518,7 @@ static struct cluster_driver cdrv_zookeeper = {
 	.block = evlog_block,
 	.unblock = evlog_unblock,
 	.update_node = evlog_update_node,
+	.get_local_addr = net_first_addr,
 };
 
 cdrv_register_driver(cdrv_zookeeper)

@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -221,6 +223,43 @@ int str_to_addr(const char *s, uint8_t addr[16])
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/*
+ * The address this machine is reached at when nothing names one: the first
+ * IPv4 address of an interface that is up and not loopback, else such an IPv6
+ * address outside fe80::/10 (as Sheepdog picks it).  -ENOENT if none.
+ */
+int net_first_addr(uint8_t addr[16])
+{
+	struct ifaddrs *all, *ifa;
+	int found = 0;
+
+	if (getifaddrs(&all))
+		return -errno;
+	for (int family = AF_INET; family && !found; family = family == AF_INET ? AF_INET6 : 0) {
+		for (ifa = all; ifa && !found; ifa = ifa->ifa_next) {
+			const struct sockaddr *sa = ifa->ifa_addr;
+
+			if (!sa || sa->sa_family != family || !(ifa->ifa_flags & IFF_UP) ||
+			    (ifa->ifa_flags & IFF_LOOPBACK))
+				continue;
+			memset(addr, 0, 16);
+			if (family == AF_INET) {
+				memcpy(addr + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+				found = 1;
+			} else {
+				const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+
+				if (a6[0] == 0xfe && (a6[1] & 0xc0) == 0x80)
+					continue;
+				memcpy(addr, a6, 16);
+				found = 1;
+			}
+		}
+	}
+	freeifaddrs(all);
+	return found ? 0 : -ENOENT;
 }
 
 static bool addr_is_v4(const uint8_t addr[16])

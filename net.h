@@ -32,6 +32,8 @@ int exec_req(int fd, struct sd_req *hdr, const void *wdata, struct sd_rsp *rsp,
 /* 16-byte sheepdog address <-> text; IPv4 is 12 zeros + 4 bytes */
 int str_to_addr(const char *s, uint8_t addr[16]);
 char *addr_to_str(const uint8_t addr[16], char *buf, size_t len);
+/* first address of an interface that is up and not loopback; -ENOENT if none */
+int net_first_addr(uint8_t addr[16]);
 char *node_id_to_str(const struct node_id *nid, char *buf, size_t len);
 bool node_id_eq(const struct node_id *a, const struct node_id *b);
 

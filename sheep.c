@@ -199,6 +199,22 @@ static void parse_ioaddr(const char *arg, struct node_id *nid)
 }
 
 /* "max=N,interval=MS": recover at most N objects per MS milliseconds */
+/*
+ * Neither -y nor one bind address names this node: its cluster driver says
+ * (local: 127.0.0.1; zookeeper: the first address of an interface that is up
+ * and not loopback, as Sheepdog's, so the guide's `sheep /store -c
+ * zookeeper:...` line works across machines).  Non-zero: no answer.
+ */
+static int default_addr(const char *cluster, uint8_t addr[16])
+{
+	char name[64];
+	const struct cluster_driver *drv;
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(cluster, ":"), cluster);
+	drv = cdrv_find(name);
+	return !drv || !drv->get_local_addr || drv->get_local_addr(addr);
+}
+
 static void parse_recovery(const char *arg, int *max, int *ms)
 {
 	char s[256], *tok, *save = NULL;
@@ -512,7 +528,7 @@ static int sheep_main(int argc, char **argv)
 	} else if (bindaddr && strcmp(bindaddr, "0.0.0.0") && strcmp(bindaddr, "::")) {
 		if (str_to_addr(bindaddr, nid->addr))
 			die("invalid bind address '%s'", bindaddr);
-	} else {
+	} else if (default_addr(cluster, nid->addr)) {
 		str_to_addr("127.0.0.1", nid->addr);
 	}
 	nid->port = (uint16_t)port;

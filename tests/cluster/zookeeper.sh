@@ -22,6 +22,16 @@ CLUSTER="zookeeper:127.0.0.1:$ZK_PORT,timeout=${TIMEOUT_S}s,id=t$$"
 export CLUSTER
 expect_fail "a bad timeout is refused" 1 "cannot start the cluster driver .*timeout=abc" \
 	"$SHEEP" -c "zookeeper:127.0.0.1:$ZK_PORT,timeout=abc" -p "$(port_of 9)" "$T/9"
+# the guide's line names no address (no -y, no -b): a zookeeper sheep advertises
+# the first address of an interface that is up and not loopback, as Sheepdog's
+# (127.0.0.1 would send other machines to themselves).  Only asked for, over
+# loopback: nothing is sent to that address.
+want=$(ip -o -4 addr show up scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }')
+"$SHEEP" -c "zookeeper:127.0.0.1:$ZK_PORT,timeout=${TIMEOUT_S}s,id=addr$$" -p "$(port_of 8)" \
+	-P "$T/8.pid" "$T/8" && PIDS+=("$(cat "$T/8.pid")")
+check "a sheep without -y advertises ${want:-127.0.0.1}" bash -c \
+	"'$DOG' node list -r -p $(port_of 8) | grep -q ' ${want:-127.0.0.1}:$(port_of 8) '"
+kill9_sheep 8
 for i in 0 1 2; do
 	check "node $i joins through ZooKeeper" start_sheep $i
 done

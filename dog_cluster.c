@@ -2,6 +2,7 @@
  * dog_cluster.c - `dog cluster ...` and `dog node ...`: format, info,
  * shutdown; node list and per-node capacity.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,13 +319,94 @@ static int cluster_recover(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/* "node recovery": the nodes still recovering, with their progress */
+/* a throttle operand as Sheepdog's dog takes it: decimal, 0 .. max */
+static bool parse_throttle_arg(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return !errno && !*end && *v <= max;
+}
+
+/* "node recovery set-throttle <max> <interval>": at most max objects per interval ms */
+static int node_recovery_set_throttle(int argc, char **argv)
+{
+	struct recovery_throttling t = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint64_t max, interval;
+
+	if (argc == 0)
+		return EXIT_USAGE;
+	if (argc == 1) {
+		dog_err("Invalid interval max (%s), interval ((null))", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (!parse_throttle_arg(argv[0], UINT32_MAX, &max)) {
+		dog_err("Invalid max (%s)", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (!parse_throttle_arg(argv[1], INT64_MAX, &interval)) {
+		dog_err("Invalid interval (%s)", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (!max != !interval) {
+		dog_err("Invalid interval max (%" PRIu64 "), interval (%" PRIu64 ")", max, interval);
+		return EXIT_USAGE;
+	}
+	t.max_exec_count = (uint32_t)max;
+	t.queue_work_interval = interval;
+	t.throttling = max && interval;
+	dog_init_req(&hdr, SD_OP_SET_RECOVERY);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(t);
+	if (dog_exec(&hdr, &t, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request");
+		return 255;	/* Sheepdog's dog returns -1 here */
+	}
+	return EXIT_SUCCESS;
+}
+
+/* "node recovery get-throttle": printed on stderr, as Sheepdog's dog logs it */
+static int node_recovery_get_throttle(void)
+{
+	struct recovery_throttling t = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_GET_RECOVERY);
+	hdr.data_length = sizeof(t);
+	if (dog_exec(&hdr, &t, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request");
+		return 255;
+	}
+	dog_err("max (%" PRIu32 "), interval (%" PRIu64 ")", t.max_exec_count,
+		t.queue_work_interval);
+	return EXIT_SUCCESS;
+}
+
+/*
+ * "node recovery [info]": the nodes still recovering, with their progress;
+ * "node recovery set-throttle|get-throttle": the node's recovery throttling
+ */
 static int node_recovery(int argc, char **argv)
 {
 	struct sd_node *nodes;
 	int nr, ret = EXIT_SUCCESS;
 
-	(void)argv;
+	if (argc > 0 && !strcmp(argv[0], "set-throttle"))
+		return node_recovery_set_throttle(argc - 1, argv + 1);
+	if (argc == 1 && !strcmp(argv[0], "get-throttle"))
+		return node_recovery_get_throttle();
+	if (argc == 1 && !strcmp(argv[0], "info"))
+		argc = 0;
 	if (argc > 0)
 		return EXIT_USAGE;
 	nr = dog_node_list(&nodes);
@@ -388,7 +470,9 @@ static const struct subcommand cluster_subs[] = {
 static const struct subcommand node_subs[] = {
 	{ "list", "", "r", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
-	{ "recovery", "", "r", "show the nodes still recovering", node_recovery },
+	{ "recovery", "[info|set-throttle <max> <interval>|get-throttle]", "r",
+	  "show the nodes still recovering, or set/get this node's recovery throttling",
+	  node_recovery },
 	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -3,14 +3,23 @@
  *
  * One row per opcode says how it runs (gateway, peer, local, cluster),
  * whether it is allowed before the cluster is formatted ("force"), and its
- * worker and main-thread handlers.  Opcodes not listed here are answered
- * with SD_RES_INVALID_PARMS, as the reference does for obsolete ones
- * (FLUSH_VDI among them: clients then fall back to direct mode).
+ * worker and main-thread handlers.  Every opcode the reference's sheep
+ * serves has a row: served as it serves it, or answered NO_SUPPORT for a
+ * feature we do not have, so that its dog says why.  FLUSH_VDI answers
+ * INVALID_PARMS as the reference's does: QEMU then switches to direct mode.
+ * Opcodes not listed (unassigned, or without a handler in the reference
+ * either) are answered with SD_RES_INVALID_PARMS by request.c.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cluster.h"
 #include "gateway.h"
@@ -219,15 +228,235 @@ static int local_stat_recovery(const struct sd_req *req, struct sd_rsp *rsp, voi
 	if (req->data_length < sizeof(st))
 		return SD_RES_BUFFER_SMALL;
 	recovery_get_state(&st, reason, sizeof(reason));
-	memcpy(data, &st, sizeof(st));
-	rsp->data_length = sizeof(st);
 	/* ours: why recovery stopped, after the reference's 24 bytes */
 	if (req->data_length >= sizeof(st) + sizeof(reason)) {
 		memcpy((char *)data + sizeof(st), reason, sizeof(reason));
-		rsp->data_length += sizeof(reason);
+		rsp->data_length = sizeof(st) + sizeof(reason);
+	} else {
+		/* the reference's states end at 2; its dog -P gives up on others */
+		if (st.state == RECOVERY_STOPPED)
+			st.state = RECOVERY_OBJECTS;
+		rsp->data_length = sizeof(st);
 	}
+	memcpy(data, &st, sizeof(st));
 	return SD_RES_SUCCESS;
 }
+
+/* CLUSTER_INFO: Sheepdog's dog reads it before format and vdi create */
+static int local_cluster_info(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct cluster_info *ci = data;
+	size_t len = sizeof(*ci) + sizeof(struct sd_node) * (size_t)sys->nr_nodes;
+
+	if (req->data_length < len)
+		return SD_RES_BUFFER_SMALL;
+	memset(ci, 0, sizeof(*ci));
+	ci->proto_ver = SD_SHEEP_PROTO_VER;
+	ci->disable_recovery = recovery_disabled();
+	ci->nr_nodes = (int16_t)sys->nr_nodes;
+	ci->epoch = sys->epoch;
+	ci->ctime = sys->ctime;
+	/* the vnodes strategy bit is this node's own (-V fixes it), as the reference's */
+	ci->flags = (uint16_t)((sys->flags & ~SD_CLUSTER_FLAG_AUTO_VNODES) |
+			       (sys->vnodes_fixed ? 0 : SD_CLUSTER_FLAG_AUTO_VNODES));
+	ci->nr_copies = sys->copies;
+	ci->copy_policy = sys->copy_policy;
+	ci->status = sys->status;
+	ci->block_size_shift = sys->block_size_shift;
+	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
+	memcpy(ci->nodes, sys->nodes, sizeof(struct sd_node) * (size_t)sys->nr_nodes);
+	rsp->data_length = (uint32_t)len;
+	return SD_RES_SUCCESS;
+}
+
+static int local_get_recovery(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct recovery_throttling t = { 0 };
+
+	if (req->data_length < sizeof(t))
+		return SD_RES_BUFFER_SMALL;
+	recovery_get_throttle(&t.max_exec_count, &t.queue_work_interval);
+	t.throttling = t.max_exec_count && t.queue_work_interval;
+	memcpy(data, &t, sizeof(t));
+	rsp->data_length = sizeof(t);
+	return SD_RES_SUCCESS;
+}
+
+/* SET_RECOVERY: this node's throttling, as -R max=N,interval=MS sets it at start */
+static int local_set_recovery(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct recovery_throttling t;
+
+	if (req->data_length < sizeof(t) || !(req->flags & SD_FLAG_CMD_WRITE))
+		return SD_RES_INVALID_PARMS;
+	memcpy(&t, data, sizeof(t));
+	recovery_set_throttle(t.max_exec_count, t.queue_work_interval);
+	sd_info("recovery throttling: at most %" PRIu32 " objects per %" PRIu64 " ms%s",
+		t.max_exec_count, t.queue_work_interval,
+		t.max_exec_count && t.queue_work_interval ? "" : " (off)");
+	rsp->data_length = 0;
+	return SD_RES_SUCCESS;
+}
+
+/* bytes the object files under dir take on disk */
+static uint64_t dir_used_bytes(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t used = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		used += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(d);
+	return used;
+}
+
+/* MD_INFO: our one object directory, as the reference's md shows a single disk */
+static int local_md_info(struct request *req)
+{
+	struct sd_md_info *info = req->data;
+	struct md_info *disk = &info->disk[0];
+	struct statvfs vs;
+
+	if (req->rq.data_length < sizeof(*info))
+		return SD_RES_BUFFER_SMALL;
+	memset(info, 0, sizeof(*info));
+	snprintf(disk->path, sizeof(disk->path), "%s/obj", store_dir());
+	if (statvfs(disk->path, &vs) < 0)
+		return SD_RES_EIO;
+	disk->free = (uint64_t)vs.f_bavail * vs.f_frsize;
+	disk->used = dir_used_bytes(disk->path);
+	info->nr = 1;
+	req->rp.data_length = sizeof(*info);
+	return SD_RES_SUCCESS;
+}
+
+/* OIDS_EXIST: NO_OBJ with the oids this node lacks, in the request's order */
+static int local_oids_exist(struct request *req)
+{
+	uint64_t *oids = req->data;
+	uint32_t n = req->rq.data_length / sizeof(*oids), missing = 0;
+
+	if (!(req->rq.flags & SD_FLAG_CMD_WRITE))
+		n = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (!sys->this_node.nr_vnodes || !store_exists(oids[i]))
+			oids[missing++] = oids[i];
+	req->rp.data_length = missing * (uint32_t)sizeof(*oids);
+	return missing ? SD_RES_NO_OBJ : SD_RES_SUCCESS;
+}
+
+static void fill_vdi_state(struct sd_vdi_state *vs, const struct vdi_state *st,
+			   const struct vdi_lock_entry *locks, int nr_locks)
+{
+	memset(vs, 0, sizeof(*vs));
+	vs->vid = st->vid;
+	vs->nr_copies = st->copies;
+	vs->snapshot = st->snapshot;
+	vs->deleted = st->deleted;
+	vs->block_size_shift = st->block_size_shift;
+	vs->lock_state = LOCK_STATE_UNLOCKED;
+	for (int i = 0; i < nr_locks; i++) {
+		if (locks[i].vid != st->vid)
+			continue;
+		if (locks[i].type != LOCK_TYPE_SHARED) {
+			vs->lock_state = LOCK_STATE_LOCKED;
+			vs->lock_owner = locks[i].owner;
+		} else if (vs->nr_participants < SD_MAX_COPIES) {
+			/* we keep no modified/invalidated state: every holder shares */
+			vs->lock_state = LOCK_STATE_SHARED;
+			vs->participants_state[vs->nr_participants] = SHARED_LOCK_STATE_SHARED;
+			vs->participants[vs->nr_participants++] = locks[i].owner;
+		}
+	}
+}
+
+/* GET_VDI_COPIES: every VDI this node knows, with its copies and its lock */
+static int local_get_vdi_copies(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	uint8_t *in_use = xmalloc(SD_VDI_BITMAP_SIZE);
+	struct vdi_lock_entry *locks = xcalloc(SD_MAX_NODES, sizeof(*locks));
+	uint32_t max = req->data_length / sizeof(struct sd_vdi_state), n = 0;
+	int nr_locks = vdi_locks_export(locks, SD_MAX_NODES), ret = SD_RES_SUCCESS;
+
+	vdi_copy_bitmap(in_use, false);
+	for (uint32_t byte = 0; byte < SD_VDI_BITMAP_SIZE; byte++) {
+		for (uint32_t bit = 0; in_use[byte] && bit < 8; bit++) {
+			struct vdi_state st;
+
+			if (!(in_use[byte] >> bit & 1) || !vdi_get_state(byte * 8 + bit, &st))
+				continue;
+			if (n == max) {
+				ret = SD_RES_BUFFER_SMALL;
+				goto out;
+			}
+			fill_vdi_state((struct sd_vdi_state *)data + n++, &st, locks, nr_locks);
+		}
+	}
+out:
+	rsp->data_length = ret == SD_RES_SUCCESS ? n * (uint32_t)sizeof(struct sd_vdi_state) : 0;
+	free(in_use);
+	free(locks);
+	return ret;
+}
+
+/* NOTIFY_VDI_ADD (Sheepdog's `cluster snapshot load`): record a VDI, on every node */
+static int cluster_notify_vdi_add(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct vdi_state st;
+	uint8_t bss = req->vdi_state.block_size_shift ? req->vdi_state.block_size_shift :
+		      sys->block_size_shift;
+	uint32_t old = req->vdi_state.old_vid;
+
+	(void)rsp;
+	(void)data;
+	if (!req->vdi_state.new_vid || req->vdi_state.new_vid >= SD_NR_VDIS || old >= SD_NR_VDIS)
+		return SD_RES_INVALID_PARMS;
+	if (old)	/* the previous working VDI becomes a snapshot */
+		vdi_mark_in_use(old, vdi_get_state(old, &st) ? st.copies : req->vdi_state.copies,
+				vdi_get_state(old, &st) ? st.block_size_shift : bss, true);
+	vdi_mark_in_use(req->vdi_state.new_vid,
+			req->vdi_state.copies ? req->vdi_state.copies : sys->copies, bss, false);
+	return SD_RES_SUCCESS;
+}
+
+/* the reference does nothing for these either: its object cache is gone */
+static int local_nothing_to_do(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)req;
+	(void)data;
+	rsp->data_length = 0;
+	return SD_RES_SUCCESS;
+}
+
+/* obsolete: the reference answers so, and QEMU then stops sending it */
+static int local_flush_vdi(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)req;
+	(void)rsp;
+	(void)data;
+	return SD_RES_INVALID_PARMS;
+}
+
+/* a feature of the reference's sheep that ours does not have */
+static int not_supported(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)data;
+	sd_debug("op %02x: not supported", req->opcode);
+	rsp->data_length = 0;
+	return SD_RES_NO_SUPPORT;
+}
+
+/* the name without "SD_OP_" */
+#define NO_SUPPORT(op)	[op] = { #op + 6, OP_LOCAL, true, NULL, not_supported }
 
 static const struct sd_op_template ops[256] = {
 	/* client object IO */
@@ -284,6 +513,40 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_REWEIGHT] = { "REWEIGHT", OP_CLUSTER, false, NULL, group_main_reweight },
 	[SD_OP_SET_VNODES] = { "SET_VNODES", OP_LOCAL, true, NULL, group_set_vnodes },
 	[SD_OP_GET_VNODES] = { "GET_VNODES", OP_LOCAL, true, NULL, local_get_vnodes },
+	[SD_OP_CLUSTER_INFO] = { "CLUSTER_INFO", OP_LOCAL, true, NULL, local_cluster_info },
+	[SD_OP_GET_RECOVERY] = { "GET_RECOVERY", OP_LOCAL, true, NULL, local_get_recovery },
+	[SD_OP_SET_RECOVERY] = { "SET_RECOVERY", OP_LOCAL, true, NULL, local_set_recovery },
+	[SD_OP_MD_INFO] = { "MD_INFO", OP_LOCAL, false, local_md_info, NULL },
+	[SD_OP_OIDS_EXIST] = { "OIDS_EXIST", OP_LOCAL, true, local_oids_exist, NULL },
+	[SD_OP_GET_VDI_COPIES] = { "GET_VDI_COPIES", OP_LOCAL, true, NULL, local_get_vdi_copies },
+	[SD_OP_NOTIFY_VDI_ADD] = { "NOTIFY_VDI_ADD", OP_CLUSTER, true, NULL,
+				   cluster_notify_vdi_add },
+	[SD_OP_NOTIFY_VDI_DEL] = { "NOTIFY_VDI_DEL", OP_LOCAL, true, NULL, local_nothing_to_do },
+	[SD_OP_FLUSH_DEL_CACHE] = { "FLUSH_DEL_CACHE", OP_LOCAL, false, NULL,
+				    local_nothing_to_do },
+	[SD_OP_DELETE_CACHE] = { "DELETE_CACHE", OP_LOCAL, false, NULL, local_nothing_to_do },
+	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
+
+	/* the reference's features we do not have: its dog prints the reason */
+	NO_SUPPORT(SD_OP_FORCE_RECOVER),	/* cluster recover force */
+	NO_SUPPORT(SD_OP_CLEANUP),
+	NO_SUPPORT(SD_OP_TRACE_STATUS),		/* dog trace */
+	NO_SUPPORT(SD_OP_TRACE_READ_BUF),
+	NO_SUPPORT(SD_OP_TRACE_ENABLE),
+	NO_SUPPORT(SD_OP_TRACE_DISABLE),
+	NO_SUPPORT(SD_OP_MD_PLUG),		/* node md plug|unplug: one store directory */
+	NO_SUPPORT(SD_OP_MD_UNPLUG),
+	NO_SUPPORT(SD_OP_GET_HASH),		/* vdi check, cluster check */
+	NO_SUPPORT(SD_OP_STAT),			/* node stat */
+	NO_SUPPORT(SD_OP_NFS_CREATE),
+	NO_SUPPORT(SD_OP_NFS_DELETE),
+	NO_SUPPORT(SD_OP_ALTER_CLUSTER_COPY),	/* cluster alter-copy */
+	NO_SUPPORT(SD_OP_ALTER_VDI_COPY),	/* vdi alter-copy */
+	NO_SUPPORT(SD_OP_DECREF_OBJ),		/* generational refcounts */
+	NO_SUPPORT(SD_OP_DECREF_PEER),
+	NO_SUPPORT(SD_OP_REPAIR_REPLICA),	/* vdi check's repair */
+	NO_SUPPORT(SD_OP_VDI_STATE_CHECKPOINT_CTL),
+	NO_SUPPORT(SD_OP_INODE_COHERENCE),
 };
 
 enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op)

@@ -52,7 +52,9 @@ void recovery_reset(void);
 void recovery_node_done(const struct node_id *nid, uint32_t epoch);
 void recovery_set_disabled(bool off);
 bool recovery_disabled(void);
-void recovery_set_throttle(int max, int interval_ms);
+/* at most max objects per interval_ms (0, 0: no throttling); any thread */
+void recovery_set_throttle(uint32_t max, uint64_t interval_ms);
+void recovery_get_throttle(uint32_t *max, uint64_t *interval_ms);
 void recovery_get_state(struct recovery_state *st, char *reason, size_t len);
 
 #endif

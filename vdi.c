@@ -383,6 +383,7 @@ int vdi_op_new(struct request *req)
 	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
 	if (ret) {
 		sd_err("%s: cannot create inode %06" PRIx32 ": result %02x", name, vid, ret);
+		ret = SD_RES_VDI_WRITE;	/* as the reference answers, whatever the cause */
 		goto out;
 	}
 	if (snapshot) {
@@ -393,6 +394,7 @@ int vdi_op_new(struct request *req)
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
 			       base, ret);
 			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
+			ret = SD_RES_VDI_WRITE;
 			goto out;
 		}
 	}

@@ -221,7 +221,9 @@ static void fill_response(struct request *req)
 	 * A write is answered with a bare header: tgt reads no payload after a
 	 * write response and would desynchronise on one.
 	 */
-	if (req->rp.result != SD_RES_SUCCESS || req->rp.data_length > req->data_size ||
+	/* a piggyback request (OIDS_EXIST) has an answer on failure too: the missing oids */
+	if ((req->rp.result != SD_RES_SUCCESS && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)) ||
+	    req->rp.data_length > req->data_size ||
 	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
 		req->rp.data_length = 0;
 }

@@ -455,8 +455,7 @@ static int not_supported(const struct sd_req *req, struct sd_rsp *rsp, void *dat
 	return SD_RES_NO_SUPPORT;
 }
 
-/* the name without "SD_OP_" */
-#define NO_SUPPORT(op)	[op] = { #op + 6, OP_LOCAL, true, NULL, not_supported }
+#define NO_SUPPORT(op)	[SD_OP_##op] = { #op, OP_LOCAL, true, NULL, not_supported }
 
 static const struct sd_op_template ops[256] = {
 	/* client object IO */
@@ -528,25 +527,25 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
 
 	/* the reference's features we do not have: its dog prints the reason */
-	NO_SUPPORT(SD_OP_FORCE_RECOVER),	/* cluster recover force */
-	NO_SUPPORT(SD_OP_CLEANUP),
-	NO_SUPPORT(SD_OP_TRACE_STATUS),		/* dog trace */
-	NO_SUPPORT(SD_OP_TRACE_READ_BUF),
-	NO_SUPPORT(SD_OP_TRACE_ENABLE),
-	NO_SUPPORT(SD_OP_TRACE_DISABLE),
-	NO_SUPPORT(SD_OP_MD_PLUG),		/* node md plug|unplug: one store directory */
-	NO_SUPPORT(SD_OP_MD_UNPLUG),
-	NO_SUPPORT(SD_OP_GET_HASH),		/* vdi check, cluster check */
-	NO_SUPPORT(SD_OP_STAT),			/* node stat */
-	NO_SUPPORT(SD_OP_NFS_CREATE),
-	NO_SUPPORT(SD_OP_NFS_DELETE),
-	NO_SUPPORT(SD_OP_ALTER_CLUSTER_COPY),	/* cluster alter-copy */
-	NO_SUPPORT(SD_OP_ALTER_VDI_COPY),	/* vdi alter-copy */
-	NO_SUPPORT(SD_OP_DECREF_OBJ),		/* generational refcounts */
-	NO_SUPPORT(SD_OP_DECREF_PEER),
-	NO_SUPPORT(SD_OP_REPAIR_REPLICA),	/* vdi check's repair */
-	NO_SUPPORT(SD_OP_VDI_STATE_CHECKPOINT_CTL),
-	NO_SUPPORT(SD_OP_INODE_COHERENCE),
+	NO_SUPPORT(FORCE_RECOVER),	/* cluster recover force */
+	NO_SUPPORT(CLEANUP),
+	NO_SUPPORT(TRACE_STATUS),		/* dog trace */
+	NO_SUPPORT(TRACE_READ_BUF),
+	NO_SUPPORT(TRACE_ENABLE),
+	NO_SUPPORT(TRACE_DISABLE),
+	NO_SUPPORT(MD_PLUG),		/* node md plug|unplug: one store directory */
+	NO_SUPPORT(MD_UNPLUG),
+	NO_SUPPORT(GET_HASH),		/* vdi check, cluster check */
+	NO_SUPPORT(STAT),			/* node stat */
+	NO_SUPPORT(NFS_CREATE),
+	NO_SUPPORT(NFS_DELETE),
+	NO_SUPPORT(ALTER_CLUSTER_COPY),	/* cluster alter-copy */
+	NO_SUPPORT(ALTER_VDI_COPY),	/* vdi alter-copy */
+	NO_SUPPORT(DECREF_OBJ),		/* generational refcounts */
+	NO_SUPPORT(DECREF_PEER),
+	NO_SUPPORT(REPAIR_REPLICA),	/* vdi check's repair */
+	NO_SUPPORT(VDI_STATE_CHECKPOINT_CTL),
+	NO_SUPPORT(INODE_COHERENCE),
 };
 
 enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op)

@@ -17,12 +17,14 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o
+CORE    += sha1.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 
 UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store tests/unit/test_journal \
              tests/unit/test_ring
+UNIT_TESTS += tests/unit/test_sha1
 
 all: sheep dog
 

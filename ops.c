@@ -25,6 +25,7 @@
 #include "gateway.h"
 #include "ops.h"
 #include "recovery.h"
+#include "sha1.h"
 #include "store.h"
 #include "vdi.h"
 
@@ -339,6 +340,57 @@ static int local_md_info(struct request *req)
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * GET_HASH (Sheepdog's vdi check compares replicas by it): SHA-1 of the whole
+ * object, zeros past what is stored, once it is current on this node
+ */
+static int gateway_get_hash(struct request *req)
+{
+	uint64_t oid = req->rq.obj.oid;
+	uint32_t size = vdi_object_size(oid), chunk = 1 << 20;
+	char *buf;
+	struct sha1_ctx c;
+	int ret;
+
+	req->rp.data_length = 0;
+	if (!sys->this_node.nr_vnodes)
+		return SD_RES_NO_OBJ;	/* a gateway stores nothing */
+	ret = obj_acquire(oid);
+	if (ret)
+		return ret;
+	if (!store_exists(oid)) {
+		obj_release(oid);
+		return SD_RES_NO_OBJ;
+	}
+	buf = xmalloc(chunk);
+	sha1_init(&c);
+	for (uint32_t off = 0; off < size && !ret; off += chunk) {
+		uint32_t len = MIN(chunk, size - off), rlen;
+
+		ret = store_read(oid, buf, len, off, &rlen);
+		if (!ret)
+			sha1_update(&c, buf, len);
+	}
+	obj_release(oid);
+	if (!ret)
+		sha1_final(&c, req->rp.hash.digest);
+	free(buf);
+	return ret;
+}
+
+/* REPAIR_REPLICA: copy an object from the node named, as Sheepdog's vdi check repairs */
+static int gateway_repair_replica(struct request *req)
+{
+	struct node_id nid = { 0 };
+
+	req->rp.data_length = 0;
+	if (!sys->this_node.nr_vnodes)
+		return SD_RES_NO_SUPPORT;	/* a gateway stores nothing */
+	memcpy(nid.addr, req->rq.forw.addr, sizeof(nid.addr));
+	nid.port = req->rq.forw.port;
+	return recovery_repair_from(&nid, req->rq.forw.oid, req->rq.epoch);
+}
+
 /* OIDS_EXIST: NO_OBJ with the oids this node lacks, in the request's order */
 static int local_oids_exist(struct request *req)
 {
@@ -516,6 +568,10 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_GET_RECOVERY] = { "GET_RECOVERY", OP_LOCAL, true, NULL, local_get_recovery },
 	[SD_OP_SET_RECOVERY] = { "SET_RECOVERY", OP_LOCAL, true, NULL, local_set_recovery },
 	[SD_OP_MD_INFO] = { "MD_INFO", OP_LOCAL, false, local_md_info, NULL },
+	/* waits, as a read, until its object is current here: the gateway queue */
+	[SD_OP_GET_HASH] = { "GET_HASH", OP_GATEWAY, false, gateway_get_hash, NULL },
+	[SD_OP_REPAIR_REPLICA] = { "REPAIR_REPLICA", OP_GATEWAY, false, gateway_repair_replica,
+				   NULL },
 	[SD_OP_OIDS_EXIST] = { "OIDS_EXIST", OP_LOCAL, true, local_oids_exist, NULL },
 	[SD_OP_GET_VDI_COPIES] = { "GET_VDI_COPIES", OP_LOCAL, true, NULL, local_get_vdi_copies },
 	[SD_OP_NOTIFY_VDI_ADD] = { "NOTIFY_VDI_ADD", OP_CLUSTER, true, NULL,
@@ -535,7 +591,6 @@ static const struct sd_op_template ops[256] = {
 	NO_SUPPORT(TRACE_DISABLE),
 	NO_SUPPORT(MD_PLUG),		/* node md plug|unplug: one store directory */
 	NO_SUPPORT(MD_UNPLUG),
-	NO_SUPPORT(GET_HASH),		/* vdi check, cluster check */
 	NO_SUPPORT(STAT),			/* node stat */
 	NO_SUPPORT(NFS_CREATE),
 	NO_SUPPORT(NFS_DELETE),
@@ -543,7 +598,6 @@ static const struct sd_op_template ops[256] = {
 	NO_SUPPORT(ALTER_VDI_COPY),	/* vdi alter-copy */
 	NO_SUPPORT(DECREF_OBJ),		/* generational refcounts */
 	NO_SUPPORT(DECREF_PEER),
-	NO_SUPPORT(REPAIR_REPLICA),	/* vdi check's repair */
 	NO_SUPPORT(VDI_STATE_CHECKPOINT_CTL),
 	NO_SUPPORT(INODE_COHERENCE),
 };

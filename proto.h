@@ -272,6 +272,11 @@ struct sd_req {
 			uint8_t block_size_shift;
 			uint8_t __pad[3];
 		} cluster;
+		struct {		/* REPAIR_REPLICA: copy oid from this node */
+			uint64_t oid;
+			uint8_t addr[16];
+			uint16_t port;
+		} forw;
 		struct {
 			uint32_t old_vid;
 			uint32_t new_vid;
@@ -323,6 +328,11 @@ struct sd_rsp {
 			uint8_t block_size_shift;
 			uint8_t __reserved;
 		} cluster_default;
+		struct {
+			uint32_t __pad;
+			uint32_t __reserved;
+			uint8_t digest[20];	/* GET_HASH: SHA-1 of the object */
+		} hash;
 		/* ours, internal: READ_PEER with SD_FLAG_CMD_RECOVERY, GET_OBJ_LIST */
 		struct {
 			uint32_t __pad;
@@ -491,6 +501,8 @@ _Static_assert(offsetof(struct sd_req, obj.offset) == 40, "obj.offset at 40");
 _Static_assert(offsetof(struct sd_req, vdi.snapid) == 32, "vdi.snapid at 32");
 _Static_assert(offsetof(struct sd_rsp, vdi.vdi_id) == 24, "rsp vdi_id at 24");
 _Static_assert(offsetof(struct sd_rsp, node.store_size) == 32, "store_size at 32");
+_Static_assert(offsetof(struct sd_rsp, hash.digest) == 24, "hash digest at 24");
+_Static_assert(offsetof(struct sd_req, forw.port) == 40, "forw.port at 40");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
 _Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");

@@ -233,6 +233,17 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, boo
 	return ret;
 }
 
+int recovery_repair_from(const struct node_id *nid, uint64_t oid, uint32_t epoch)
+{
+	struct sd_node n = { .nid = *nid };
+	int ret;
+
+	pthread_rwlock_wrlock(stripe(oid));
+	ret = fetch_from(&n, oid, epoch, false, NULL);
+	pthread_rwlock_unlock(stripe(oid));
+	return ret;
+}
+
 struct candidate {
 	int node;
 	struct obj_version ver;

@@ -43,6 +43,12 @@ void obj_write_begin(uint64_t oid);
 void obj_write_end(uint64_t oid);
 void obj_drain_begin(uint64_t oid);
 
+/*
+ * REPAIR_REPLICA (Sheepdog's vdi check; worker): replace this node's copy of
+ * oid by nid's, whatever the versions: the caller found ours damaged or missing.
+ */
+int recovery_repair_from(const struct node_id *nid, uint64_t oid, uint32_t epoch);
+
 /* GET_OBJ_LIST handler (serve queue) */
 int recovery_op_get_obj_list(struct request *req);
 

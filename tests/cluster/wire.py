@@ -174,6 +174,14 @@ report(r["result"] == 0x02 and r["data"] == struct.pack("<Q", missing),
 r = icall(0xC6, flags=0x11, data=struct.pack("<Q", 1 << 63 | 0x7c2b25 << 32))
 report(r["result"] == 0 and r["dlen"] == 0, "OIDS_EXIST of a stored object: SUCCESS")
 
+import hashlib
+full = call(0x02, obj_body(1 << 63 | 0x7c2b25 << 32), dlen=12587576)["data"]
+r = icall(0xB4, obj_body(1 << 63 | 0x7c2b25 << 32))
+report(r["result"] == 0 and len(full) == 12587576 and
+       r["body"][8:28] == hashlib.sha1(full).digest(),
+       "GET_HASH of the inode: SHA-1 of the whole object (rsp bytes 24..43)")
+report(icall(0xB4, obj_body(missing))["result"] == 0x02, "GET_HASH of a missing object: NO_OBJ")
+
 r = icall(0xAB, dlen=512 * 1428)
 states = [r["data"][i:i + 1428] for i in range(0, r["dlen"], 1428)]
 mine = [v for v in states if struct.unpack_from("<I", v, 0)[0] == 0x7c2b25]
@@ -187,8 +195,8 @@ for op in (0x98, 0xB0):
            "op %02x (the reference's cache, gone): SUCCESS, nothing to do" % op)
 report(icall(0x99, flags=1, data=struct.pack("<I", 0x7c2b25))["result"] == 0,
        "NOTIFY_VDI_DEL: SUCCESS, nothing to do")
-for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xB4, 0xB8, 0xBB, 0xBC, 0xBF,
-           0xC0, 0xC1, 0xC2, 0xC5, 0xC7, 0xC8):
+for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xB8, 0xBB, 0xBC, 0xBF,
+                  0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
     r = icall(op, flags=1 if op in (0xB2, 0xB3) else 0, data=b"/x\0" if op in (0xB2, 0xB3)
               else b"")
     report(r["result"] == 0x8B, "op %02x (a feature we lack) -> NO_SUPPORT" % op)

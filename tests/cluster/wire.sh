@@ -22,6 +22,10 @@ if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$T/wire.out"; then
 fi
 check "sheep still running" kill -0 "$(pid_of 0)"
 
+start_pair() {
+	CLUSTER="local:$T/pair" start_sheep 7 && CLUSTER="local:$T/pair" start_sheep 8
+}
+
 # recovery throttling at run time, with Sheepdog's dog's output and errors
 check "node recovery set-throttle 3 100" dogp 0 node recovery set-throttle 3 100
 check "get-throttle prints it on stderr as Sheepdog's dog" \
@@ -44,4 +48,39 @@ CLUSTER="local:$T/gw" check "gateway 5 starts in a cluster of its own" start_she
 check "format the gateways" dogp 5 cluster format -c 1
 expect_fail "vdi create on gateways only" 1 'Failed to create VDI a: Failed to write to requested VDI' \
 	dogp 5 vdi create a 1M
+# Sheepdog's vdi check: GET_HASH finds a damaged replica, REPAIR_REPLICA copies a good one
+check "nodes 7 and 8 start a cluster of their own" start_pair
+check "format them with 2 copies" dogp 7 cluster format -c 2
+check "create v" dogp 7 vdi create v 4M
+head -c 4194304 /dev/urandom >"$T/v.data"
+check "fill it" dogp 7 vdi write v 0 4194304 <"$T/v.data"
+obj=$(ls "$T/8/obj" | grep -v '^80' | head -1)
+hash_of() {	# hash_of IDX OID -> the SHA-1 GET_HASH answers
+	python3 - "$(port_of "$1")" "$2" "$TOP/tests/cluster" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[3])
+from sdclient import Client
+res, body, _ = Client(int(sys.argv[1])).call(0xB4, Client.obj_body(int(sys.argv[2], 16)), ver=0x0a)
+print("%02x %s" % (res, body[8:28].hex()))
+PY
+}
+check "both replicas hash the same" test "$(hash_of 7 "$obj")" = "$(hash_of 8 "$obj")"
+printf 'damage' | dd of="$T/8/obj/$obj" bs=1 seek=4096 conv=notrunc 2>/dev/null
+check "a damaged replica hashes differently" test "$(hash_of 7 "$obj")" != "$(hash_of 8 "$obj")"
+repair() {	# repair IDX FROM_IDX OID -> the result REPAIR_REPLICA answers
+	python3 - "$(port_of "$1")" "$(port_of "$2")" "$3" "$TOP/tests/cluster" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[4])
+from sdclient import Client
+c = Client(int(sys.argv[1]))
+c.s.sendall(struct.pack("<BBHIII32s", 2, 0x18, 0, 0, 0, 0, b"\0" * 32))
+epoch = struct.unpack_from("<I", c._recv(48), 4)[0]	# any response carries the epoch
+body = struct.pack("<Q12x4sH6x", int(sys.argv[3], 16), bytes([127, 0, 0, 1]), int(sys.argv[2]))
+res, _, _ = c.call(0xC5, body, ver=0x0a, epoch=epoch)
+print("%02x" % res)
+PY
+}
+check "REPAIR_REPLICA on node 8 from node 7" test "$(repair 8 7 "$obj")" = 00
+check "the replicas hash the same again" test "$(hash_of 7 "$obj")" = "$(hash_of 8 "$obj")"
+check "node 8's copy is the data again" cmp -s <(dogp 8 vdi read v 0 4194304) "$T/v.data"
 finish

@@ -236,10 +236,11 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, boo
 int recovery_repair_from(const struct node_id *nid, uint64_t oid, uint32_t epoch)
 {
 	struct sd_node n = { .nid = *nid };
+	struct obj_version none = { 0, 0 };
 	int ret;
 
 	pthread_rwlock_wrlock(stripe(oid));
-	ret = fetch_from(&n, oid, epoch, false, NULL);
+	ret = fetch_from(&n, oid, epoch, false, &none);
 	pthread_rwlock_unlock(stripe(oid));
 	return ret;
 }

@@ -96,7 +96,8 @@ static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void
 		log->disable_recovery = recovery_disabled();
 		log->copy_policy = sys->copy_policy;
 		log->flags = sys->flags;
-		strncpy(log->drv_name, sys->cdrv->name, sizeof(log->drv_name) - 1);
+		/* the store's name: Sheepdog's dog prints "Cluster store: plain ..." from it */
+		memcpy(log->drv_name, sys->store_name, sizeof(log->drv_name));
 		memcpy(log->nodes, nodes, sizeof(*nodes) * (size_t)nr);
 		off += sz;
 	}
@@ -159,7 +160,7 @@ static int local_read_del_vdis(const struct sd_req *req, struct sd_rsp *rsp, voi
 
 static int local_get_store_list(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	static const char list[] = "plain";
+	static const char list[] = "tree plain ";	/* as the reference lists them */
 
 	if (req->data_length < sizeof(list))
 		return SD_RES_BUFFER_SMALL;

@@ -118,6 +118,13 @@ def icall(opcode, body=b"\0" * 32, flags=0, data=b"", dlen=None):
     return call(opcode, body, flags, data, dlen, ver=0x0a)
 
 
+r = icall(0x90, dlen=512)
+report(r["result"] == 0 and r["data"].rstrip(b"\0") == b"tree plain ",
+       "GET_STORE_LIST: the stores as Sheepdog's sheep lists them")
+r = icall(0x87, dlen=4096)
+report(r["result"] == 0 and r["data"][32:38] == b"plain\0",
+       "STAT_CLUSTER: the epoch log names the store (Sheepdog's 'Cluster store: plain')")
+
 r = icall(0xBE, dlen=48 + 6144 * 80)    # what Sheepdog's dog asks
 ci = r["data"]
 report(r["result"] == 0 and r["dlen"] == 48 + 80 and ci[0] == 0x0a and

@@ -45,6 +45,21 @@ check "node recovery info: the table" test "$(dogp 0 node recovery info | head -
 
 # a cluster of gateways only: creating a VDI answers VDI_WRITE, as Sheepdog's
 CLUSTER="local:$T/gw" check "gateway 5 starts in a cluster of its own" start_sheep 5 -g
+make_fs() {	# make_fs IDX COPIES STORE -> MAKE_FS's result, then the cluster's default copies
+	python3 - "$(port_of "$1")" "$2" "$3" "$TOP/tests/cluster" <<'PY'
+import struct, sys, time
+sys.path.insert(0, sys.argv[4])
+from sdclient import Client
+c = Client(int(sys.argv[1]))
+body = struct.pack("<QQBBHII4x", 0, int(time.time()) << 32, int(sys.argv[2]), 0, 0, 0, 0)
+res, _, _ = c.call(0x84, body, 1, sys.argv[3].encode() + b"\0", ver=0x0a)
+_, rbody, _ = c.call(0x18, b"\0" * 32)
+print("%02x %d" % (res, rbody[4]))
+PY
+}
+check "MAKE_FS without copies (Sheepdog's dog without -c): 3 copies" \
+	test "$(make_fs 5 0 plain)" = "00 3"
+check "MAKE_FS of an unknown store: NO_STORE" test "$(make_fs 5 2 foo | cut -d' ' -f1)" = 8a
 check "format the gateways" dogp 5 cluster format -c 1
 expect_fail "vdi create on gateways only" 1 'Failed to create VDI a: Failed to write to requested VDI' \
 	dogp 5 vdi create a 1M

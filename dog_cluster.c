@@ -87,24 +87,51 @@ static void format_nodes(const struct sd_node *nodes, uint32_t nr, char *buf, si
 	}
 }
 
+/*
+ * STAT_CLUSTER into *buf: entries of stride bytes (room for *room nodes each),
+ * every epoch if the payload allows; 0, or -1 if the sheep was not reached
+ */
+static int stat_cluster(char **buf, uint32_t *room, struct sd_rsp *rsp)
+{
+	uint64_t epochs = 64;
+
+	for (*room = 16;;) {
+		uint64_t stride = sizeof(struct epoch_log) + sizeof(struct sd_node) * *room;
+		uint64_t len = MIN(epochs * stride, SD_MAX_PAYLOAD / stride * stride);
+		struct sd_req hdr;
+
+		*buf = xrealloc(*buf, len);
+		memset(*buf, 0, len);
+		dog_init_req(&hdr, SD_OP_STAT_CLUSTER);
+		hdr.data_length = (uint32_t)len;
+		hdr.cluster.nodes_nr = *room;
+		if (dog_exec(&hdr, *buf, rsp))
+			return -1;
+		if (rsp->result == SD_RES_BUFFER_SMALL && *room < SD_MAX_NODES)
+			*room = MIN(*room * 2, SD_MAX_NODES);	/* an epoch of more nodes */
+		else if (rsp->data_length == len && len == epochs * stride && rsp->epoch > epochs)
+			epochs = rsp->epoch;			/* more epochs than asked for */
+		else
+			return 0;
+	}
+}
+
 static int cluster_info(int argc, char **argv)
 {
-	struct sd_req hdr;
 	struct sd_rsp rsp;
-	size_t len = 64 * (sizeof(struct epoch_log) + 64 * sizeof(struct sd_node));
-	char *buf = xzalloc(len), *nodes_str = xzalloc(65536);
-	size_t off = 0;
+	char *buf = NULL, *nodes_str = xzalloc(65536);
+	size_t off = 0, stride;
+	uint32_t room;
 	int ret = EXIT_SUCCESS;
 
 	(void)argv;
 	if (argc > 0)
 		return EXIT_USAGE;
-	dog_init_req(&hdr, SD_OP_STAT_CLUSTER);
-	hdr.data_length = (uint32_t)len;
-	if (dog_exec(&hdr, buf, &rsp)) {
+	if (stat_cluster(&buf, &room, &rsp)) {
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
+	stride = sizeof(struct epoch_log) + sizeof(struct sd_node) * room;
 	if (!dog_opts.raw)
 		printf("Cluster status: ");
 	if (rsp.result == SD_RES_SUCCESS)
@@ -113,6 +140,7 @@ static int cluster_info(int argc, char **argv)
 		       ((const struct epoch_log *)buf)->disable_recovery ? "disabled" : "enabled");
 	else
 		printf("%s\n", sd_strerror(rsp.result));
+	printf("\n");	/* Sheepdog's dog: a blank line, also with -r and before a format */
 	if (rsp.data_length < sizeof(struct epoch_log))
 		goto out;
 	if (!dog_opts.raw) {
@@ -120,15 +148,15 @@ static int cluster_info(int argc, char **argv)
 		time_t ct = (time_t)(log->ctime >> 32);
 
 		/* ctime() ends in a newline: the reference prints a blank line here */
-		printf("\nCluster created at %s\n", ctime(&ct));
+		printf("Cluster created at %s\n", ctime(&ct));
 		printf("Epoch Time           Version [Host:Port:V-Nodes,,,]\n");
 	}
-	while (off + sizeof(struct epoch_log) <= rsp.data_length) {
+	for (; off + stride <= rsp.data_length; off += stride) {
 		const struct epoch_log *log = (const struct epoch_log *)(buf + off);
 		time_t t = (time_t)log->time;
 		char tbuf[64];
 
-		if (off + sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes > rsp.data_length)
+		if (log->nr_nodes > room)
 			break;
 		if (dog_opts.raw)
 			snprintf(tbuf, sizeof(tbuf), "%" PRIu64, (uint64_t)t);
@@ -137,7 +165,6 @@ static int cluster_info(int argc, char **argv)
 		format_nodes(log->nodes, log->nr_nodes, nodes_str, 65536);
 		printf(dog_opts.raw ? "%s %" PRIu32 " [%s]\n" : "%s %6" PRIu32 " [%s]\n", tbuf,
 		       log->epoch, nodes_str);
-		off += sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes;
 	}
 out:
 	free(buf);

@@ -69,41 +69,56 @@ static int cluster_status_result(void)
 	}
 }
 
-/* STAT_CLUSTER: the epoch history, newest first, as much as fits */
+/* the cluster flags as this node shows them: the vnodes strategy bit is its own (-V) */
+static uint16_t cluster_flags(void)
+{
+	return (uint16_t)((sys->flags & ~SD_CLUSTER_FLAG_AUTO_VNODES) |
+			  (sys->vnodes_fixed ? 0 : SD_CLUSTER_FLAG_AUTO_VNODES));
+}
+
+/*
+ * STAT_CLUSTER: the epoch history, newest first, as many as fit.  Each entry
+ * takes the room of cluster.nodes_nr nodes, the reference's layout (its dog
+ * sizes the buffer so, and alter-copy asks for one entry without nodes); an
+ * epoch of more nodes answers BUFFER_SMALL, and the client asks again.
+ */
 static int local_stat_cluster(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
-	size_t off = 0;
+	uint32_t room = req->cluster.nodes_nr;
+	uint64_t stride = sizeof(struct epoch_log) + sizeof(struct sd_node) * (uint64_t)room;
+	uint64_t max = req->data_length / stride, n = 0;
 	struct sd_node *nodes = xcalloc(SD_MAX_NODES, sizeof(*nodes));
+	int ret = SD_RES_SUCCESS;
 
-	for (uint32_t e = sys->epoch; e > 0; e--) {
+	for (uint32_t e = sys->epoch; e > 0 && n < max; e--) {
 		uint64_t t = 0;
 		int nr = store_read_epoch(e, nodes, SD_MAX_NODES, &t);
-		struct epoch_log *log;
-		size_t sz;
+		struct epoch_log *log = (struct epoch_log *)((char *)data + n * stride);
 
 		if (nr < 0)
 			continue;
-		sz = sizeof(*log) + sizeof(*nodes) * (size_t)nr;
-		if (off + sz > req->data_length)
+		if (room && (uint32_t)nr > room) {
+			ret = SD_RES_BUFFER_SMALL;
 			break;
-		log = (struct epoch_log *)((char *)data + off);
+		}
 		memset(log, 0, sizeof(*log));
 		log->ctime = sys->ctime;
 		log->time = t;
 		log->epoch = e;
-		log->nr_nodes = (uint32_t)nr;
+		log->nr_nodes = room ? (uint32_t)nr : 0;
 		log->nr_copies = sys->copies;
 		log->disable_recovery = recovery_disabled();
 		log->copy_policy = sys->copy_policy;
-		log->flags = sys->flags;
+		log->flags = cluster_flags();
 		/* the store's name: Sheepdog's dog prints "Cluster store: plain ..." from it */
 		memcpy(log->drv_name, sys->store_name, sizeof(log->drv_name));
-		memcpy(log->nodes, nodes, sizeof(*nodes) * (size_t)nr);
-		off += sz;
+		memset(log->nodes, 0, sizeof(*nodes) * (size_t)room);
+		memcpy(log->nodes, nodes, sizeof(*nodes) * (size_t)log->nr_nodes);
+		n++;
 	}
 	free(nodes);
-	rsp->data_length = (uint32_t)off;
-	return cluster_status_result();
+	rsp->data_length = ret ? 0 : (uint32_t)(n * stride);
+	return ret ? ret : cluster_status_result();
 }
 
 static int local_get_epoch(const struct sd_req *req, struct sd_rsp *rsp, void *data)
@@ -258,9 +273,7 @@ static int local_cluster_info(const struct sd_req *req, struct sd_rsp *rsp, void
 	ci->nr_nodes = (int16_t)sys->nr_nodes;
 	ci->epoch = sys->epoch;
 	ci->ctime = sys->ctime;
-	/* the vnodes strategy bit is this node's own (-V fixes it), as the reference's */
-	ci->flags = (uint16_t)((sys->flags & ~SD_CLUSTER_FLAG_AUTO_VNODES) |
-			       (sys->vnodes_fixed ? 0 : SD_CLUSTER_FLAG_AUTO_VNODES));
+	ci->flags = cluster_flags();
 	ci->nr_copies = sys->copies;
 	ci->copy_policy = sys->copy_policy;
 	ci->status = sys->status;
@@ -481,6 +494,34 @@ static int cluster_notify_vdi_add(const struct sd_req *req, struct sd_rsp *rsp, 
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * ALTER_CLUSTER_COPY (Sheepdog's cluster alter-copy), on every node: the
+ * copies of VDIs created from now on; existing VDIs keep theirs
+ */
+static int cluster_alter_copy(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct store_config cfg;
+	int ret;
+
+	(void)rsp;
+	(void)data;
+	if (req->cluster.copy_policy || !req->cluster.copies ||
+	    req->cluster.copies > SD_MAX_COPIES)
+		return SD_RES_INVALID_PARMS;	/* erasure coding: neither has the reference */
+	ret = store_read_config(&cfg);
+	if (!ret) {
+		cfg.copies = req->cluster.copies;
+		ret = store_write_config(&cfg);
+	}
+	if (ret) {
+		sd_err("alter copies: cannot write the config: %s", strerror(-ret));
+		return SD_RES_EIO;
+	}
+	sd_info("the cluster's redundancy: %u copies (was %u)", req->cluster.copies, sys->copies);
+	sys->copies = req->cluster.copies;
+	return SD_RES_SUCCESS;
+}
+
 /* the reference does nothing for these either: its object cache is gone */
 static int local_nothing_to_do(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
@@ -581,6 +622,8 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_FLUSH_DEL_CACHE] = { "FLUSH_DEL_CACHE", OP_LOCAL, false, NULL,
 				    local_nothing_to_do },
 	[SD_OP_DELETE_CACHE] = { "DELETE_CACHE", OP_LOCAL, false, NULL, local_nothing_to_do },
+	[SD_OP_ALTER_CLUSTER_COPY] = { "ALTER_CLUSTER_COPY", OP_CLUSTER, false, NULL,
+				       cluster_alter_copy },
 	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
 
 	/* the reference's features we do not have: its dog prints the reason */
@@ -595,7 +638,6 @@ static const struct sd_op_template ops[256] = {
 	NO_SUPPORT(STAT),			/* node stat */
 	NO_SUPPORT(NFS_CREATE),
 	NO_SUPPORT(NFS_DELETE),
-	NO_SUPPORT(ALTER_CLUSTER_COPY),	/* cluster alter-copy */
 	NO_SUPPORT(ALTER_VDI_COPY),	/* vdi alter-copy */
 	NO_SUPPORT(DECREF_OBJ),		/* generational refcounts */
 	NO_SUPPORT(DECREF_PEER),

@@ -121,9 +121,20 @@ def icall(opcode, body=b"\0" * 32, flags=0, data=b"", dlen=None):
 r = icall(0x90, dlen=512)
 report(r["result"] == 0 and r["data"].rstrip(b"\0") == b"tree plain ",
        "GET_STORE_LIST: the stores as Sheepdog's sheep lists them")
-r = icall(0x87, dlen=4096)
-report(r["result"] == 0 and r["data"][32:38] == b"plain\0",
-       "STAT_CLUSTER: the epoch log names the store (Sheepdog's 'Cluster store: plain')")
+def cluster_body(copies=0, policy=0, nodes_nr=0):
+    return struct.pack("<QQBBHII4x", 0, 0, copies, policy, 0, 0, nodes_nr)
+
+
+r = icall(0x87, dlen=48)     # Sheepdog's cluster alter-copy: one entry, no room for nodes
+report(r["result"] == 0 and r["dlen"] == 48 and r["data"][32:38] == b"plain\0" and
+       r["data"][25] == 1 and struct.unpack_from("<I", r["data"], 20)[0] == 0,
+       "STAT_CLUSTER without room for nodes: one entry naming the store, copies 1")
+r = icall(0x87, cluster_body(nodes_nr=4), dlen=10 * (48 + 4 * 80))
+log1 = r["data"][:48 + 4 * 80]
+report(r["result"] == 0 and r["dlen"] % (48 + 4 * 80) == 0 and r["dlen"] > 0 and
+       struct.unpack_from("<I", log1, 20)[0] == 1 and
+       struct.unpack_from("<H", log1, 48 + 40)[0] == PORT,
+       "STAT_CLUSTER with room for 4 nodes: entries of 48 + 4 x 80 bytes, the node inside")
 
 r = icall(0xBE, dlen=48 + 6144 * 80)    # what Sheepdog's dog asks
 ci = r["data"]
@@ -202,8 +213,8 @@ for op in (0x98, 0xB0):
            "op %02x (the reference's cache, gone): SUCCESS, nothing to do" % op)
 report(icall(0x99, flags=1, data=struct.pack("<I", 0x7c2b25))["result"] == 0,
        "NOTIFY_VDI_DEL: SUCCESS, nothing to do")
-for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xB8, 0xBB, 0xBC, 0xBF,
-                  0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
+for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xB8, 0xBB, 0xBC,
+           0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
     r = icall(op, flags=1 if op in (0xB2, 0xB3) else 0, data=b"/x\0" if op in (0xB2, 0xB3)
               else b"")
     report(r["result"] == 0x8B, "op %02x (a feature we lack) -> NO_SUPPORT" % op)

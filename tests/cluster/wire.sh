@@ -95,6 +95,34 @@ res, _, _ = c.call(0xC5, body, ver=0x0a, epoch=epoch)
 print("%02x" % res)
 PY
 }
+stat_cluster() {	# stat_cluster IDX NODES_NR -> result and bytes of STAT_CLUSTER
+	python3 - "$(port_of "$1")" "$2" "$TOP/tests/cluster" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[3])
+from sdclient import Client
+nn = int(sys.argv[2])
+body = struct.pack("<QQBBHII4x", 0, 0, 0, 0, 0, 0, nn)
+res, _, data = Client(int(sys.argv[1])).call(0x87, body, dlen=4 * (48 + nn * 80), ver=0x0a)
+print("%02x %d" % (res, len(data)))
+PY
+}
+check "STAT_CLUSTER with room for 1 node of 2: BUFFER_SMALL" test "$(stat_cluster 7 1)" = "88 0"
+check "STAT_CLUSTER with room for 2: one entry of 48 + 2 x 80 bytes" test "$(stat_cluster 7 2)" = "00 208"
+alter_copy() {	# alter_copy IDX COPIES -> ALTER_CLUSTER_COPY's result
+	python3 - "$(port_of "$1")" "$2" "$TOP/tests/cluster" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[3])
+from sdclient import Client
+body = struct.pack("<QQBBHII4x", 0, 0, int(sys.argv[2]), 0, 0, 0, 0)
+res, _, _ = Client(int(sys.argv[1])).call(0xBF, body, ver=0x0a)
+print("%02x" % res)
+PY
+}
+check "ALTER_CLUSTER_COPY to 1" test "$(alter_copy 7 1)" = 00
+check "a VDI created through the other node gets 1 copy" bash -c "'$DOG' vdi create w 4M \
+	-p $(port_of 8) && test \"\$('$DOG' vdi list -r -p $(port_of 7) | awk '\$2 == \"w\" {print \$9}')\" = 1"
+check "the other node's config says 1 copy" test "$(od -An -tu1 -j10 -N1 "$T/8/config")" -eq 1
+check "ALTER_CLUSTER_COPY to 0: INVALID_PARMS" test "$(alter_copy 7 0)" = 05
 check "REPAIR_REPLICA on node 8 from node 7" test "$(repair 8 7 "$obj")" = 00
 check "the replicas hash the same again" test "$(hash_of 7 "$obj")" = "$(hash_of 8 "$obj")"
 check "node 8's copy is the data again" cmp -s <(dogp 8 vdi read v 0 4194304) "$T/v.data"

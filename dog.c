@@ -351,6 +351,7 @@ static const struct option long_opts[] = {
 	{ "nr-threads", required_argument, NULL, 'n' },
 	{ "total", required_argument, NULL, 't' },
 	{ "time", required_argument, NULL, 'T' },
+	{ "all", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -469,6 +470,9 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 'x':
 			dog_opts.exclusive = true;
+			break;
+		case 'A':
+			dog_opts.all = true;
 			break;
 		case ':':
 			fprintf(stderr, "%s: option requires an argument -- '%c'\n", argv[0], optopt);

@@ -31,6 +31,7 @@ struct dog_opts {
 	bool strict;
 	bool del;		/* -d (setattr) */
 	bool exclusive;		/* -x (setattr) */
+	bool all;		/* -A (node md info: every node) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

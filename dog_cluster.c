@@ -484,6 +484,105 @@ static int node_recovery(int argc, char **argv)
 	return ret;
 }
 
+/* one node's store directories (ours: one), as Sheepdog's dog prints them; NULL: -a/-p's */
+static int md_info_node(const struct node_id *nid)
+{
+	struct sd_md_info *info = xzalloc(sizeof(*info));
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	char hp[96];
+
+	dog_init_req(&hdr, SD_OP_MD_INFO);
+	hdr.data_length = sizeof(*info);
+	if (nid)
+		node_id_to_str(nid, hp, sizeof(hp));
+	else
+		snprintf(hp, sizeof(hp), "%s:%d", dog_opts.addr, dog_opts.port);
+	if (nid ? dog_exec_node(nid, &hdr, info, &rsp) : dog_exec(&hdr, info, &rsp)) {
+		free(info);
+		return EXIT_SYSFAIL;
+	}
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("failed to get multi-disk information: %s", sd_strerror(rsp.result));
+		free(info);
+		return EXIT_FAILURE;
+	}
+	for (int i = 0; i < info->nr && i < MD_MAX_DISK; i++) {
+		const struct md_info *d = &info->disk[i];
+		uint64_t size = d->free + d->used;
+		int ratio = size ? (int)((double)d->used / (double)size * 100) : 0;
+		char s1[32], s2[32], s3[32];
+
+		dog_size_str(size, s1, sizeof(s1));
+		dog_size_str(d->used, s2, sizeof(s2));
+		dog_size_str(d->free, s3, sizeof(s3));
+		if (dog_opts.raw)
+			printf("%s %d %s %s %s %d%% %.*s\n", hp, d->idx, s1, s2, s3, ratio,
+			       (int)sizeof(d->path), d->path);
+		else
+			printf("%2d\t%s\t%s\t%s\t%3d%%\t%.*s\n", d->idx, s1, s2, s3, ratio,
+			       (int)sizeof(d->path), d->path);
+	}
+	free(info);
+	return EXIT_SUCCESS;
+}
+
+/* "node md info [-A]": the store directories of the node addressed, or of all */
+static int node_md_info(void)
+{
+	struct sd_node *nodes;
+	int nr, ret = EXIT_SUCCESS;
+
+	if (!dog_opts.raw)
+		printf("Id\tSize\tUsed\tAvail\tUse%%\tPath\n");
+	if (!dog_opts.all)
+		return md_info_node(NULL);
+	nr = dog_node_list(&nodes);
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	for (int i = 0; i < nr && !ret; i++) {
+		if (!dog_opts.raw)
+			printf("Node %d:\n", i);
+		ret = md_info_node(&nodes[i].nid) ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	free(nodes);
+	return ret;
+}
+
+/* "node md info|plug|unplug": our sheep has one store directory, and answers plug NO_SUPPORT */
+static int node_md(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool plug;
+
+	if (argc == 1 && !strcmp(argv[0], "info"))
+		return node_md_info();
+	if (argc != 2 || (strcmp(argv[0], "plug") && strcmp(argv[0], "unplug")))
+		return EXIT_USAGE;
+	plug = !strcmp(argv[0], "plug");
+	if (!dog_opts.force &&
+	    !dog_confirm(plug ? "    __\n   ()'`;\n   /\\|`\n"
+			 "  /  |   Caution! The directories to be plugged will be purged.\n"
+			 "(/_)_|_  Are you sure you want to continue? [yes/no]: " :
+			 "    __\n   ()'`;\n   /\\|`\n"
+			 "  /  |   Caution! Recovery will be triggered after unplugging.\n"
+			 "(/_)_|_  Are you sure you want to continue? [yes/no]: "))
+		return EXIT_SUCCESS;
+	dog_init_req(&hdr, plug ? SD_OP_MD_PLUG : SD_OP_MD_UNPLUG);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = (uint32_t)strlen(argv[1]) + 1;
+	if (dog_exec(&hdr, argv[1], &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request, look for sheep.log for more information");
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:f", "create a Sheepdog store", cluster_format },
@@ -501,6 +600,7 @@ static const struct subcommand node_subs[] = {
 	  "show the nodes still recovering, or set/get this node's recovery throttling",
 	  node_recovery },
 	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
+	{ "md", "info|plug|unplug [<disks>]", "rAf", "show the node's store directory", node_md },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

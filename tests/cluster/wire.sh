@@ -43,6 +43,14 @@ expect_fail "set-throttle over 32 bits" 64 '^Invalid max \(4294967296\)' \
 check "node recovery info: the table" test "$(dogp 0 node recovery info | head -1)" = \
 	"Nodes In Recovery:"
 
+# node md info: our one store directory, as Sheepdog's md shows one disk
+check "node md info -r: the store's obj directory" bash -c "'$DOG' node md info -r -p $(port_of 0) |
+	grep -qE '^127.0.0.1:$(port_of 0) 0 [0-9]+ [0-9]+ [0-9]+ [0-9]+% $T/0/obj\$'"
+check "node md info -A: a header, then each node" test \
+	"$(dogp 0 node md info -A | sed -n '1p;2p' | tr '\t\n' '|;')" = "Id|Size|Used|Avail|Use%|Path;Node 0:;"
+expect_fail "node md plug: not supported" 1 'Failed to execute request, look for sheep.log' \
+	dogp 0 node md plug -f /tmp/nowhere
+
 # a cluster of gateways only: creating a VDI answers VDI_WRITE, as Sheepdog's
 CLUSTER="local:$T/gw" check "gateway 5 starts in a cluster of its own" start_sheep 5 -g
 make_fs() {	# make_fs IDX COPIES STORE -> MAKE_FS's result, then the cluster's default copies

@@ -522,6 +522,87 @@ static int cluster_alter_copy(const struct sd_req *req, struct sd_rsp *rsp, void
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * STAT's counters, as the reference counts: client object IO and flushes
+ * ("gateway"), replica IO ("peer").  Bumped by any thread: atomics.
+ */
+static struct sd_stat stats;
+
+static void stat_add(uint64_t *v, uint64_t n)
+{
+	__atomic_add_fetch(v, n, __ATOMIC_RELAXED);
+}
+
+void ops_stat_begin(struct request *req)
+{
+	const struct sd_req *hdr = &req->rq;
+	bool write = hdr->flags & SD_FLAG_CMD_WRITE;
+
+	switch (hdr->opcode) {
+	case SD_OP_CREATE_AND_WRITE_OBJ:
+	case SD_OP_WRITE_OBJ:
+		stat_add(&stats.gway_total_write_nr, 1);
+		break;
+	case SD_OP_READ_OBJ:
+		stat_add(&stats.gway_total_read_nr, 1);
+		break;
+	case SD_OP_REMOVE_OBJ:
+		stat_add(&stats.gway_total_remove_nr, 1);
+		break;
+	case SD_OP_FLUSH_VDI:
+		stat_add(&stats.gway_total_flush_nr, 1);
+		stat_add(&stats.gway_total_nr, 1);
+		stat_add(&stats.gway_active_nr, 1);
+		req->counted = true;
+		return;
+	case SD_OP_CREATE_AND_WRITE_PEER:
+	case SD_OP_WRITE_PEER:
+		stat_add(&stats.peer_total_write_nr, 1);
+		break;
+	case SD_OP_READ_PEER:
+		stat_add(&stats.peer_total_read_nr, 1);
+		break;
+	case SD_OP_REMOVE_PEER:
+		stat_add(&stats.peer_total_remove_nr, 1);
+		break;
+	default:
+		return;
+	}
+	req->counted = true;
+	if (hdr->opcode >= SD_OP_INTERNAL_MIN) {
+		stat_add(&stats.peer_total_nr, 1);
+		stat_add(&stats.peer_active_nr, 1);
+		stat_add(write ? &stats.peer_total_rx : &stats.peer_total_tx, hdr->data_length);
+	} else {
+		stat_add(&stats.gway_total_nr, 1);
+		stat_add(&stats.gway_active_nr, 1);
+		stat_add(write ? &stats.gway_total_rx : &stats.gway_total_tx, hdr->data_length);
+	}
+}
+
+void ops_stat_end(struct request *req)
+{
+	if (!req->counted)
+		return;
+	req->counted = false;
+	__atomic_sub_fetch(req->rq.opcode >= SD_OP_INTERNAL_MIN ? &stats.peer_active_nr :
+			   &stats.gway_active_nr, 1, __ATOMIC_RELAXED);
+}
+
+/* STAT: the counters (dog node stat) */
+static int local_stat(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct sd_stat *out = data;
+	const uint64_t *in = (const uint64_t *)&stats;
+
+	if (req->data_length < sizeof(*out))
+		return SD_RES_BUFFER_SMALL;
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		((uint64_t *)out)[i] = __atomic_load_n(&in[i], __ATOMIC_RELAXED);
+	rsp->data_length = sizeof(*out);
+	return SD_RES_SUCCESS;
+}
+
 /* the reference does nothing for these either: its object cache is gone */
 static int local_nothing_to_do(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
@@ -624,6 +705,7 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_DELETE_CACHE] = { "DELETE_CACHE", OP_LOCAL, false, NULL, local_nothing_to_do },
 	[SD_OP_ALTER_CLUSTER_COPY] = { "ALTER_CLUSTER_COPY", OP_CLUSTER, false, NULL,
 				       cluster_alter_copy },
+	[SD_OP_STAT] = { "STAT", OP_LOCAL, false, NULL, local_stat },
 	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
 
 	/* the reference's features we do not have: its dog prints the reason */
@@ -635,7 +717,6 @@ static const struct sd_op_template ops[256] = {
 	NO_SUPPORT(TRACE_DISABLE),
 	NO_SUPPORT(MD_PLUG),		/* node md plug|unplug: one store directory */
 	NO_SUPPORT(MD_UNPLUG),
-	NO_SUPPORT(STAT),			/* node stat */
 	NO_SUPPORT(NFS_CREATE),
 	NO_SUPPORT(NFS_DELETE),
 	NO_SUPPORT(ALTER_VDI_COPY),	/* vdi alter-copy */

@@ -388,6 +388,25 @@ struct sd_md_info {
 	uint32_t __pad;
 };
 
+/* STAT payload (dog node stat): request counters since the start */
+struct sd_stat {
+	uint64_t gway_active_nr;	/* client object requests in progress */
+	uint64_t peer_active_nr;	/* replica requests in progress */
+	uint64_t gway_total_nr;
+	uint64_t peer_total_nr;
+	uint64_t gway_total_rx;		/* bytes written */
+	uint64_t gway_total_tx;		/* bytes asked for */
+	uint64_t peer_total_rx;
+	uint64_t peer_total_tx;
+	uint64_t gway_total_remove_nr;
+	uint64_t gway_total_read_nr;
+	uint64_t gway_total_write_nr;
+	uint64_t gway_total_flush_nr;
+	uint64_t peer_total_remove_nr;
+	uint64_t peer_total_read_nr;
+	uint64_t peer_total_write_nr;
+};
+
 /* node identity: IPv4 is 12 zero bytes followed by the address */
 struct node_id {
 	uint8_t addr[16];
@@ -506,6 +525,7 @@ _Static_assert(offsetof(struct sd_req, forw.port) == 40, "forw.port at 40");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
 _Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");
+_Static_assert(sizeof(struct sd_stat) == 120, "sd_stat is 120 bytes");
 _Static_assert(sizeof(struct recovery_throttling) == 24, "recovery_throttling is 24 bytes");
 _Static_assert(sizeof(struct md_info) == 4120, "md_info is 4120 bytes");
 _Static_assert(sizeof(struct sd_md_info) == 263688, "sd_md_info is 263688 bytes");

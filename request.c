@@ -232,6 +232,7 @@ void request_done(struct request *req)
 {
 	struct client *ci = req->ci;
 
+	ops_stat_end(req);
 	if (!ci) {
 		put_request(req);
 		return;
@@ -309,6 +310,7 @@ static void queue_request(struct request *req)
 		return;
 	}
 	req->op = op;
+	ops_stat_begin(req);
 	if (sys->exiting && op->type != OP_LOCAL) {
 		finish_with(req, SD_RES_SHUTDOWN);
 		return;
@@ -578,9 +580,12 @@ static void *peer_conn_main(void *arg)
 		ret = pc->bad ? SD_RES_INVALID_PARMS : check_request(&req->rq, req->op);
 		if (ret == SD_RES_SUCCESS && __atomic_load_n(&sys->exiting, __ATOMIC_SEQ_CST))
 			ret = SD_RES_SHUTDOWN;
+		if (ret == SD_RES_SUCCESS)
+			ops_stat_begin(req);
 		req->rp.result = (uint32_t)(ret == SD_RES_SUCCESS ? req->op->process_work(req) : ret);
 		fill_response(req);
 		ret = xwrite2_full(fd, &req->rp, SD_RSP_SIZE, req->data, req->rp.data_length);
+		ops_stat_end(req);
 		put_request(req);
 		pc->req = NULL;
 		work_outstanding_add(-1);

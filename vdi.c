@@ -756,7 +756,11 @@ int vdi_main_release(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	if (!use_locks())
 		return SD_RES_SUCCESS;
 	for (int i = 0; i < nr_locks; i++)
-		if (locks[i].vid == req->vdi.base_vdi_id && node_id_eq(&locks[i].owner, owner)) {
+		if (locks[i].vid == req->vdi.base_vdi_id &&
+		    (node_id_eq(&locks[i].owner, owner) ||
+		     /* as the reference: a normal release ends an exclusive lock, whoever holds
+		      * it (Sheepdog's dog vdi lock unlock, sent to any node) */
+		     (req->vdi.type == LOCK_TYPE_NORMAL && locks[i].type == LOCK_TYPE_NORMAL))) {
 			lock_del(i);
 			return SD_RES_SUCCESS;
 		}

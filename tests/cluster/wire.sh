@@ -134,4 +134,32 @@ check "ALTER_CLUSTER_COPY to 0: INVALID_PARMS" test "$(alter_copy 7 0)" = 05
 check "REPAIR_REPLICA on node 8 from node 7" test "$(repair 8 7 "$obj")" = 00
 check "the replicas hash the same again" test "$(hash_of 7 "$obj")" = "$(hash_of 8 "$obj")"
 check "node 8's copy is the data again" cmp -s <(dogp 8 vdi read v 0 4194304) "$T/v.data"
+
+# locks as Sheepdog's dog sees and breaks them: VDI states (GET_VDI_COPIES), RELEASE_VDI
+check "format the pair with locks" dogp 7 cluster format -l -c 2 -f
+check "create l" dogp 7 vdi create l 4M
+lock_op() {	# lock_op IDX OPCODE TYPE -> the result of LOCK_VDI/RELEASE_VDI of l
+	python3 - "$(port_of "$1")" "$2" "$3" "$TOP/tests/cluster" <<'PY'
+import struct, sys
+sys.path.insert(0, sys.argv[4])
+from sdclient import Client
+c = Client(int(sys.argv[1]))
+op, typ = int(sys.argv[2], 16), int(sys.argv[3])
+vid = c.vdi_id("l") if op == 0x13 else 0
+body = struct.pack("<QIBBBBII8x", 0, vid, 0, 0, 0, 0, 0, typ)
+res, _, _ = c.call(op, body, 1 if op == 0x12 else 0, b"l".ljust(512, b"\0") if op == 0x12 else b"")
+print("%02x" % res)
+PY
+}
+check "exclusive lock through node 7" test "$(lock_op 7 12 0)" = 00
+check "the VDI state shows it locked by node 7" test "$(dogp 8 vdi lock list -r)" = \
+	"l 127.0.0.1:$(port_of 7) exclusive"
+check "a normal release through node 8 ends it (Sheepdog's vdi lock unlock)" \
+	test "$(lock_op 8 13 0)" = 00
+check "no lock left" test -z "$(dogp 7 vdi lock list -r)"
+check "shared lock through node 8" test "$(lock_op 8 12 1)" = 00
+check "a shared release through node 7 is not node 8's" test "$(lock_op 7 13 1)" = 10
+check "dog vdi lock unlock through node 7 releases it at node 8" dogp 7 vdi lock unlock l
+check "no lock left again" test -z "$(dogp 8 vdi lock list -r)"
+expect_fail "unlock of an unlocked VDI" 1 '^VDI l is not locked' dogp 7 vdi lock unlock l
 finish

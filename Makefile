@@ -16,7 +16,7 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
 # cluster drivers linked into the binary: each registers itself
 DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
-           vdi.o gateway.o ring.o repair.o sha1.o inode_index.o daemon.o
+           vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
@@ -24,6 +24,7 @@ HDRS     = $(wildcard *.h)
 
 UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store tests/unit/test_journal \
              tests/unit/test_ring tests/unit/test_inode_index
+UNIT_TESTS += tests/unit/test_sha1
 
 all: sheep dog
 

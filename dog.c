@@ -66,7 +66,7 @@ static const char *const results[256] = {
 	[SD_RES_NETWORK_ERROR] = "Network error between sheep",
 	[SD_RES_BUFFER_SMALL] = "The buffer is too small",
 	[SD_RES_NO_STORE] = "No targeted backend store",
-	[SD_RES_NO_SUPPORT] = "Operation is not supported by backend store",
+	[SD_RES_NO_SUPPORT] = "Operation is not supported",
 	[SD_RES_KILLED] = "Node is killed",
 	[SD_RES_OID_EXIST] = "Object ID exists already",
 	[SD_RES_AGAIN] = "Ask to try again",
@@ -605,6 +605,7 @@ static const struct option long_opts[] = {
 	{ "reduce-identical-snapshots", no_argument, NULL, 'R' },
 	{ "fixedvnodes", no_argument, NULL, 'V' },
 	{ "recyclevid", no_argument, NULL, 'R' },
+	{ "all", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -829,6 +830,9 @@ static int parse_common(int argc, char **argv, const struct command *c,
 		case 'R':	/* vdi snapshot: reduce; cluster format: recycle vids */
 			dog_opts.reduce = true;
 			dog_opts.recycle_vid = true;
+			break;
+		case 'A':
+			dog_opts.all = true;
 			break;
 		case ':':
 			/* glibc's words, as Sheepdog's dog shows them */

@@ -37,6 +37,7 @@ struct dog_opts {
 	const char *from;	/* -F (vdi backup: the older snapshot) */
 	bool fixed_vnodes;	/* -V (cluster format) */
 	bool recycle_vid;	/* -R (cluster format) */
+	bool all;		/* -A (node md info: every node) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

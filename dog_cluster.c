@@ -2,6 +2,7 @@
  * dog_cluster.c - `dog cluster ...` and `dog node ...`: format, info,
  * shutdown; node list and per-node capacity.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,24 +91,51 @@ static void format_nodes(const struct sd_node *nodes, uint32_t nr, char *buf, si
 	}
 }
 
+/*
+ * STAT_CLUSTER into *buf: entries of stride bytes (room for *room nodes each),
+ * every epoch if the payload allows; 0, or -1 if the sheep was not reached
+ */
+static int stat_cluster(char **buf, uint32_t *room, struct sd_rsp *rsp)
+{
+	uint64_t epochs = 64;
+
+	for (*room = 16;;) {
+		uint64_t stride = sizeof(struct epoch_log) + sizeof(struct sd_node) * *room;
+		uint64_t len = MIN(epochs * stride, SD_MAX_PAYLOAD / stride * stride);
+		struct sd_req hdr;
+
+		*buf = xrealloc(*buf, len);
+		memset(*buf, 0, len);
+		dog_init_req(&hdr, SD_OP_STAT_CLUSTER);
+		hdr.data_length = (uint32_t)len;
+		hdr.cluster.nodes_nr = *room;
+		if (dog_exec(&hdr, *buf, rsp))
+			return -1;
+		if (rsp->result == SD_RES_BUFFER_SMALL && *room < SD_MAX_NODES)
+			*room = MIN(*room * 2, SD_MAX_NODES);	/* an epoch of more nodes */
+		else if (rsp->data_length == len && len == epochs * stride && rsp->epoch > epochs)
+			epochs = rsp->epoch;			/* more epochs than asked for */
+		else
+			return 0;
+	}
+}
+
 static int cluster_info(int argc, char **argv)
 {
-	struct sd_req hdr;
 	struct sd_rsp rsp;
-	size_t len = 64 * (sizeof(struct epoch_log) + 64 * sizeof(struct sd_node));
-	char *buf = xzalloc(len), *nodes_str = xzalloc(65536);
-	size_t off = 0;
+	char *buf = NULL, *nodes_str = xzalloc(65536);
+	size_t off = 0, stride;
+	uint32_t room;
 	int ret = EXIT_SUCCESS;
 
 	(void)argv;
 	if (argc > 0)
 		return EXIT_USAGE;
-	dog_init_req(&hdr, SD_OP_STAT_CLUSTER);
-	hdr.data_length = (uint32_t)len;
-	if (dog_exec(&hdr, buf, &rsp)) {
+	if (stat_cluster(&buf, &room, &rsp)) {
 		ret = EXIT_SYSFAIL;
 		goto out;
 	}
+	stride = sizeof(struct epoch_log) + sizeof(struct sd_node) * room;
 	if (!dog_opts.raw)
 		printf("Cluster status: ");
 	if (rsp.result == SD_RES_SUCCESS)
@@ -146,16 +174,16 @@ static int cluster_info(int argc, char **argv)
 		const struct epoch_log *log = (const struct epoch_log *)buf;
 		time_t ct = (time_t)(log->ctime >> 32);
 
-		/* ctime() ends in a newline */
+		/* ctime() ends in a newline: the reference prints a blank line here */
 		printf("Cluster created at %s\n", ctime(&ct));
 		printf("Epoch Time           Version [Host:Port:V-Nodes,,,]\n");
 	}
-	while (off + sizeof(struct epoch_log) <= rsp.data_length) {
+	for (; off + stride <= rsp.data_length; off += stride) {
 		const struct epoch_log *log = (const struct epoch_log *)(buf + off);
 		time_t t = (time_t)log->time;
 		char tbuf[64];
 
-		if (off + sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes > rsp.data_length)
+		if (log->nr_nodes > room)
 			break;
 		if (dog_opts.raw)
 			snprintf(tbuf, sizeof(tbuf), "%" PRIu64, (uint64_t)t);
@@ -164,7 +192,6 @@ static int cluster_info(int argc, char **argv)
 		format_nodes(log->nodes, log->nr_nodes, nodes_str, 65536);
 		printf(dog_opts.raw ? "%s %" PRIu32 " [%s]\n" : "%s %6" PRIu32 " [%s]\n", tbuf,
 		       log->epoch, nodes_str);
-		off += sizeof(*log) + sizeof(struct sd_node) * log->nr_nodes;
 	}
 out:
 	free(buf);
@@ -372,13 +399,94 @@ static int cluster_recover(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-/* "node recovery": the nodes still recovering, with their progress */
+/* a throttle operand as Sheepdog's dog takes it: decimal, 0 .. max */
+static bool parse_throttle_arg(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return false;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return !errno && !*end && *v <= max;
+}
+
+/* "node recovery set-throttle <max> <interval>": at most max objects per interval ms */
+static int node_recovery_set_throttle(int argc, char **argv)
+{
+	struct recovery_throttling t = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	uint64_t max, interval;
+
+	if (argc == 0)
+		return EXIT_USAGE;
+	if (argc == 1) {
+		dog_err("Invalid interval max (%s), interval ((null))", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (!parse_throttle_arg(argv[0], UINT32_MAX, &max)) {
+		dog_err("Invalid max (%s)", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (!parse_throttle_arg(argv[1], INT64_MAX, &interval)) {
+		dog_err("Invalid interval (%s)", argv[1]);
+		return EXIT_USAGE;
+	}
+	if (!max != !interval) {
+		dog_err("Invalid interval max (%" PRIu64 "), interval (%" PRIu64 ")", max, interval);
+		return EXIT_USAGE;
+	}
+	t.max_exec_count = (uint32_t)max;
+	t.queue_work_interval = interval;
+	t.throttling = max && interval;
+	dog_init_req(&hdr, SD_OP_SET_RECOVERY);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(t);
+	if (dog_exec(&hdr, &t, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request");
+		return 255;	/* Sheepdog's dog returns -1 here */
+	}
+	return EXIT_SUCCESS;
+}
+
+/* "node recovery get-throttle": printed on stderr, as Sheepdog's dog logs it */
+static int node_recovery_get_throttle(void)
+{
+	struct recovery_throttling t = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_GET_RECOVERY);
+	hdr.data_length = sizeof(t);
+	if (dog_exec(&hdr, &t, &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request");
+		return 255;
+	}
+	dog_err("max (%" PRIu32 "), interval (%" PRIu64 ")", t.max_exec_count,
+		t.queue_work_interval);
+	return EXIT_SUCCESS;
+}
+
+/*
+ * "node recovery [info]": the nodes still recovering, with their progress;
+ * "node recovery set-throttle|get-throttle": the node's recovery throttling
+ */
 static int node_recovery(int argc, char **argv)
 {
 	struct sd_node *nodes;
 	int nr, ret = EXIT_SUCCESS;
 
-	(void)argv;
+	if (argc > 0 && !strcmp(argv[0], "set-throttle"))
+		return node_recovery_set_throttle(argc - 1, argv + 1);
+	if (argc == 1 && !strcmp(argv[0], "get-throttle"))
+		return node_recovery_get_throttle();
+	if (argc == 1 && !strcmp(argv[0], "info"))
+		argc = 0;
 	if (argc > 0)
 		return EXIT_USAGE;
 	nr = dog_node_list(&nodes);
@@ -429,6 +537,105 @@ static int node_recovery(int argc, char **argv)
 	return ret;
 }
 
+/* one node's store directories (ours: one), as Sheepdog's dog prints them; NULL: -a/-p's */
+static int md_info_node(const struct node_id *nid)
+{
+	struct sd_md_info *info = xzalloc(sizeof(*info));
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	char hp[96];
+
+	dog_init_req(&hdr, SD_OP_MD_INFO);
+	hdr.data_length = sizeof(*info);
+	if (nid)
+		node_id_to_str(nid, hp, sizeof(hp));
+	else
+		snprintf(hp, sizeof(hp), "%s:%d", dog_opts.addr, dog_opts.port);
+	if (nid ? dog_exec_node(nid, &hdr, info, &rsp) : dog_exec(&hdr, info, &rsp)) {
+		free(info);
+		return EXIT_SYSFAIL;
+	}
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("failed to get multi-disk information: %s", sd_strerror(rsp.result));
+		free(info);
+		return EXIT_FAILURE;
+	}
+	for (int i = 0; i < info->nr && i < MD_MAX_DISK; i++) {
+		const struct md_info *d = &info->disk[i];
+		uint64_t size = d->free + d->used;
+		int ratio = size ? (int)((double)d->used / (double)size * 100) : 0;
+		char s1[32], s2[32], s3[32];
+
+		dog_size_str(size, s1, sizeof(s1));
+		dog_size_str(d->used, s2, sizeof(s2));
+		dog_size_str(d->free, s3, sizeof(s3));
+		if (dog_opts.raw)
+			printf("%s %d %s %s %s %d%% %.*s\n", hp, d->idx, s1, s2, s3, ratio,
+			       (int)sizeof(d->path), d->path);
+		else
+			printf("%2d\t%s\t%s\t%s\t%3d%%\t%.*s\n", d->idx, s1, s2, s3, ratio,
+			       (int)sizeof(d->path), d->path);
+	}
+	free(info);
+	return EXIT_SUCCESS;
+}
+
+/* "node md info [-A]": the store directories of the node addressed, or of all */
+static int node_md_info(void)
+{
+	struct sd_node *nodes;
+	int nr, ret = EXIT_SUCCESS;
+
+	if (!dog_opts.raw)
+		printf("Id\tSize\tUsed\tAvail\tUse%%\tPath\n");
+	if (!dog_opts.all)
+		return md_info_node(NULL);
+	nr = dog_node_list(&nodes);
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	for (int i = 0; i < nr && !ret; i++) {
+		if (!dog_opts.raw)
+			printf("Node %d:\n", i);
+		ret = md_info_node(&nodes[i].nid) ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	free(nodes);
+	return ret;
+}
+
+/* "node md info|plug|unplug": our sheep has one store directory, and answers plug NO_SUPPORT */
+static int node_md(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool plug;
+
+	if (argc == 1 && !strcmp(argv[0], "info"))
+		return node_md_info();
+	if (argc != 2 || (strcmp(argv[0], "plug") && strcmp(argv[0], "unplug")))
+		return EXIT_USAGE;
+	plug = !strcmp(argv[0], "plug");
+	if (!dog_opts.force &&
+	    !dog_confirm(plug ? "    __\n   ()'`;\n   /\\|`\n"
+			 "  /  |   Caution! The directories to be plugged will be purged.\n"
+			 "(/_)_|_  Are you sure you want to continue? [yes/no]: " :
+			 "    __\n   ()'`;\n   /\\|`\n"
+			 "  /  |   Caution! Recovery will be triggered after unplugging.\n"
+			 "(/_)_|_  Are you sure you want to continue? [yes/no]: "))
+		return EXIT_SUCCESS;
+	dog_init_req(&hdr, plug ? SD_OP_MD_PLUG : SD_OP_MD_UNPLUG);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = (uint32_t)strlen(argv[1]) + 1;
+	if (dog_exec(&hdr, argv[1], &rsp))
+		return EXIT_SYSFAIL;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request, look for sheep.log for more information");
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:fVR", "create a Sheepdog store", cluster_format },
@@ -444,8 +651,11 @@ static const struct subcommand cluster_subs[] = {
 static const struct subcommand node_subs[] = {
 	{ "list", "", "r", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
-	{ "recovery", "", "r", "show the nodes still recovering", node_recovery },
+	{ "recovery", "[info|set-throttle <max> <interval>|get-throttle]", "r",
+	  "show the nodes still recovering, or set/get this node's recovery throttling",
+	  node_recovery },
 	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
+	{ "md", "info|plug|unplug [<disks>]", "rAf", "show the node's store directory", node_md },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

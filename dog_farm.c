@@ -28,11 +28,12 @@
 #include <unistd.h>
 
 #include "dog.h"
+#include "sha1.h"
 
 #define FARM_MAGIC	0xfee1c001
 #define FARM_VERSION	1
 #define FARM_SLICE	(128 * 1024)
-#define SHA1_LEN	20
+#define SHA1_LEN	SHA1_DIGEST_SIZE
 #define FARM_TAG_LEN	256
 
 struct farm_trunk_entry {
@@ -64,87 +65,6 @@ _Static_assert(sizeof(struct farm_trunk_entry) == 32, "trunk entry as Sheepdog's
 _Static_assert(sizeof(struct farm_log_hdr) == 32, "log header as Sheepdog's");
 _Static_assert(sizeof(struct farm_snap_log) == 296, "snap log as Sheepdog's");
 
-/* ---- SHA-1 (FIPS 180-4) --------------------------------------------------- */
-
-struct sha1 {
-	uint32_t h[5];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t n;
-};
-
-static uint32_t rol(uint32_t x, int k)
-{
-	return (x << k) | (x >> (32 - k));
-}
-
-static void sha1_block(struct sha1 *c, const uint8_t *p)
-{
-	uint32_t w[80], a = c->h[0], b = c->h[1], d = c->h[3], e = c->h[4], cc = c->h[2];
-
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 80; i++)
-		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-	for (int i = 0; i < 80; i++) {
-		uint32_t f, k, t;
-
-		if (i < 20) {
-			f = (b & cc) | (~b & d);
-			k = 0x5a827999;
-		} else if (i < 40) {
-			f = b ^ cc ^ d;
-			k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (b & cc) | (b & d) | (cc & d);
-			k = 0x8f1bbcdc;
-		} else {
-			f = b ^ cc ^ d;
-			k = 0xca62c1d6;
-		}
-		t = rol(a, 5) + f + e + k + w[i];
-		e = d;
-		d = cc;
-		cc = rol(b, 30);
-		b = a;
-		a = t;
-	}
-	c->h[0] += a;
-	c->h[1] += b;
-	c->h[2] += cc;
-	c->h[3] += d;
-	c->h[4] += e;
-}
-
-static void sha1_of(const void *data, size_t len, uint8_t out[SHA1_LEN])
-{
-	struct sha1 c = { { 0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0 },
-			  0, { 0 }, 0 };
-	const uint8_t *p = data;
-	uint8_t tail[128] = { 0 };
-	size_t rest, tl;
-
-	c.len = (uint64_t)len * 8;
-	for (; len >= 64; p += 64, len -= 64)
-		sha1_block(&c, p);
-	rest = len;
-	memcpy(tail, p, rest);
-	tail[rest] = 0x80;
-	tl = rest + 1 + 8 <= 64 ? 64 : 128;
-	for (int i = 0; i < 8; i++)
-		tail[tl - 1 - i] = (uint8_t)(c.len >> (8 * i));
-	sha1_block(&c, tail);
-	if (tl == 128)
-		sha1_block(&c, tail + 64);
-	for (int i = 0; i < 5; i++) {
-		out[4 * i] = (uint8_t)(c.h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(c.h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(c.h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)c.h[i];
-	}
-}
-
 /* ---- the content-addressed files ------------------------------------------ */
 
 static char farm_dir[4096];
@@ -159,13 +79,13 @@ static void sha1_path(const uint8_t *sha1, char *path, size_t len)
 }
 
 /* store buf under its SHA-1 (once: an existing file is the same bytes) */
-static int file_write(const void *buf, size_t len, uint8_t *sha1)
+static int file_write(const void *buf, size_t len, uint8_t *sum)
 {
 	char path[4200], tmp[4300];
 	int fd;
 
-	sha1_of(buf, len, sha1);
-	sha1_path(sha1, path, sizeof(path));
+	sha1(buf, len, sum);
+	sha1_path(sum, path, sizeof(path));
 	if (access(path, F_OK) == 0)
 		return 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
@@ -180,7 +100,7 @@ static int file_write(const void *buf, size_t len, uint8_t *sha1)
 }
 
 /* a file by SHA-1, checked against it; NULL (message printed) if missing or bad */
-static void *file_read(const uint8_t *sha1, size_t *len)
+static void *file_read(const uint8_t *sum, size_t *len)
 {
 	char path[4200];
 	uint8_t got[SHA1_LEN];
@@ -188,7 +108,7 @@ static void *file_read(const uint8_t *sha1, size_t *len)
 	void *buf = NULL;
 	int fd;
 
-	sha1_path(sha1, path, sizeof(path));
+	sha1_path(sum, path, sizeof(path));
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st)) {
 		dog_err("%s: %s", path, strerror(errno));
@@ -199,8 +119,8 @@ static void *file_read(const uint8_t *sha1, size_t *len)
 		dog_err("failed to read %s: %s", path, strerror(errno));
 		goto bad;
 	}
-	sha1_of(buf, (size_t)st.st_size, got);
-	if (memcmp(got, sha1, SHA1_LEN)) {
+	sha1(buf, (size_t)st.st_size, got);
+	if (memcmp(got, sum, SHA1_LEN)) {
 		dog_err("%s is damaged: its SHA-1 differs from its name", path);
 		goto bad;
 	}

@@ -1105,6 +1105,88 @@ static int vdi_tree(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/*
+ * The cluster's VDI locks into e (room for max), from the VDI states (GET_VDI_COPIES),
+ * which both our sheep and Sheepdog's serve: the count, or -1 (the sheep refused) /
+ * -2 (not reached), the message printed.
+ */
+static int get_vdi_locks(struct vdi_lock_entry *e, int max)
+{
+	uint32_t len = 512 * sizeof(struct sd_vdi_state);
+	struct sd_vdi_state *vs = NULL;
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int n = 0;
+
+	for (;;) {
+		vs = xrealloc(vs, len);
+		dog_init_req(&hdr, SD_OP_GET_VDI_COPIES);
+		hdr.data_length = len;
+		if (dog_exec(&hdr, vs, &rsp)) {
+			free(vs);
+			return -2;
+		}
+		if (rsp.result != SD_RES_BUFFER_SMALL || len > SD_MAX_PAYLOAD / 2)
+			break;
+		len *= 2;
+	}
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to get the VDI locks: %s", sd_strerror(rsp.result));
+		free(vs);
+		return -1;
+	}
+	for (uint32_t i = 0; i < rsp.data_length / sizeof(*vs); i++) {
+		if (vs[i].lock_state == LOCK_STATE_LOCKED && n < max)
+			e[n++] = (struct vdi_lock_entry){ vs[i].vid, LOCK_TYPE_NORMAL,
+							  vs[i].lock_owner };
+		for (uint32_t j = 0; vs[i].lock_state == LOCK_STATE_SHARED &&
+				     j < vs[i].nr_participants && j < SD_MAX_COPIES && n < max; j++)
+			e[n++] = (struct vdi_lock_entry){ vs[i].vid, LOCK_TYPE_SHARED,
+							  vs[i].participants[j] };
+	}
+	free(vs);
+	return n;
+}
+
+/*
+ * "vdi lock unlock": every holder of vid's lock releases it.  A release counts
+ * for the node that receives it, so each goes to its holder's node.
+ */
+static int unlock_vdi(const char *name, uint32_t vid)
+{
+	int max = 4096, nr, found = 0, ret = EXIT_SUCCESS;
+	struct vdi_lock_entry *e = xmalloc(sizeof(*e) * (size_t)max);
+
+	nr = get_vdi_locks(e, max);
+	if (nr < 0) {
+		free(e);
+		return nr == -2 ? EXIT_SYSFAIL : EXIT_FAILURE;
+	}
+	for (int i = 0; i < nr; i++) {
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+
+		if (e[i].vid != vid)
+			continue;
+		found++;
+		dog_init_req(&hdr, SD_OP_RELEASE_VDI);
+		hdr.vdi.base_vdi_id = vid;
+		hdr.vdi.type = e[i].type;
+		if (dog_exec_node(&e[i].owner, &hdr, NULL, &rsp)) {
+			ret = EXIT_SYSFAIL;
+		} else if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to unlock %s: %s", name, sd_strerror(rsp.result));
+			ret = EXIT_FAILURE;
+		}
+	}
+	free(e);
+	if (!found) {
+		dog_err("VDI %s is not locked", name);
+		return EXIT_FAILURE;
+	}
+	return ret;
+}
+
 /* "vdi lock list" / "vdi lock unlock <vdi>" */
 static int vdi_lock(int argc, char **argv)
 {
@@ -1112,17 +1194,13 @@ static int vdi_lock(int argc, char **argv)
 		size_t len = 1 << 20;
 		struct vdi_lock_entry *e = xmalloc(len);
 		struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
-		struct sd_req hdr;
-		struct sd_rsp rsp;
-		int ret = EXIT_SUCCESS;
+		int nr = get_vdi_locks(e, (int)(len / sizeof(*e)));
+		int ret = nr == -2 ? EXIT_SYSFAIL : nr < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-		dog_init_req(&hdr, SD_OP_GET_VDI_LOCKS);
-		hdr.data_length = (uint32_t)len;
-		ret = dog_call(&hdr, e, &rsp, "get the VDI locks");
 		if (!ret) {
 			if (!dog_opts.raw)
 				printf("VDI                  Owner                  Type\n");
-			for (size_t i = 0; i < rsp.data_length / sizeof(*e); i++) {
+			for (int i = 0; i < nr; i++) {
 				char owner[64];
 
 				node_id_to_str(&e[i].owner, owner, sizeof(owner));
@@ -1137,8 +1215,6 @@ static int vdi_lock(int argc, char **argv)
 		return ret;
 	}
 	if (argc == 2 && !strcmp(argv[0], "unlock")) {
-		struct sd_req hdr;
-		struct sd_rsp rsp;
 		uint64_t snapid = 0;
 		uint32_t vid, result;
 		const char *tag = NULL;
@@ -1165,19 +1241,7 @@ static int vdi_lock(int argc, char **argv)
 		}
 		snprintf(desc + strlen(desc), sizeof(desc) - strlen(desc), "%svid=%" PRIx32 ")",
 			 snapid || tag ? ", " : "", vid);
-		dog_init_req(&hdr, SD_OP_FORCE_UNLOCK_VDI);
-		hdr.vdi.base_vdi_id = vid;
-		if (dog_exec(&hdr, NULL, &rsp))
-			return EXIT_SYSFAIL;
-		if (rsp.result == SD_RES_VDI_NOT_LOCKED) {
-			dog_err("VDI %s is not locked", desc);
-			return EXIT_FAILURE;
-		}
-		if (rsp.result != SD_RES_SUCCESS) {
-			dog_err("Failed to unlock %s: %s", desc, sd_strerror(rsp.result));
-			return EXIT_FAILURE;
-		}
-		return EXIT_SUCCESS;
+		return unlock_vdi(desc, vid);
 	}
 	if (argc && strcmp(argv[0], "list") && strcmp(argv[0], "unlock")) {
 		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */

@@ -959,8 +959,12 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	int ret;
 
 	(void)rsp;
-	if (req->cluster.copies < 1 || req->cluster.copies > SD_MAX_COPIES)
+	/* Sheepdog's dog sends 0 copies without -c: the default, as its sheep */
+	if (req->cluster.copies > SD_MAX_COPIES)
 		return SD_RES_INVALID_PARMS;
+	if (req->data_length && (req->flags & SD_FLAG_CMD_WRITE) &&
+	    strncmp(data, "plain", req->data_length) && strncmp(data, "tree", req->data_length))
+		return SD_RES_NO_STORE;
 	if (req->cluster.block_size_shift &&
 	    (req->cluster.block_size_shift < 20 || req->cluster.block_size_shift > 22))
 		return SD_RES_INVALID_PARMS;
@@ -974,7 +978,7 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	vdi_reset();
 	recovery_reset();
 	sys->ctime = req->cluster.ctime;
-	sys->copies = req->cluster.copies;
+	sys->copies = req->cluster.copies ? req->cluster.copies : SD_DEFAULT_COPIES;
 	sys->copy_policy = req->cluster.copy_policy;
 	sys->flags = req->cluster.flags;
 	sys->block_size_shift = req->cluster.block_size_shift ?

@@ -27,6 +27,9 @@ struct sd_op_template {
 };
 
 const struct sd_op_template *get_sd_op(uint8_t opcode);
+/* STAT's counters: a request accepted, and answered (any thread) */
+void ops_stat_begin(struct request *req);
+void ops_stat_end(struct request *req);
 /* the work queue a request's worker phase runs on (work.h) */
 enum wq op_queue(const struct sd_req *req, const struct sd_op_template *op);
 

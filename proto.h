@@ -74,10 +74,33 @@
 #define SD_OP_RECYCLE_VIDS		0xD8
 #define SD_OP_SET_VNODES		0xCC
 #define SD_OP_GET_VNODES		0xCD
-/* vdi check: an object's SHA-1, copy a replica from a peer, which oids are missing */
+/* the rest of the reference's internal opcodes (ops.c says how each is answered) */
+#define SD_OP_FORCE_RECOVER		0x8A
+#define SD_OP_CLEANUP			0x94
+#define SD_OP_TRACE_STATUS		0x95
+#define SD_OP_TRACE_READ_BUF		0x96
+#define SD_OP_FLUSH_DEL_CACHE		0x98
+#define SD_OP_TRACE_ENABLE		0x9B
+#define SD_OP_TRACE_DISABLE		0x9C
+#define SD_OP_GET_VDI_COPIES		0xAB
+#define SD_OP_DELETE_CACHE		0xB0
+#define SD_OP_MD_INFO			0xB1
+#define SD_OP_MD_PLUG			0xB2
+#define SD_OP_MD_UNPLUG			0xB3
 #define SD_OP_GET_HASH			0xB4
+#define SD_OP_STAT			0xB8
+#define SD_OP_NFS_CREATE		0xBB
+#define SD_OP_NFS_DELETE		0xBC
+#define SD_OP_ALTER_CLUSTER_COPY	0xBF
+#define SD_OP_ALTER_VDI_COPY		0xC0
+#define SD_OP_DECREF_OBJ		0xC1
+#define SD_OP_DECREF_PEER		0xC2
 #define SD_OP_REPAIR_REPLICA		0xC5
 #define SD_OP_OIDS_EXIST		0xC6
+#define SD_OP_VDI_STATE_CHECKPOINT_CTL	0xC7
+#define SD_OP_INODE_COHERENCE		0xC8
+#define SD_OP_GET_RECOVERY		0xCA
+#define SD_OP_SET_RECOVERY		0xCB
 
 /* request flags */
 #define SD_FLAG_CMD_WRITE	0x0001
@@ -255,6 +278,11 @@ struct sd_req {
 			uint8_t block_size_shift;
 			uint8_t __pad[3];
 		} cluster;
+		struct {		/* REPAIR_REPLICA: copy oid from this node */
+			uint64_t oid;
+			uint8_t addr[16];
+			uint16_t port;
+		} forw;
 		struct {
 			uint32_t old_vid;
 			uint32_t new_vid;
@@ -263,11 +291,6 @@ struct sd_req {
 			uint8_t copy_policy;
 			uint8_t block_size_shift;
 		} vdi_state;
-		struct {
-			uint64_t oid;
-			uint8_t addr[16];
-			uint16_t port;
-		} forw;		/* REPAIR_REPLICA: the node to copy from */
 		uint32_t __pad[8];
 	};
 };
@@ -311,6 +334,11 @@ struct sd_rsp {
 			uint8_t block_size_shift;
 			uint8_t __reserved;
 		} cluster_default;
+		struct {
+			uint32_t __pad;
+			uint32_t __reserved;
+			uint8_t digest[20];	/* GET_HASH: SHA-1 of the object */
+		} hash;
 		/* ours, internal: READ_PEER with SD_FLAG_CMD_RECOVERY, GET_OBJ_LIST */
 		struct {
 			uint32_t __pad;
@@ -319,10 +347,6 @@ struct sd_rsp {
 			uint32_t obj_size;
 			uint32_t more;		/* GET_OBJ_LIST: call again after the last oid */
 		} recov;
-		struct {
-			uint32_t __pad[2];
-			uint8_t digest[20];
-		} hash;		/* GET_HASH: SHA-1 */
 		uint32_t __pad2[8];
 	};
 };
@@ -344,6 +368,51 @@ struct recovery_state {
 	uint64_t nr_total;
 };
 
+/* GET_RECOVERY / SET_RECOVERY payload: recover at most max objects per interval ms */
+struct recovery_throttling {
+	uint32_t max_exec_count;
+	uint32_t __pad;
+	uint64_t queue_work_interval;
+	uint8_t throttling;	/* both are non-zero */
+	uint8_t __pad2[7];
+};
+
+/* MD_INFO payload: the node's store directories (ours: one) */
+#define MD_MAX_DISK		64
+#define MD_PATH_LEN		4096
+struct md_info {
+	int32_t idx;
+	uint32_t __pad;
+	uint64_t free;
+	uint64_t used;		/* bytes of the objects in path */
+	char path[MD_PATH_LEN];
+};
+
+struct sd_md_info {
+	struct md_info disk[MD_MAX_DISK];
+	int32_t nr;
+	uint32_t __pad;
+};
+
+/* STAT payload (dog node stat): request counters since the start */
+struct sd_stat {
+	uint64_t gway_active_nr;	/* client object requests in progress */
+	uint64_t peer_active_nr;	/* replica requests in progress */
+	uint64_t gway_total_nr;
+	uint64_t peer_total_nr;
+	uint64_t gway_total_rx;		/* bytes written */
+	uint64_t gway_total_tx;		/* bytes asked for */
+	uint64_t peer_total_rx;
+	uint64_t peer_total_tx;
+	uint64_t gway_total_remove_nr;
+	uint64_t gway_total_read_nr;
+	uint64_t gway_total_write_nr;
+	uint64_t gway_total_flush_nr;
+	uint64_t peer_total_remove_nr;
+	uint64_t peer_total_read_nr;
+	uint64_t peer_total_write_nr;
+};
+
 /* node identity: IPv4 is 12 zero bytes followed by the address */
 struct node_id {
 	uint8_t addr[16];
@@ -358,6 +427,29 @@ struct vdi_lock_entry {
 	uint32_t vid;
 	uint32_t type;		/* LOCK_TYPE_NORMAL (exclusive) or LOCK_TYPE_SHARED */
 	struct node_id owner;
+};
+
+/* GET_VDI_COPIES entries: one per VDI the node knows, with its lock */
+#define LOCK_STATE_UNLOCKED	1
+#define LOCK_STATE_LOCKED	2
+#define LOCK_STATE_SHARED	3
+#define SHARED_LOCK_STATE_MODIFIED	1
+#define SHARED_LOCK_STATE_SHARED	2
+#define SHARED_LOCK_STATE_INVALIDATED	3
+struct sd_vdi_state {
+	uint32_t vid;
+	uint8_t nr_copies;
+	uint8_t snapshot;
+	uint8_t deleted;
+	uint8_t copy_policy;
+	uint8_t block_size_shift;
+	uint8_t __pad[3];
+	uint32_t parent_vid;
+	uint32_t lock_state;	/* LOCK_STATE_* */
+	struct node_id lock_owner;
+	uint32_t nr_participants;	/* shared locks: the holders */
+	uint32_t participants_state[SD_MAX_COPIES];
+	struct node_id participants[SD_MAX_COPIES];
 };
 
 /* the first 24 bytes held rb_node pointers in the reference; we send zeros */
@@ -465,6 +557,12 @@ _Static_assert(offsetof(struct sd_rsp, hash.digest) == 24, "hash.digest at 24");
 _Static_assert(sizeof(struct node_id) == 40, "node_id is 40 bytes");
 _Static_assert(sizeof(struct recovery_state) == 24, "recovery_state is 24 bytes");
 _Static_assert(sizeof(struct vdi_lock_entry) == 48, "vdi_lock_entry is 48 bytes");
+_Static_assert(sizeof(struct sd_stat) == 120, "sd_stat is 120 bytes");
+_Static_assert(sizeof(struct recovery_throttling) == 24, "recovery_throttling is 24 bytes");
+_Static_assert(sizeof(struct md_info) == 4120, "md_info is 4120 bytes");
+_Static_assert(sizeof(struct sd_md_info) == 263688, "sd_md_info is 263688 bytes");
+_Static_assert(sizeof(struct sd_vdi_state) == 1428, "sd_vdi_state is 1428 bytes");
+_Static_assert(offsetof(struct sd_vdi_state, participants) == 188, "participants at 188");
 _Static_assert(sizeof(struct sheepdog_vdi_attr) == SD_VDI_ATTR_SIZE, "vdi attr size");
 _Static_assert(offsetof(struct sheepdog_vdi_attr, value) == SD_VDI_ATTR_HEADER, "value at 784");
 _Static_assert(sizeof(struct obj_list_entry) == 24, "obj_list_entry is 24 bytes");

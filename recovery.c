@@ -51,7 +51,12 @@ static uint32_t finished_epoch;	/* the last epoch whose recovery completed */
 static bool recovering;		/* objects not in done may be stale */
 static struct oidset done;	/* objects current for want_epoch */
 static bool disabled;
-static int throttle_max, throttle_ms;
+static uint32_t throttle_max;	/* -R, SET_RECOVERY: at most max objects ... */
+static uint64_t throttle_ms;	/* ... per throttle_ms; both 0: no throttling */
+static uint64_t throttle_gen;	/* bumped by every change: a throttled wait ends */
+/* the epoch a format started: nothing to recover there, so not shown as recovering */
+static uint32_t quiet_epoch;
+static bool quiet_next;
 static struct recovery_state stat;
 static char stop_reason[128];
 static int complete_efd = -1;
@@ -158,6 +163,18 @@ static int fetch_from(const struct sd_node *n, uint64_t oid, uint32_t epoch, boo
 		}
 	}
 	free(buf);
+	return ret;
+}
+
+int recovery_repair_from(const struct node_id *nid, uint64_t oid, uint32_t epoch)
+{
+	struct sd_node n = { .nid = *nid };
+	struct obj_version none = { 0, 0 };
+	int ret;
+
+	objlock_wrlock(oid);
+	ret = fetch_from(&n, oid, epoch, false, &none);
+	objlock_unlock(oid);
 	return ret;
 }
 
@@ -352,7 +369,7 @@ static void set_state(uint32_t e, uint32_t state, uint64_t finished, uint64_t to
 		stat.state = state;
 		stat.nr_finished = finished;
 		stat.nr_total = total;
-		stat.in_recovery = state != RECOVERY_DONE;
+		stat.in_recovery = state != RECOVERY_DONE && e != quiet_epoch;
 	}
 	pthread_mutex_unlock(&rec_lock);
 }
@@ -370,16 +387,31 @@ static bool still_wanted(uint32_t epoch)
 	return ok;
 }
 
+/* after every max objects, wait ms, or less if the throttling or the epoch changes */
 static void throttle(uint64_t n)
 {
-	int max, ms;
+	struct timespec until;
+	uint64_t gen;
+	uint32_t e;
 
 	pthread_mutex_lock(&rec_lock);
-	max = throttle_max;
-	ms = throttle_ms;
+	if (!throttle_max || !throttle_ms || n % throttle_max) {
+		pthread_mutex_unlock(&rec_lock);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(throttle_ms / 1000);
+	until.tv_nsec += (long)(throttle_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	gen = throttle_gen;
+	e = want_epoch;
+	while (throttle_gen == gen && want_epoch == e &&
+	       pthread_cond_timedwait(&rec_cond, &rec_lock, &until) != ETIMEDOUT)
+		;
 	pthread_mutex_unlock(&rec_lock);
-	if (max > 0 && ms > 0 && n % (uint64_t)max == 0)
-		usleep((useconds_t)ms * 1000);
 }
 
 static bool holds(const struct ring *r, uint64_t oid)
@@ -580,11 +612,13 @@ void recovery_start(uint32_t epoch)
 			oidset_clear(&done);
 		want_epoch = epoch;
 		recovering = true;
-		stat.in_recovery = 1;
+		quiet_epoch = quiet_next ? epoch : 0;
+		stat.in_recovery = !quiet_next;
 		stat.state = RECOVERY_PREPARING;
 		stat.nr_finished = stat.nr_total = 0;
 		pthread_cond_broadcast(&rec_cond);
 	}
+	quiet_next = false;
 	pthread_mutex_unlock(&rec_lock);
 	forget_completed();
 }
@@ -604,6 +638,8 @@ void recovery_reset(void)
 {
 	pthread_mutex_lock(&rec_lock);
 	want_epoch = finished_epoch = 0;
+	/* as Sheepdog, a freshly formatted node is not "in recovery" (dog node recovery) */
+	quiet_next = true;
 	oidset_clear(&done);
 	pthread_cond_broadcast(&rec_cond);
 	pthread_mutex_unlock(&rec_lock);
@@ -629,11 +665,21 @@ bool recovery_disabled(void)
 	return d;
 }
 
-void recovery_set_throttle(int max, int interval_ms)
+void recovery_set_throttle(uint32_t max, uint64_t interval_ms)
 {
 	pthread_mutex_lock(&rec_lock);
 	throttle_max = max;
 	throttle_ms = interval_ms;
+	throttle_gen++;
+	pthread_cond_broadcast(&rec_cond);
+	pthread_mutex_unlock(&rec_lock);
+}
+
+void recovery_get_throttle(uint32_t *max, uint64_t *interval_ms)
+{
+	pthread_mutex_lock(&rec_lock);
+	*max = throttle_max;
+	*interval_ms = throttle_ms;
 	pthread_mutex_unlock(&rec_lock);
 }
 

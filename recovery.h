@@ -28,6 +28,12 @@ int recovery_init(void);
 int obj_acquire(uint64_t oid);
 void obj_release(uint64_t oid);
 
+/*
+ * REPAIR_REPLICA (Sheepdog's vdi check; worker): replace this node's copy of
+ * oid by nid's, whatever the versions: the caller found ours damaged or missing.
+ */
+int recovery_repair_from(const struct node_id *nid, uint64_t oid, uint32_t epoch);
+
 /* GET_OBJ_LIST handler (serve queue) */
 int recovery_op_get_obj_list(struct request *req);
 
@@ -37,7 +43,9 @@ void recovery_reset(void);
 void recovery_node_done(const struct node_id *nid, uint32_t epoch);
 void recovery_set_disabled(bool off);
 bool recovery_disabled(void);
-void recovery_set_throttle(int max, int interval_ms);
+/* at most max objects per interval_ms (0, 0: no throttling); any thread */
+void recovery_set_throttle(uint32_t max, uint64_t interval_ms);
+void recovery_get_throttle(uint32_t *max, uint64_t *interval_ms);
 void recovery_get_state(struct recovery_state *st, char *reason, size_t len);
 
 #endif

@@ -213,12 +213,6 @@ static void client_resume_rx(struct client *ci)
 }
 
 /* the response header echoes opcode and id and carries our epoch */
-/* OIDS_EXIST answers NO_OBJ with the missing oids as its payload */
-static bool oids_missing(const struct request *req)
-{
-	return req->rq.opcode == SD_OP_OIDS_EXIST && req->rp.result == SD_RES_NO_OBJ;
-}
-
 static void fill_response(struct request *req)
 {
 	req->rp.opcode = req->rq.opcode;
@@ -228,7 +222,8 @@ static void fill_response(struct request *req)
 	 * A write is answered with a bare header: tgt reads no payload after a
 	 * write response and would desynchronise on one.
 	 */
-	if ((req->rp.result != SD_RES_SUCCESS && !oids_missing(req)) ||
+	/* a piggyback request (OIDS_EXIST) has an answer on failure too: the missing oids */
+	if ((req->rp.result != SD_RES_SUCCESS && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)) ||
 	    req->rp.data_length > req->data_size ||
 	    ((req->rq.flags & SD_FLAG_CMD_WRITE) && !(req->rq.flags & SD_FLAG_CMD_PIGGYBACK)))
 		req->rp.data_length = 0;
@@ -238,6 +233,7 @@ void request_done(struct request *req)
 {
 	struct client *ci = req->ci;
 
+	ops_stat_end(req);
 	if (!ci) {
 		put_request(req);
 		return;
@@ -315,6 +311,7 @@ static void queue_request(struct request *req)
 		return;
 	}
 	req->op = op;
+	ops_stat_begin(req);
 	if (sys->exiting && op->type != OP_LOCAL) {
 		finish_with(req, SD_RES_SHUTDOWN);
 		return;
@@ -584,9 +581,12 @@ static void *peer_conn_main(void *arg)
 		ret = pc->bad ? SD_RES_INVALID_PARMS : check_request(&req->rq, req->op);
 		if (ret == SD_RES_SUCCESS && __atomic_load_n(&sys->exiting, __ATOMIC_SEQ_CST))
 			ret = SD_RES_SHUTDOWN;
+		if (ret == SD_RES_SUCCESS)
+			ops_stat_begin(req);
 		req->rp.result = (uint32_t)(ret == SD_RES_SUCCESS ? req->op->process_work(req) : ret);
 		fill_response(req);
 		ret = xwrite2_full(fd, &req->rp, SD_RSP_SIZE, req->data, req->rp.data_length);
+		ops_stat_end(req);
 		put_request(req);
 		pc->req = NULL;
 		work_outstanding_add(-1);

@@ -56,6 +56,7 @@ struct request {
 	struct client *ci;	/* NULL once the client went away */
 	struct work work;
 	struct list_node link;	/* client tx queue or pending cluster list */
+	bool counted;		/* in the STAT counters (ops_stat_begin) */
 };
 
 /* request.c */

@@ -471,6 +471,7 @@ int vdi_op_new(struct request *req)
 	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
 	if (ret) {
 		sd_err("%s: cannot create inode %06" PRIx32 ": result %02x", name, vid, ret);
+		ret = SD_RES_VDI_WRITE;	/* as the reference answers, whatever the cause */
 		goto out;
 	}
 	if (snapshot) {
@@ -483,6 +484,7 @@ int vdi_op_new(struct request *req)
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
 			       frozen, ret);
 			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
+			ret = SD_RES_VDI_WRITE;
 			goto out;
 		}
 	}
@@ -1046,7 +1048,11 @@ int vdi_main_release(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	if (!use_locks())
 		return SD_RES_SUCCESS;
 	for (int i = 0; i < nr_locks; i++)
-		if (locks[i].vid == req->vdi.base_vdi_id && node_id_eq(&locks[i].owner, owner)) {
+		if (locks[i].vid == req->vdi.base_vdi_id &&
+		    (node_id_eq(&locks[i].owner, owner) ||
+		     /* as the reference: a normal release ends an exclusive lock, whoever holds
+		      * it (Sheepdog's dog vdi lock unlock, sent to any node) */
+		     (req->vdi.type == LOCK_TYPE_NORMAL && locks[i].type == LOCK_TYPE_NORMAL))) {
 			lock_del(i);
 			return SD_RES_SUCCESS;
 		}

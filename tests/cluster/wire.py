@@ -113,6 +113,115 @@ report(call(0x16, obj_body(1 << 63 | 0x7c2b25 << 32))["result"] == 0x05,
        "FLUSH_VDI answers INVALID_PARMS (clients fall back to direct mode)")
 report(call(0x7f)["result"] == 0x05, "unknown opcode answers INVALID_PARMS")
 
+# --- the reference's internal opcodes (ops.c): served, or NO_SUPPORT ---
+def icall(opcode, body=b"\0" * 32, flags=0, data=b"", dlen=None):
+    return call(opcode, body, flags, data, dlen, ver=0x0a)
+
+
+r = icall(0x90, dlen=512)
+report(r["result"] == 0 and r["data"].rstrip(b"\0") == b"tree plain ",
+       "GET_STORE_LIST: the stores as Sheepdog's sheep lists them")
+def cluster_body(copies=0, policy=0, nodes_nr=0):
+    return struct.pack("<QQBBHII4x", 0, 0, copies, policy, 0, 0, nodes_nr)
+
+
+r = icall(0x87, dlen=48)     # Sheepdog's cluster alter-copy: one entry, no room for nodes
+report(r["result"] == 0 and r["dlen"] == 48 and r["data"][32:38] == b"plain\0" and
+       r["data"][25] == 1 and struct.unpack_from("<I", r["data"], 20)[0] == 0,
+       "STAT_CLUSTER without room for nodes: one entry naming the store, copies 1")
+r = icall(0x87, cluster_body(nodes_nr=4), dlen=10 * (48 + 4 * 80))
+log1 = r["data"][:48 + 4 * 80]
+report(r["result"] == 0 and r["dlen"] % (48 + 4 * 80) == 0 and r["dlen"] > 0 and
+       struct.unpack_from("<I", log1, 20)[0] == 1 and
+       struct.unpack_from("<H", log1, 48 + 40)[0] == PORT,
+       "STAT_CLUSTER with room for 4 nodes: entries of 48 + 4 x 80 bytes, the node inside")
+
+r = icall(0xBE, dlen=48 + 6144 * 80)    # what Sheepdog's dog asks
+ci = r["data"]
+report(r["result"] == 0 and r["dlen"] == 48 + 80 and ci[0] == 0x0a and
+       struct.unpack_from("<h", ci, 2)[0] == 1 and struct.unpack_from("<I", ci, 4)[0] >= 1,
+       "CLUSTER_INFO: proto_ver, one node, the epoch (%d bytes)" % r["dlen"])
+if len(ci) >= 128:
+    report(struct.unpack_from("<Q", ci, 8)[0] != 0 and ci[18] == 1 and ci[20] == 1 and
+           ci[21] == 22 and ci[25:31] == b"plain\0",
+           "CLUSTER_INFO: ctime, copies 1, status OK, block shift 22, store plain")
+    report(struct.unpack_from("<H", ci, 16)[0] & 0x4,
+           "CLUSTER_INFO: auto vnodes flag on a sheep without -V (Sheepdog's format needs it)")
+    report(ci[48 + 24 + 12:48 + 24 + 16] == bytes([127, 0, 0, 1]) and
+           struct.unpack_from("<H", ci, 48 + 24 + 16)[0] == PORT,
+           "CLUSTER_INFO: the node list follows the header")
+report(icall(0xBE, dlen=16)["result"] == 0x88, "CLUSTER_INFO into 16 bytes -> BUFFER_SMALL")
+
+r = icall(0x97, dlen=24)
+report(r["result"] == 0 and r["dlen"] == 24 and r["data"][0] == 0,
+       "STAT_RECOVERY with Sheepdog's 24-byte buffer: 24 bytes, not recovering")
+
+r = icall(0xCA, dlen=24)
+def throttling(data):
+    t = struct.unpack("<IIQB7x", data)
+    return (t[0], t[2], t[3])
+
+
+report(r["result"] == 0 and r["dlen"] == 24 and throttling(r["data"]) == (0, 0, 0),
+       "GET_RECOVERY: no throttling")
+r = icall(0xCB, flags=1, data=struct.pack("<IIQB7x", 5, 0, 250, 1))
+r2 = icall(0xCA, dlen=24)
+report(r["result"] == 0 and throttling(r2["data"]) == (5, 250, 1),
+       "SET_RECOVERY 5 per 250 ms, GET_RECOVERY reads it back")
+icall(0xCB, flags=1, data=struct.pack("<IIQB7x", 0, 0, 0, 0))
+report(throttling(icall(0xCA, dlen=24)["data"]) == (0, 0, 0),
+       "SET_RECOVERY 0 0 switches throttling off")
+report(icall(0xCB)["result"] == 0x05, "SET_RECOVERY without its payload -> INVALID_PARMS")
+
+r = icall(0xB1, dlen=64 * 4120 + 8)
+md = r["data"]
+report(r["result"] == 0 and r["dlen"] == 263688 and
+       struct.unpack_from("<i", md, 64 * 4120)[0] == 1,
+       "MD_INFO: Sheepdog's sd_md_info with one disk")
+if len(md) == 263688:
+    path = md[24:4120].split(b"\0")[0].decode()
+    free, used = struct.unpack_from("<QQ", md, 8)
+    report(path == os.path.join(STORE, "obj") and free > 0 and used > 0,
+           "MD_INFO disk 0: %s, %d free, %d used" % (path, free, used))
+report(icall(0xB1, dlen=4096)["result"] == 0x88, "MD_INFO into 4 KiB -> BUFFER_SMALL")
+
+missing = 0x7c2b25 << 32 | 0x7777
+r = icall(0xC6, flags=0x11, data=struct.pack("<QQ", 1 << 63 | 0x7c2b25 << 32, missing))
+report(r["result"] == 0x02 and r["data"] == struct.pack("<Q", missing),
+       "OIDS_EXIST: NO_OBJ with just the missing oid")
+r = icall(0xC6, flags=0x11, data=struct.pack("<Q", 1 << 63 | 0x7c2b25 << 32))
+report(r["result"] == 0 and r["dlen"] == 0, "OIDS_EXIST of a stored object: SUCCESS")
+
+import hashlib
+full = call(0x02, obj_body(1 << 63 | 0x7c2b25 << 32), dlen=12587576)["data"]
+r = icall(0xB4, obj_body(1 << 63 | 0x7c2b25 << 32))
+report(r["result"] == 0 and len(full) == 12587576 and
+       r["body"][8:28] == hashlib.sha1(full).digest(),
+       "GET_HASH of the inode: SHA-1 of the whole object (rsp bytes 24..43)")
+report(icall(0xB4, obj_body(missing))["result"] == 0x02, "GET_HASH of a missing object: NO_OBJ")
+
+r = icall(0xAB, dlen=512 * 1428)
+states = [r["data"][i:i + 1428] for i in range(0, r["dlen"], 1428)]
+mine = [v for v in states if struct.unpack_from("<I", v, 0)[0] == 0x7c2b25]
+report(r["result"] == 0 and r["dlen"] % 1428 == 0 and len(mine) == 1 and mine[0][4] == 1 and
+       mine[0][5] == 0 and mine[0][8] == 22 and struct.unpack_from("<I", mine[0], 16)[0] == 1,
+       "GET_VDI_COPIES: test has 1 copy, not a snapshot, block shift 22, unlocked")
+report(icall(0xAB, dlen=100)["result"] == 0x88, "GET_VDI_COPIES into 100 bytes -> BUFFER_SMALL")
+
+for op in (0x98, 0xB0):
+    report(icall(op, obj_body(1 << 63 | 0x7c2b25 << 32))["result"] == 0,
+           "op %02x (the reference's cache, gone): SUCCESS, nothing to do" % op)
+report(icall(0x99, flags=1, data=struct.pack("<I", 0x7c2b25))["result"] == 0,
+       "NOTIFY_VDI_DEL: SUCCESS, nothing to do")
+for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xBB, 0xBC,
+           0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
+    r = icall(op, flags=1 if op in (0xB2, 0xB3) else 0, data=b"/x\0" if op in (0xB2, 0xB3)
+              else b"")
+    report(r["result"] == 0x8B, "op %02x (a feature we lack) -> NO_SUPPORT" % op)
+for op in (0x91, 0x92, 0x93, 0xA7, 0xAD, 0xAE, 0xB6, 0xB7, 0xC3, 0xC4, 0xCE, 0xFF):
+    report(icall(op)["result"] == 0x05, "op %02x (no handler in the reference) -> INVALID_PARMS"
+           % op)
+
 # --- VDI lookups ---
 r = call(0x14, vdi_body(), flags=1, data=name_buf("test"))
 report(r["result"] == 0 and struct.unpack_from("<I", r["body"], 8)[0] == 0x7c2b25,
@@ -344,6 +453,26 @@ finally:
 time.sleep(0.2)
 r = call(0x02, obj_body(data_oid, 0), dlen=1000)
 report(alive() and r["data"] != b"q" * 1000, "a payload cut short is never applied")
+
+# STAT (dog node stat): the request counters, as the reference counts them
+r = icall(0xB8, dlen=120)
+st = dict(zip("gway_active peer_active gway_total peer_total gway_rx gway_tx peer_rx peer_tx "
+              "gway_remove gway_read gway_write gway_flush peer_remove peer_read peer_write".split(),
+              struct.unpack("<15Q", r["data"]) if r["dlen"] == 120 else [0] * 15))
+report(r["result"] == 0 and r["dlen"] == 120 and st["gway_active"] == 0 and
+       st["peer_active"] == 0 and st["gway_read"] >= N and st["gway_write"] >= 3 and
+       st["gway_flush"] >= 1 and st["peer_read"] >= M and st["peer_write"] >= 2 and
+       st["gway_rx"] >= 1024 and st["peer_rx"] >= 8192 and
+       st["gway_total"] == st["gway_read"] + st["gway_write"] + st["gway_remove"] +
+       st["gway_flush"] and st["peer_total"] >= st["peer_read"] + st["peer_write"],
+       "STAT: client and replica requests counted, none left active (%s)" % st)
+
+# NOTIFY_VDI_ADD (Sheepdog's cluster snapshot load) records a VDI everywhere; last, as the
+# bitmap then holds a vid without an inode
+r = icall(0xAF, struct.pack("<IIBBBB20x", 0, 0x123457, 1, 1, 0, 22))
+r2 = call(0x15, dlen=2 << 20)
+report(r["result"] == 0 and r2["data"][0x123457 // 8] >> (0x123457 % 8) & 1,
+       "NOTIFY_VDI_ADD sets the vid in the in-use bitmap")
 
 print("wire: %d failed" % FAILED)
 sys.exit(1 if FAILED else 0)

@@ -691,7 +691,9 @@ int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	uint32_t v;
 
 	rsp->data_length = 0;
-	if (req->data_length != sizeof(v) || !(req->flags & SD_FLAG_CMD_WRITE))
+	/* Sheepdog's dog sends 8 bytes (the size of a pointer), the value first */
+	if (req->data_length < sizeof(v) || req->data_length > 8 ||
+	    !(req->flags & SD_FLAG_CMD_WRITE))
 		return SD_RES_INVALID_PARMS;
 	memcpy(&v, data, sizeof(v));
 	if (v < 1 || v > 65535)
@@ -962,6 +964,8 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	/* Sheepdog's dog sends 0 copies without -c: the default, as its sheep */
 	if (req->cluster.copies > SD_MAX_COPIES)
 		return SD_RES_INVALID_PARMS;
+	if (req->cluster.copy_policy)	/* erasure coding: not built yet */
+		return SD_RES_NO_SUPPORT;
 	if (req->data_length && (req->flags & SD_FLAG_CMD_WRITE) &&
 	    strncmp(data, "plain", req->data_length) && strncmp(data, "tree", req->data_length))
 		return SD_RES_NO_STORE;

@@ -387,6 +387,11 @@ int vdi_op_new(struct request *req)
 		sd_err("%s: store policy %u is not supported", name, hdr->vdi.store_policy);
 		return SD_RES_NO_SUPPORT;
 	}
+	if (hdr->vdi.copy_policy) {	/* erasure coding: not built yet */
+		sd_err("%s: erasure coding (copy policy %#x) is not supported", name,
+		       hdr->vdi.copy_policy);
+		return SD_RES_NO_SUPPORT;
+	}
 	if (!base && hdr->vdi.snapid)
 		return SD_RES_INVALID_PARMS;
 	found = xzalloc(SD_INODE_HEADER_SIZE);

@@ -241,6 +241,18 @@ r = call(0x11, vdi_body(size=1 << 43), flags=1, data=name_buf("huge"))
 report(r["result"] == 0x05, "NEW_VDI over 4 TiB without hyper volume -> INVALID_PARMS")
 r = call(0x11, vdi_body(size=1 << 20), flags=1, data=b"")
 report(r["result"] == 0x05, "NEW_VDI without a name -> INVALID_PARMS")
+# erasure coding is not built: a copy policy is refused, not stored and replicated
+r = call(0x11, struct.pack("<QIBBBBII8x", 1 << 30, 0, 0, 0x21, 0, 0, 0, 0), flags=1,
+         data=name_buf("ec"))
+report(r["result"] == 0x8B, "NEW_VDI with an erasure-code policy -> NO_SUPPORT")
+r = icall(0x84, cluster_body(copies=3, policy=0x21), flags=1, data=b"plain\0")
+report(r["result"] == 0x8B, "MAKE_FS with an erasure-code policy -> NO_SUPPORT")
+r = call(0x14, flags=1, data=name_buf("test"))
+report(r["result"] == 0, "... and the cluster was not formatted again")
+# Sheepdog's dog sends SET_VNODES with 8 bytes (the size of a pointer), the value first
+r = icall(0xCC, flags=1, data=struct.pack("<Q", 64))
+report(r["result"] == 0x98, "SET_VNODES of 8 bytes is read (auto vnodes cluster: "
+       "INVALID_VNODES_STRATEGY, not INVALID_PARMS)")
 
 inode_oid = 1 << 63 | 0x7c2b25 << 32
 r = call(0x02, obj_body(inode_oid), dlen=4664)

@@ -190,6 +190,7 @@ static struct cluster_info *build_cinfo(size_t *len)
 	ci->nr_copies = sys->copies;
 	ci->copy_policy = sys->copy_policy;
 	ci->status = sys->status;
+	ci->disable_recovery = recovery_disabled();	/* a joiner takes the members' switch */
 	ci->block_size_shift = sys->block_size_shift;
 	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
 	memcpy(ci->nodes, nodes, sizeof(*nodes) * (size_t)nr);
@@ -490,6 +491,8 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		}
 		sys->joined = true;
 		store_out_of_service();	/* a failure found while joining */
+		if (nr_members > 1)	/* the message is a member's: its recovery switch */
+			recovery_set_disabled(ci->disable_recovery);
 		if (ci->ctime && nr_members > 1 && ci->nr_nodes >= 0 &&
 		    ci->nr_nodes <= SD_MAX_NODES && lock_room(ci->nr_nodes) >= 0) {
 			const char *tail = (const char *)ci + cinfo_size(ci->nr_nodes);

@@ -136,6 +136,14 @@ sleep 1
 check "with recovery off, the nodes wait in recovery" bash -c \
 	"'$DOG' node recovery -r -p $(port_of 0) | grep -q recovering"
 check "reads stay correct with recovery off" verify 1
+# a node that joins while recovery is off learns it (it recovered anyway, saying 'enabled')
+check "node 3 rejoins while recovery is off" start_sheep 3
+check "the joiner says recovery is off" bash -c \
+	"'$DOG' cluster info -p $(port_of 3) | grep -q 'auto-recovery disabled'"
+check "the joiner waits in recovery" bash -c \
+	"'$DOG' node recovery -r -p $(port_of 3) | grep -q recovering"
+kill9_sheep 3
+check "three left again" wait_members 0 0 1 2
 check "enable recovery" dogp 1 cluster recover enable
 check "recovery completes once enabled" retry 60 all_recovered 0 1 2
 check "three nodes, copies 3: every object on all three" retry 30 placement 3 0 1 2

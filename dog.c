@@ -668,6 +668,24 @@ static int parse_hex32(const char *s, uint64_t *out)
 
 static bool show_elapsed;	/* -T where the subcommand has no -T of its own */
 
+/* vdi delete -B, -I, -m: Sheepdog's strtol and its words (sic) */
+static int parse_reclaim(const char *s, int *out, const char *what)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (end == s) {
+		dog_err("The %s reclamation is invalid: %s", what, s);
+		return EXIT_FAILURE;
+	}
+	if (v <= 0) {
+		dog_err("The %s reclamation must bepositive integer", what);
+		return EXIT_FAILURE;
+	}
+	*out = (int)MIN(v, (long)INT32_MAX);
+	return 0;
+}
+
 static int parse_common(int argc, char **argv, const struct command *c,
 			const struct subcommand *s)
 {
@@ -781,9 +799,21 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.bench_total = v;
 			break;
 		case 'm':
-			dog_opts.bench_mode = optarg;
+			if (c != &vdi_command)
+				dog_opts.bench_mode = optarg;
+			else if (parse_reclaim(optarg, &dog_opts.reclaim_max, "maximum number of"))
+				return EXIT_FAILURE;
+			break;
+		case 'I':
+			if (parse_reclaim(optarg, &dog_opts.reclaim_interval, "interval of batched"))
+				return EXIT_FAILURE;
 			break;
 		case 'B':
+			if (c == &vdi_command) {
+				if (parse_reclaim(optarg, &dog_opts.reclaim_batch, "number of batched"))
+					return EXIT_FAILURE;
+				break;
+			}
 			if (parse_size(optarg, &v) || !v || v > UINT32_MAX) {
 				dog_err("Invalid block size '%s'", optarg);
 				return EXIT_USAGE;

@@ -51,6 +51,10 @@ struct dog_opts {
 	uint32_t bench_depth;	/* -n */
 	uint64_t bench_total;	/* -t SIZE */
 	uint64_t bench_seconds;	/* -T */
+	/* vdi delete, rollback, restore: how the index is zeroed (0: not given) */
+	int reclaim_batch;	/* -B */
+	int reclaim_interval;	/* -I, seconds */
+	int reclaim_max;	/* -m (delete) */
 };
 
 extern struct dog_opts dog_opts;
@@ -130,5 +134,10 @@ int dog_inode_set_vid(struct sd_inode *inode, uint32_t idx, uint32_t vid);
 
 /* look a VDI up by name and -s (a tag or a snapshot id); an exit code, message printed */
 int dog_open_vdi(const char *name, uint32_t *vid);
+/*
+ * delete VDI name (snapshot snapid or tag, or the working VDI) as Sheepdog's
+ * dog does: zero its index in batches (-B, -I, -m), then DEL_VDI; an exit code
+ */
+int dog_delete_vdi(const char *name, uint32_t snapid, const char *tag);
 
 #endif

@@ -231,21 +231,10 @@ static int new_vdi(const char *name, uint64_t size, uint32_t base, bool snapshot
 	return (int)rsp.result;
 }
 
+/* as Sheepdog's dog: the index zeroed (-B, -I), then DEL_VDI; an exit code */
 static int delete_working(const char *name)
 {
-	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	strncpy(buf, name, SD_MAX_VDI_LEN - 1);
-	dog_init_req(&hdr, SD_OP_DEL_VDI);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = sizeof(buf);
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result)
-		dog_err("Failed to delete %s: %s", name, sd_strerror(rsp.result));
-	return (int)rsp.result;
+	return dog_delete_vdi(name, 0, NULL);
 }
 
 static int write_obj(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, uint32_t off,

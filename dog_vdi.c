@@ -174,45 +174,107 @@ static int vdi_create(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
-static int vdi_delete(int argc, char **argv)
+/* Sheepdog's dog's batch of index entries zeroed per write (-B) */
+#define RECLAIM_BATCH	128
+
+/*
+ * Zero the flat index of vid (inode read with its index) as Sheepdog's dog
+ * does before DEL_VDI, so that its sheep drops the objects' references (ours
+ * reclaims them the same way): -B entries per write, -I seconds between
+ * writes, at most -m entries.  A hyper volume's B-tree is DEL_VDI's to walk.
+ */
+static int zero_index(uint32_t vid, struct sd_inode *inode)
+{
+	uint32_t batch = dog_opts.reclaim_batch ? (uint32_t)dog_opts.reclaim_batch : RECLAIM_BATCH;
+	uint32_t max = (uint32_t)dog_opts.reclaim_max, done = 0, i = 0, *idx = inode->data_vdi_id;
+	uint64_t nr = MIN(dog_inode_nr_objs(inode), (uint64_t)SD_INODE_DATA_INDEX);
+
+	if (inode->store_policy)
+		return EXIT_SUCCESS;
+	while (i < nr && !(max && done >= max)) {
+		uint32_t first, last, filled = 0;
+
+		while (i < nr && !idx[i])
+			i++;
+		if (i == nr)
+			break;
+		first = last = i;
+		for (; i < nr && filled < batch && !(max && done >= max); i++) {
+			if (!idx[i])
+				continue;
+			idx[i] = 0;
+			last = i;
+			filled++;
+			done++;
+		}
+		if (dog_write_index(vid, first, last - first + 1, idx + first)) {
+			dog_err("failed to update inode for discarding objects: %016" PRIx64,
+				vid_to_vdi_oid(vid));
+			return EXIT_FAILURE;
+		}
+		while (i < nr && !idx[i])
+			i++;
+		if (i < nr && dog_opts.reclaim_interval && !(max && done >= max))
+			sleep((unsigned int)dog_opts.reclaim_interval);
+	}
+	return EXIT_SUCCESS;
+}
+
+int dog_delete_vdi(const char *name, uint32_t snapid, const char *tag)
 {
 	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
+	struct sd_inode *inode;
 	struct sd_req hdr;
 	struct sd_rsp rsp;
-	uint64_t snapid = 0;
 	uint32_t vid, result;
 	int ret;
+
+	/*
+	 * Sheepdog's messages; its dog means EXIT_MISSING for a missing VDI
+	 * (and 1 for other failures) but exits 0 (a slip in its do_vdi_delete)
+	 */
+	if (dog_find_vdi(name, tag, snapid, &vid, &result)) {
+		if (result == SD_RES_NETWORK_ERROR)
+			return EXIT_SYSFAIL;
+		dog_err("Failed to open VDI %s (snapshot id: %" PRIu32 " snapshot tag: %s): %s",
+			name, snapid, tag ? tag : "", sd_strerror(result));
+		return result == SD_RES_NO_VDI || result == SD_RES_NO_TAG ? EXIT_MISSING :
+									  EXIT_FAILURE;
+	}
+	inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	ret = read_object(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE,
+			  0);
+	if (ret) {
+		dog_err("failed to read inode object: %016" PRIx64, vid_to_vdi_oid(vid));
+		free(inode);
+		return ret == SD_RES_NETWORK_ERROR ? EXIT_SYSFAIL : EXIT_FAILURE;
+	}
+	ret = zero_index(vid, inode);
+	free(inode);
+	if (ret || dog_opts.reclaim_max)
+		return ret;	/* -m: the VDI stays, with what is left of its index */
+	strncpy(buf, name, SD_MAX_VDI_LEN - 1);
+	if (tag)
+		strncpy(buf + SD_MAX_VDI_LEN, tag, SD_MAX_VDI_TAG_LEN - 1);
+	dog_init_req(&hdr, SD_OP_DEL_VDI);
+	hdr.flags = SD_FLAG_CMD_WRITE;
+	hdr.data_length = sizeof(buf);
+	hdr.vdi.snapid = snapid;
+	ret = dog_call(&hdr, buf, &rsp, "delete %s", name);
+	return ret == EXIT_FAILURE && rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
+}
+
+static int vdi_delete(int argc, char **argv)
+{
+	uint64_t snapid = 0;
 
 	if (argc < 1)
 		return EXIT_USAGE;
 	if (check_name(argv[0]))
 		return EXIT_USAGE;
-	/*
-	 * Sheepdog's message; its dog means EXIT_MISSING for a missing VDI
-	 * (and 1 for other failures) but exits 0 (a slip in its do_vdi_delete)
-	 */
 	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
 		snapid = 0;
-	if (dog_find_vdi(argv[0], snapid ? NULL : dog_opts.snapshot, (uint32_t)snapid, &vid,
-			 &result)) {
-		if (result == SD_RES_NETWORK_ERROR)
-			return EXIT_SYSFAIL;
-		dog_err("Failed to open VDI %s (snapshot id: %" PRIu64 " snapshot tag: %s): %s",
-			argv[0], snapid, snapid || !dog_opts.snapshot ? "" : dog_opts.snapshot,
-			sd_strerror(result));
-		return result == SD_RES_NO_VDI || result == SD_RES_NO_TAG ? EXIT_MISSING :
-									  EXIT_FAILURE;
-	}
-	snapid = 0;
-	strncpy(buf, argv[0], SD_MAX_VDI_LEN - 1);
-	if (dog_opts.snapshot && parse_uint(dog_opts.snapshot, UINT32_MAX, &snapid))
-		strncpy(buf + SD_MAX_VDI_LEN, dog_opts.snapshot, SD_MAX_VDI_TAG_LEN - 1);
-	dog_init_req(&hdr, SD_OP_DEL_VDI);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = sizeof(buf);
-	hdr.vdi.snapid = (uint32_t)snapid;
-	ret = dog_call(&hdr, buf, &rsp, "delete %s", argv[0]);
-	return ret == EXIT_FAILURE && rsp.result == SD_RES_NO_VDI ? EXIT_MISSING : ret;
+	return dog_delete_vdi(argv[0], (uint32_t)snapid, snapid ? NULL : dog_opts.snapshot);
 }
 
 static int count_owned(uint32_t idx, uint32_t owner, void *arg)
@@ -939,10 +1001,7 @@ out:
 static int vdi_rollback(int argc, char **argv)
 {
 	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
-	char buf[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN] = { 0 };
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-	uint32_t snap, new_vid = 0;
+	uint32_t snap, cur, result, new_vid = 0;
 	int ret, r;
 
 	if (argc != 1) {
@@ -963,17 +1022,18 @@ static int vdi_rollback(int argc, char **argv)
 		ret = EXIT_SUCCESS;
 		goto out;
 	}
-	/* drop the working VDI, then a new one that starts as the snapshot */
-	strncpy(buf, argv[0], SD_MAX_VDI_LEN - 1);
-	dog_init_req(&hdr, SD_OP_DEL_VDI);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = sizeof(buf);
-	if (dog_exec(&hdr, buf, &rsp)) {
+	/* drop the working VDI (if the name has one), then a new one that starts as the snapshot */
+	if (dog_find_vdi(argv[0], NULL, 0, &cur, &result) == 0) {
+		ret = dog_delete_vdi(argv[0], 0, NULL);
+	} else if (result == SD_RES_NETWORK_ERROR) {
 		ret = EXIT_SYSFAIL;
-		goto out;
+	} else if (result != SD_RES_NO_VDI) {
+		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(result));
+		ret = EXIT_FAILURE;
 	}
-	if (rsp.result != SD_RES_SUCCESS && rsp.result != SD_RES_NO_VDI) {
-		dog_err("Failed to delete %s: %s", argv[0], sd_strerror(rsp.result));
+	if (ret == EXIT_SYSFAIL)
+		goto out;
+	if (ret) {
 		dog_err("Failed to delete the current state");
 		ret = EXIT_FAILURE;
 		goto out;
@@ -1385,7 +1445,7 @@ static int vdi_getattr(int argc, char **argv)
 static const struct subcommand vdi_subs[] = {
 	{ "create", "[-P] [-c copies] [-z bss] <vdiname> <size>", "Pc:z:y",
 	  "create an image", vdi_create },
-	{ "delete", "[-s snapshot] <vdiname>", "s:", "delete an image", vdi_delete },
+	{ "delete", "[-s snapshot] <vdiname>", "s:B:I:m:", "delete an image", vdi_delete },
 	{ "list", "[vdiname]", "r", "list images", vdi_list },
 	{ "read", "[-s snapshot] <vdiname> [<offset> [<len>]]", "s:",
 	  "read data from an image", vdi_read },
@@ -1394,7 +1454,7 @@ static const struct subcommand vdi_subs[] = {
 	{ "snapshot", "[-s snapshot] [-R] [-v] <vdiname>", "s:Rvr", "create a snapshot",
 	  vdi_snapshot },
 	{ "clone", "[-s snapshot] <src vdi> <dst vdi>", "s:Pn", "clone an image", vdi_clone },
-	{ "rollback", "-s snapshot [-f] <vdiname>", "s:f", "roll back to a snapshot",
+	{ "rollback", "-s snapshot [-f] <vdiname>", "s:fB:I:", "roll back to a snapshot",
 	  vdi_rollback },
 	{ "tree", "", "", "show images in tree view format", vdi_tree },
 	{ "setattr", "[-d] [-x] [-s snapshot] <vdiname> <key> [value]", "dxs:",
@@ -1409,7 +1469,7 @@ static const struct subcommand vdi_subs[] = {
 	{ "backup", "-F from -s snapshot <vdiname>", "s:F:",
 	  "create an incremental backup between two snapshots and outputs to STDOUT",
 	  vdi_backup },
-	{ "restore", "-s snapshot <vdiname>", "s:",
+	{ "restore", "-s snapshot <vdiname>", "s:B:I:",
 	  "restore snapshot images from a backup provided in STDIN", vdi_restore },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

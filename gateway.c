@@ -591,15 +591,36 @@ static bool client_readonly(uint64_t oid)
 	       st.snapshot;
 }
 
+/*
+ * A client's write.  One that reaches an inode's data index goes through
+ * vdi.c, which removes the objects its changed entries no longer point at
+ * once no VDI does (Sheepdog's reference drop).  A snapshot's inode takes
+ * only writes that zero index entries: Sheepdog's dog deletes a snapshot so.
+ */
+static int client_write(uint64_t oid, const char *data, uint32_t len, uint32_t off)
+{
+	const uint32_t index_end = SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE;
+	uint64_t end = (uint64_t)off + len;
+	bool in_index = is_vdi_obj(oid) && off >= SD_INODE_HEADER_SIZE && end <= index_end;
+
+	if (client_readonly(oid)) {
+		for (uint32_t i = 0; in_index && i < len; i++)
+			in_index = !data[i];
+		if (!in_index)
+			return SD_RES_READONLY;
+	}
+	if (is_vdi_obj(oid) && len && end > SD_INODE_HEADER_SIZE && off < index_end)
+		return vdi_index_write(oid, data, len, off);
+	return gateway_write_obj(oid, data, len, off);
+}
+
 int gateway_op_write(struct request *req)
 {
 	const struct sd_req *hdr = &req->rq;
 	uint32_t len = (hdr->flags & SD_FLAG_CMD_WRITE) ? hdr->data_length : 0;
 
 	req->rp.data_length = 0;
-	if (client_readonly(hdr->obj.oid))
-		return SD_RES_READONLY;
-	return gateway_write_obj(hdr->obj.oid, req->data, len, hdr->obj.offset);
+	return client_write(hdr->obj.oid, req->data, len, hdr->obj.offset);
 }
 
 int gateway_op_remove(struct request *req)
@@ -634,19 +655,10 @@ int gateway_op_discard(struct request *req)
 		return SD_RES_INVALID_PARMS;
 	off = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
 	ret = gateway_read_obj(inode, &owner, sizeof(owner), off);
-	if (ret)
+	if (ret || !owner)
 		return ret;
-	if (!owner)
-		return SD_RES_SUCCESS;
-	ret = gateway_write_obj(inode, &zero, sizeof(zero), off);
-	if (ret)
-		return ret;
-	if (owner == vid) {
-		ret = gateway_remove_obj(oid);
-		if (ret == SD_RES_NO_OBJ)
-			ret = SD_RES_SUCCESS;
-	}
-	return ret;
+	/* the entry goes, and with it the object if no VDI points at it any more */
+	return vdi_index_write(inode, &zero, sizeof(zero), off);
 }
 
 /* peer side: act on the local store, if the sender sees the same epoch */

@@ -35,6 +35,19 @@ static uint8_t *deleted_bitmap;
 static struct vdi_state *states;
 static size_t states_cap, states_nr;
 
+/*
+ * Reclaim (vdi_index_write): on this node, a VDI's client index writes, each
+ * with the removal of the objects it dropped, run one at a time under the
+ * VDI's stripe of index_locks, and NEW_VDI holds its base's stripe from
+ * reading the base's index until the new VDI is in creating (below), so a
+ * reclaim's family scan sees every VDI that copied an index it read.
+ * creating: the VDI our NEW_VDI made, until its main phase sets its bit
+ * (cluster operations run one at a time); guarded by vdi_lock.
+ */
+#define NR_INDEX_LOCKS	64
+static pthread_mutex_t index_locks[NR_INDEX_LOCKS];
+static uint32_t creating, creating_base;
+
 static bool test_bit(const uint8_t *map, uint32_t nr)
 {
 	return map[nr >> 3] & (1u << (nr & 7));
@@ -79,8 +92,15 @@ static void state_grow(void)
 	free(old);
 }
 
+static pthread_mutex_t *index_lock(uint32_t vid)
+{
+	return &index_locks[(vid * 2654435761u) % NR_INDEX_LOCKS];
+}
+
 int vdi_init(void)
 {
+	for (int i = 0; i < NR_INDEX_LOCKS; i++)
+		pthread_mutex_init(&index_locks[i], NULL);
 	in_use_bitmap = xzalloc(SD_VDI_BITMAP_SIZE);
 	deleted_bitmap = xzalloc(SD_VDI_BITMAP_SIZE);
 	state_grow();
@@ -94,6 +114,7 @@ void vdi_reset(void)
 	memset(deleted_bitmap, 0, SD_VDI_BITMAP_SIZE);
 	memset(states, 0, states_cap * sizeof(*states));
 	states_nr = 0;
+	creating = creating_base = 0;
 	pthread_mutex_unlock(&vdi_lock);
 }
 
@@ -148,6 +169,15 @@ void vdi_copy_bitmap(void *buf, bool deleted)
 {
 	pthread_mutex_lock(&vdi_lock);
 	memcpy(buf, deleted ? deleted_bitmap : in_use_bitmap, SD_VDI_BITMAP_SIZE);
+	pthread_mutex_unlock(&vdi_lock);
+}
+
+/* NEW_VDI made vid from base (vid 0: done, in the bitmap or failed) */
+static void set_creating(uint32_t vid, uint32_t base)
+{
+	pthread_mutex_lock(&vdi_lock);
+	creating = vid;
+	creating_base = base;
 	pthread_mutex_unlock(&vdi_lock);
 }
 
@@ -374,7 +404,7 @@ int vdi_op_new(struct request *req)
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN], found_name[SD_MAX_VDI_LEN];
 	struct sd_inode *inode = NULL, *found;
 	uint32_t base = hdr->vdi.base_vdi_id, vid, old;
-	bool snapshot = base && hdr->vdi.snapid, rebase = false;
+	bool snapshot = base && hdr->vdi.snapid, rebase = false, base_locked = false;
 	size_t len = SD_INODE_HEADER_SIZE;
 	uint64_t now = now_ctime();
 	int ret;
@@ -411,6 +441,9 @@ int vdi_op_new(struct request *req)
 		goto out;
 	}
 	if (base) {
+		/* until the new VDI is in creating: no reclaim of base's index meanwhile */
+		pthread_mutex_lock(index_lock(base));
+		base_locked = true;
 		inode = read_full_inode(base, &ret);
 		if (!inode)
 			goto out;
@@ -479,6 +512,8 @@ int vdi_op_new(struct request *req)
 		ret = SD_RES_VDI_WRITE;	/* as the reference answers, whatever the cause */
 		goto out;
 	}
+	if (base)
+		set_creating(vid, base);
 	if (snapshot) {
 		/* the old working VDI becomes the read-only snapshot */
 		uint32_t frozen = rebase ? old : base;
@@ -489,6 +524,7 @@ int vdi_op_new(struct request *req)
 			sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x", name,
 			       frozen, ret);
 			gateway_remove_obj(vid_to_vdi_oid(vid));	/* no orphan working inode */
+			set_creating(0, 0);
 			ret = SD_RES_VDI_WRITE;
 			goto out;
 		}
@@ -502,6 +538,8 @@ int vdi_op_new(struct request *req)
 	req->rp.vdi.copies = inode->nr_copies;
 	req->rp.vdi.block_size_shift = inode->block_size_shift;
 out:
+	if (base_locked)
+		pthread_mutex_unlock(index_lock(base));
 	free(inode);
 	free(found);
 	return ret;
@@ -513,6 +551,10 @@ int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 
 	(void)data;
 	vdi_mark_in_use(rsp->vdi.vdi_id, rsp->vdi.copies, rsp->vdi.block_size_shift, false);
+	pthread_mutex_lock(&vdi_lock);
+	if (creating == rsp->vdi.vdi_id)
+		creating = creating_base = 0;	/* in the bitmap now */
+	pthread_mutex_unlock(&vdi_lock);
 	if (req->vdi.base_vdi_id && req->vdi.snapid) {
 		uint32_t base = req->vdi.base_vdi_id;
 
@@ -595,7 +637,11 @@ static uint32_t *family_of(uint32_t victim, bool all, int *nr, int *ret)
 		*nr = 0;
 		return NULL;
 	}
-	vdi_copy_bitmap(bitmap, false);
+	pthread_mutex_lock(&vdi_lock);
+	memcpy(bitmap, in_use_bitmap, SD_VDI_BITMAP_SIZE);
+	if (creating)
+		set_bit(bitmap, creating);	/* already holds a copy of its base's index */
+	pthread_mutex_unlock(&vdi_lock);
 	for (uint32_t vid = 1; vid < SD_NR_VDIS; vid++) {
 		if (!(vid & 7) && !bitmap[vid >> 3]) {
 			vid += 7;
@@ -619,6 +665,116 @@ static uint32_t *family_of(uint32_t victim, bool all, int *nr, int *ret)
 	free(hdr);
 	*nr = n;
 	return out;
+}
+
+/* entries [start, start + n) of vid's flat index */
+static int read_entries(uint32_t vid, uint32_t start, uint32_t n, uint32_t *out)
+{
+	return gateway_read_obj(vid_to_vdi_oid(vid), out, n * (uint32_t)sizeof(*out),
+				SD_INODE_HEADER_SIZE + start * (uint32_t)sizeof(*out));
+}
+
+static bool in_list(const uint32_t *list, int nr, uint32_t vid)
+{
+	for (int i = 0; i < nr; i++)
+		if (list[i] == vid)
+			return true;
+	return false;
+}
+
+/* nobody but vid can point at vid's objects: a working VDI no NEW_VDI is copying */
+static bool owns_alone(uint32_t vid)
+{
+	struct vdi_state st;
+	bool copying;
+
+	pthread_mutex_lock(&vdi_lock);
+	copying = creating_base == vid;
+	pthread_mutex_unlock(&vdi_lock);
+	return !copying && vdi_get_state(vid, &st) && !st.snapshot && !st.deleted;
+}
+
+/*
+ * The objects vid's flat index no longer points at: object (owner[i], start
+ * + i) for every non-zero owner[i].  Removes those no remaining VDI points
+ * at, the rule of DEL_VDI and of the reclaim of client index writes: an
+ * object is shared by every VDI of a snapshot/clone family whose index
+ * points at it, so it goes only once no live VDI of vid's family other than
+ * vid points at it (its owner, when live, among them).  A live owner outside
+ * the family keeps its objects.  A working VDI's own objects are its alone
+ * (only snapshots are shared), so no family scan for those.  owner[] is
+ * trimmed to what was removed.
+ */
+#define CHECKED	0x80000000u	/* above any vid: an owner already asked */
+
+static int drop_unshared(uint32_t vid, uint32_t start, uint32_t *owner, uint32_t n,
+			 uint64_t *removed)
+{
+	uint32_t lo = n, hi = 0, *family = NULL, *other = NULL, o;
+	bool alone = owns_alone(vid), scan = false;
+	int ret = SD_RES_SUCCESS, nr = 0;
+
+	/* a live owner that still points at its object keeps it (one read per owner) */
+	for (uint32_t i = 0; i < n; i++) {
+		if (!owner[i] || (owner[i] & CHECKED) || owner[i] == vid || vid_deleted(owner[i]))
+			continue;
+		o = owner[i];
+		if (!other)
+			other = xmalloc(sizeof(*other) * n);
+		ret = read_entries(o, start + i, n - i, other + i);
+		if (ret)
+			goto out;
+		for (uint32_t j = i; j < n; j++)
+			if (owner[j] == o)
+				owner[j] = other[j] == o ? 0 : o | CHECKED;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		owner[i] &= ~CHECKED;
+		if (!owner[i])
+			continue;
+		if (owner[i] != vid || !alone)
+			scan = true;
+		lo = MIN(lo, i);
+		hi = i;
+	}
+	if (!scan)
+		goto remove;
+	family = family_of(vid, false, &nr, &ret);
+	if (ret)
+		goto out;
+	if (!other)
+		other = xmalloc(sizeof(*other) * n);
+	for (uint32_t i = lo; i <= hi && lo < n; i++)
+		if (owner[i] && owner[i] != vid && !vid_deleted(owner[i]) &&
+		    !in_list(family, nr, owner[i]))
+			owner[i] = 0;
+	for (int f = 0; f < nr && lo < n; f++) {
+		ret = read_entries(family[f], start + lo, hi - lo + 1, other + lo);
+		if (ret)
+			goto out;
+		for (uint32_t i = lo; i <= hi; i++)
+			if (owner[i] && other[i] == owner[i])
+				owner[i] = 0;
+	}
+remove:
+	for (uint32_t i = lo; i <= hi && lo < n; i++) {
+		int r;
+
+		if (!owner[i])
+			continue;
+		r = gateway_remove_obj(vid_to_data_oid(owner[i], start + i));
+		if (r && r != SD_RES_NO_OBJ) {
+			sd_err("vdi %06" PRIx32 ": cannot remove object %016" PRIx64 ": result %02x",
+			       vid, vid_to_data_oid(owner[i], start + i), r);
+			ret = r;
+			goto out;
+		}
+		(*removed)++;
+	}
+out:
+	free(family);
+	free(other);
+	return ret;
 }
 
 static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
@@ -760,17 +916,18 @@ static void collect_family(uint32_t victim)
 
 /*
  * DEL_VDI.  An object is shared by every VDI of a snapshot/clone family
- * whose index points at it, so deleting a VDI removes only the objects that
- * it points at, that belong to it or to an already deleted VDI, and that no
- * remaining VDI of the family points at.  The inode stays, with its name
- * cleared, so the vid run and the family's parent links stay intact.
+ * whose index points at it, so deleting a VDI removes only the objects it
+ * points at that no remaining VDI points at (drop_unshared).  The inode
+ * stays, with its name cleared, so the vid run and the family's parent
+ * links stay intact.
  */
 int vdi_op_del(struct request *req)
 {
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
-	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE), *other;
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE);
 	uint32_t vid, *family = NULL;
 	uint64_t removed = 0;
+	bool locked = false;
 	int ret, nr = 0;
 
 	req->rp.data_length = 0;
@@ -781,43 +938,23 @@ int vdi_op_del(struct request *req)
 	if (ret)
 		goto out;
 	free(inode);
+	/* one at a time with the reclaim of this VDI's index writes on this node */
+	pthread_mutex_lock(index_lock(vid));
+	locked = true;
 	inode = read_full_inode(vid, &ret);
 	if (!inode)
 		goto out;
-	family = family_of(vid, false, &nr, &ret);
+	if (inode_is_hyper(inode)) {
+		family = family_of(vid, false, &nr, &ret);
+		if (!ret)
+			ret = del_hyper_objects(vid, inode, family, nr, &removed);
+	} else {
+		ret = drop_unshared(vid, 0, inode->data_vdi_id, SD_INODE_DATA_INDEX, &removed);
+		if (!ret && recycling())	/* is any of its family left? */
+			family = family_of(vid, false, &nr, &ret);
+	}
 	if (ret)
 		goto out;
-	if (inode_is_hyper(inode)) {
-		ret = del_hyper_objects(vid, inode, family, nr, &removed);
-		if (ret)
-			goto out;
-		goto clear_name;
-	}
-	for (int f = 0; f < nr; f++) {
-		/* objects another member still points at are not ours to remove */
-		other = read_full_inode(family[f], &ret);
-		if (!other)
-			goto out;
-		for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++)
-			if (inode->data_vdi_id[i] && other->data_vdi_id[i] == inode->data_vdi_id[i])
-				inode->data_vdi_id[i] = 0;
-		free(other);
-	}
-	for (uint32_t i = 0; i < SD_INODE_DATA_INDEX; i++) {
-		uint32_t owner = inode->data_vdi_id[i];
-		int r;
-
-		if (!owner || (owner != vid && !vid_deleted(owner)))
-			continue;
-		r = gateway_remove_obj(vid_to_data_oid(owner, i));
-		if (r && r != SD_RES_NO_OBJ) {
-			sd_err("vdi %s: cannot remove object %u: result %02x", name, i, r);
-			ret = r;
-			goto out;
-		}
-		removed++;
-	}
-clear_name:
 	/* re-read: the index above was trimmed; the inode keeps its own */
 	free(inode);
 	inode = xmalloc(SD_INODE_HEADER_SIZE);
@@ -834,8 +971,70 @@ clear_name:
 	if (recycling() && !nr)
 		collect_family(vid);
 out:
+	if (locked)
+		pthread_mutex_unlock(index_lock(vid));
 	free(family);
 	free(inode);
+	return ret;
+}
+
+/*
+ * A client's write that reaches an inode's data index (gateway.c): the
+ * write, then the reclaim of the objects its changed entries pointed at
+ * (drop_unshared), as Sheepdog's sheep drops their references: its dog
+ * deletes a VDI by zeroing the index in batches before DEL_VDI, and QEMU
+ * discards an object by zeroing its entry.  A VDI's writes take their turn
+ * on this node, so the entries read before a write are the ones it
+ * replaces.  A hyper volume's B-tree is left to DEL_VDI and DISCARD_OBJ.
+ * The write's result: objects a failed reclaim leaves are logged.
+ */
+int vdi_index_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
+{
+	uint32_t vid = oid_to_vid(oid), *old = NULL, *now = NULL, first, n, lo, hi;
+	uint64_t end = (uint64_t)off + len, removed = 0;
+	uint8_t policy;
+	int ret, r;
+
+	if (!len || end <= SD_INODE_HEADER_SIZE || off >= SD_INODE_HEADER_SIZE +
+						  SD_INODE_INDEX_SIZE ||
+	    end > SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE + SD_INODE_GREF_SIZE)
+		return gateway_write_obj(oid, buf, len, off);	/* checks the range */
+	lo = MAX(off, (uint32_t)SD_INODE_HEADER_SIZE);
+	hi = (uint32_t)MIN(end, (uint64_t)SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	first = (lo - SD_INODE_HEADER_SIZE) / (uint32_t)sizeof(*old);
+	n = DIV_ROUND_UP(hi - SD_INODE_HEADER_SIZE, (uint32_t)sizeof(*old)) - first;
+	pthread_mutex_lock(index_lock(vid));
+	ret = gateway_read_obj(oid, &policy, 1, (uint32_t)offsetof(struct sd_inode, store_policy));
+	if (ret)
+		goto out;
+	if (policy) {
+		ret = gateway_write_obj(oid, buf, len, off);
+		goto out;
+	}
+	old = xmalloc(sizeof(*old) * n);
+	now = xmalloc(sizeof(*now) * n);
+	ret = read_entries(vid, first, n, old);
+	if (!ret)
+		ret = gateway_write_obj(oid, buf, len, off);
+	if (ret)
+		goto out;
+	memcpy(now, old, sizeof(*now) * n);
+	memcpy((char *)now + (lo - SD_INODE_HEADER_SIZE - first * sizeof(*now)),
+	       (const char *)buf + (lo - off), hi - lo);
+	for (uint32_t i = 0; i < n; i++)
+		if (old[i] == now[i])
+			old[i] = 0;	/* not dropped */
+	r = drop_unshared(vid, first, old, n, &removed);
+	if (r)
+		sd_err("vdi %06" PRIx32 ": objects dropped from index %" PRIu32 "-%" PRIu32
+		       " may be left behind: result %02x", vid, first, first + n - 1, r);
+	else if (removed)
+		sd_debug("vdi %06" PRIx32 ": %" PRIu64 " objects reclaimed from index %" PRIu32
+			 "-%" PRIu32, vid, removed, first, first + n - 1);
+out:
+	pthread_mutex_unlock(index_lock(vid));
+	free(old);
+	free(now);
 	return ret;
 }
 

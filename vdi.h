@@ -27,6 +27,12 @@ void vdi_mark_deleted(uint32_t vid);
 bool vdi_get_state(uint32_t vid, struct vdi_state *st);
 void vdi_copy_bitmap(void *buf, bool deleted);
 uint32_t vdi_object_size(uint64_t oid);
+/*
+ * a client's WRITE_OBJ that reaches an inode's data index (gateway.c): the
+ * write, then the removal of the objects its changed entries pointed at
+ * that no remaining VDI points at
+ */
+int vdi_index_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
 /* DISCARD_OBJ of an object of a hyper volume (gateway.c): unlink it from the B-tree */
 int vdi_discard_hyper(uint64_t oid);
 /*

@@ -179,7 +179,7 @@ delete-snapshot    -      dog vdi delete -s snap2 -p $P0 alpha
 delete-bad-snap    -      dog vdi delete -s nosnap -p $P0 alpha
 delete-parent      -      dog vdi delete -p $P0 three
 list-after-delete  -      dog vdi list -p $P0
-create-junk        -      dog vdi create -p $P0 junk 12M
+create-junk        -      dog vdi create -c 2 -p $P0 junk 12M
 snapshot-junk      -      dog vdi snapshot -s js -p $P0 junk
 restore-garbage    -      dog vdi restore -s js -p $P0 junk < $D/3m
 list-junk          -      dog vdi list -p $P0 junk
@@ -259,18 +259,20 @@ run_port() { echo $((PORT_BASE + $2)); }
 # take the same command line. Their pids (and that of Sheepdog's logger
 # child) go to PIDS for the EXIT trap.
 start_node() {
-	local run=$1 i=$2 dir=$T/run$1 p c
+	local run=$1 i=$2 dir=$T/run$1 p kids
 	"${RUN_SHEEP[$run]}" -b 127.0.0.1 -y 127.0.0.1 -c "local:$dir/cluster" \
 		-p "$(run_port "$run" "$i")" -z "$i" -P "$dir/$i.pid" "$dir/$i" >>"$dir/sheep.out" 2>&1
 	# Sheepdog's sheep writes its pidfile late in its start
-	for c in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		[ -s "$dir/$i.pid" ] && break
 		sleep 0.1
 	done
 	[ -s "$dir/$i.pid" ] || { echo "run $run: sheep $i wrote no pidfile"; cat "$dir/sheep.out"; return 1; }
 	p=$(cat "$dir/$i.pid")
-	PIDS+=("$p" $(pgrep -P "$p"))
-	echo "$p" $(pgrep -P "$p") >>"$dir/pids"
+	kids=$(pgrep -P "$p" | xargs)	# Sheepdog's logger process
+	read -ra kids <<<"$kids"
+	PIDS+=("$p" "${kids[@]}")
+	echo "$p ${kids[*]}" >>"$dir/pids"
 }
 
 # members_ok RUN: the dog of the sheep's own kind lists all three nodes

@@ -228,7 +228,10 @@ if [ ! -x "$SD/sheepdog/dog/dog" ] || [ ! -x "$SD/sheepdog/sheep/sheep" ]; then
 	tmp=$(mktemp -d "$SD.build.XXXXXX")
 	if ! bash "$BUILDER" "$tmp" >"$T/build.log" 2>&1; then
 		fail "building Sheepdog with $BUILDER failed; the end of its log:"
-		tail -25 "$T/build.log" "$tmp/sheepdog/build.log" 2>/dev/null | sed 's/^/    /'
+		for f in "$T/build.log" "$tmp/sheepdog/build.log"; do
+			# info: lines, so that tests/run.sh's summary shows them too
+			[ -s "$f" ] && tail -8 "$f" | sed "s/^/info: $TEST_NAME: build log: /"
+		done
 		rm -rf "$tmp"
 		finish
 		exit

@@ -9,15 +9,16 @@
 # reference's once what legitimately differs is masked (dates, times, ports,
 # paths, version strings, unix times, and disk sizes in the rows marked
 # "sizes"). One check per command and run; a mismatch prints a short
-# unified diff.
-# Differences we keep on purpose are listed in KEEP below, with the reason.
+# unified diff. Differences we keep on purpose are listed in KEEP below.
 #
 # Sheepdog is built from ../shared (tools/build-sheepdog.sh and the upstream
 # tarball in vendor/) into /tmp/sheep-sdref-<checksum>, reused while the
-# tarball and the script are unchanged; without ../shared (a user's own
-# clone) the test prints SKIP and passes. In a git worktree it looks beside
-# the main checkout; SHEEPDOG_SHARED=DIR points it elsewhere. Raw and masked outputs: $T/run{R,1,2,3}/{raw,masked}/NNN-NAME
-# (kept with SHEEP_TEST_KEEP=1 when a check fails).
+# tarball and the script are unchanged; a failed build fails the test.
+# Without ../shared (a user's own clone) the test prints SKIP and passes. In
+# a git worktree it looks beside the main checkout; SHEEPDOG_SHARED=DIR
+# points it elsewhere. Raw and masked outputs: $T/run{R,1,2,3}/{raw,masked}/
+# NNN-NAME, the comparison in $T/runN/compare.out (kept with SHEEP_TEST_KEEP=1
+# when a check fails).
 # Ports: PORT_BASE+0 .. +2 for the nodes of each run in turn (the runs go one
 # after the other), +9 stays free (a "no daemon there" row).
 TEST_PORT_OFFSET=350

@@ -81,6 +81,10 @@ create-no-size     -      dog vdi create -p $P0 nosize
 create-bad-size    -      dog vdi create -p $P0 bad 12Q
 create-too-big     -      dog vdi create -p $P0 huge 5T
 create-odd         -      dog vdi create -p $P0 odd 12345678
+create-v           -      dog vdi create -v -p $P0 vee 10M
+create-r           -      dog vdi create -r -p $P0 arr 10M
+delete-v           -      dog vdi delete -p $P0 vee
+delete-r           -      dog vdi delete -p $P0 arr
 create-bss         -      dog vdi create -z 23 -p $P0 bss 100M
 list-bss           -      dog vdi list -r -p $P0 bss
 delete-bss         -      dog vdi delete -p $P0 bss
@@ -171,6 +175,8 @@ recover-disable    -      dog cluster recover disable -p $P0
 info-disabled      -      dog cluster info -p $P0
 recover-enable     -      dog cluster recover enable -p $P0
 recover-bogus      -      dog cluster recover bogus -p $P0
+recover-force-ask  -      dog cluster recover force -p $P0
+recover-force      -      dog cluster recover force -f -p $P0
 cl-snapshot-save   -      dog cluster snapshot save tag1 $W/farm -p $P0
 cl-snapshot-list   -      dog cluster snapshot list $W/farm -p $P0
 cl-snapshot-show   -      dog cluster snapshot show 1 $W/farm -p $P0
@@ -188,6 +194,9 @@ create-y           -      dog vdi create -y -p $P0 hyper 5T
 list-hyper         -      dog vdi list -r -p $P0 hyper
 write-hyper        -      dog vdi write -p $P0 hyper 4T 1M < $D/3m
 read-hyper         -      dog vdi read -p $P0 hyper 4T 1M | md5sum
+help               -      dog --help
+help-vdi-create    -      dog vdi create --help
+help-node          -      dog node
 unknown-command    -      dog bogus -p $P0
 unknown-subcommand -      dog vdi bogus -p $P0
 unknown-option     -      dog vdi list --bogus -p $P0
@@ -197,6 +206,9 @@ format-not-empty   -      dog cluster format -p $P0 -c 2
 format-fixed       -      dog cluster format -f -V -c 2 -p $P0
 format-force       -      dog cluster format -f -c 2 -p $P0
 cluster-info-force -      dog cluster info -v -p $P0
+cl-snapshot-load   -      dog cluster snapshot load 1 $W/farm -p $P0
+list-loaded        -      dog vdi list -p $P0
+read-loaded        -      dog vdi read -s snap1 -p $P0 alpha 0 3M | md5sum
 list-reformatted   -      dog vdi list -p $P0
 create-reformatted -      dog vdi create -p $P0 alpha 1G
 node-kill          -      dog node kill -p $P0 2
@@ -301,7 +313,7 @@ mask_output() {
 		-e 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(:[0-9]{2})?/<date>/g'
 		-e 's/(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9:]{8} [0-9]{4}/<date>/g'
 		-e 's/\b[0-9]+\.[0-9]+_[0-9]+_g[0-9a-f]+\b/<version>/g'
-		-e 's/\bversion [0-9]+\.[0-9]+\.[0-9]+\b/version <version>/g')
+		-e 's/\(version [^)]*\)/(version <version>)/g')
 	if [ "$mask" = sizes ]; then
 		e+=(-e 's/\b[0-9]+(\.[0-9]+)? ?[KMGTPE]?B\b/<size>/g' -e 's/\b[0-9]+%/<pct>/g'
 			-e 's/\b[0-9]{5,}\b/<n>/g')

@@ -336,7 +336,8 @@ run_table() {
 		[ -z "$name" ] && continue
 		n=$((n + 1))
 		f=$(printf %03d "$n")-$name
-		out=$(timeout 60 bash -c "source '$dir/env.sh'; $cmd" </dev/null 2>&1)
+		# in the run's work directory: Sheepdog's crash handler leaves gdb.txt there
+		out=$(cd "$dir/work" && timeout 60 bash -c "source '$dir/env.sh'; $cmd" </dev/null 2>&1)
 		rc=$?
 		printf '%s\n[exit %d]\n' "$out" "$rc" >"$dir/raw/$f"
 		mask_output "$run" "$mask" <"$dir/raw/$f" >"$dir/masked/$f"

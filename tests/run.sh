@@ -1,6 +1,8 @@
 #!/bin/bash
 # tests/run.sh - run every unit test and every cluster test; print each
-# result and close with "N passed, N failed".  Exit non-zero on any failure.
+# result and close with "N passed, N failed" (and ", N skipped" when a test
+# printed "SKIP: NAME: reason": it could not run here, e.g. compat without
+# ../shared).  Exit non-zero on any failure.
 # A test still running after SHEEP_TEST_TIMEOUT seconds (default 900) is
 # stopped (its EXIT trap still tears down what it started) and fails.
 # Usage: tests/run.sh [test-name-substring]
@@ -9,6 +11,7 @@ filter=${1:-}
 limit=${SHEEP_TEST_TIMEOUT:-900}
 passed=0
 failed=0
+skipped=0
 failures=()
 
 tally() {	# tally LOGFILE: count ok/PASS and FAIL lines
@@ -17,6 +20,7 @@ tally() {	# tally LOGFILE: count ok/PASS and FAIL lines
 	f=$(grep -cE '^(FAIL |FAIL: )' "$1")
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + $(grep -c '^SKIP: ' "$1")))
 	grep -E '^(FAIL |FAIL: )' "$1" | while read -r l; do echo "  $l"; done
 }
 
@@ -44,6 +48,8 @@ run_one() {	# run_one NAME COMMAND...
 		failures+=("$name")
 		echo "FAILED"
 		grep -E '^(FAIL|info:)' "$log" | tail -10 | sed 's/^/    /'
+	elif grep -q '^SKIP: ' "$log"; then
+		echo "skipped: $(grep -m1 '^SKIP: ' "$log" | cut -d' ' -f3-)"
 	else
 		echo "ok ($(grep -cE '^(ok |PASS: )' "$log") checks)"
 	fi
@@ -58,5 +64,9 @@ for t in tests/cluster/*.sh; do
 done
 
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ]

@@ -1010,6 +1010,25 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	return SD_RES_SUCCESS;
 }
 
+/*
+ * FORCE_RECOVER (dog cluster recover force), answered by the node asked.
+ * A running, halted or unformatted cluster answers FORCE_RECOVER, as
+ * Sheepdog's sheep.  A formatted cluster waiting for the nodes of its
+ * latest epoch is not started without them: NO_SUPPORT (start the missing
+ * nodes, or format again), logged with the reason.
+ */
+int group_force_recover(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	(void)req;
+	(void)data;
+	rsp->data_length = 0;
+	if (sys->status != SD_STATUS_WAIT || !sys->ctime)
+		return SD_RES_FORCE_RECOVER;
+	sd_warn("force recover: not supported; the cluster waits for the nodes of epoch %" PRIu32,
+		sys->epoch);
+	return SD_RES_NO_SUPPORT;
+}
+
 /* SHUTDOWN main phase, on every node */
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {

@@ -81,17 +81,30 @@ expect_fail "recover force -f on a running cluster: Sheepdog's refusal" 1 \
 expect_fail "recover force answered yes: the same" 1 \
 	"failed to execute request, Cluster is running/halted and cannot be force recovered$" \
 	bash -c "echo yes | '$DOG' cluster recover force -p $(port_of 1)"
-# a cluster waiting for a node of its latest epoch: not forced (ours)
+# a cluster waiting for a node of its latest epoch: force recover runs it
+# with the nodes present, a new epoch; the missing node joins later
+e=$(epoch_of 0)
 check "shutdown" dogp 0 cluster shutdown
 for p in "${PIDS[@]}"; do wait_dead "$p"; done
 for i in 0 1; do
 	check "node $i restarts" start_sheep $i
 done
 check "two members wait" wait_members 0 0 1
-expect_fail "recover force -f on a waiting cluster: not supported" 1 \
-	"^failed to execute request, Operation is not supported$" dogp 0 cluster recover force -f
+expect_fail "the cluster waits for node 2" 2 "Waiting for other nodes to join cluster" dogp 0 vdi list
+check "recover force -f on a waiting cluster succeeds, silently" \
+	bash -c "[ -z \"\$('$DOG' cluster recover force -f -p $(port_of 1) 2>&1)\" ]"
+check "the cluster runs with two nodes" retry 10 dogp 0 vdi list three
+check "... in a new epoch of the two" bash -c "[ \"\$('$DOG' cluster info -r -p $(port_of 1) | awk '/^[0-9]+ [0-9]+ \\[/ { print \$2; exit }')\" = $((e + 1)) ]"
+check "... both nodes agree" [ "$(epoch_of 0)" = "$((e + 1))" ]
+check "three reads back on the two" cmp -s "$T/d" <(dogp 1 vdi read three 0 5M)
+check "a write on the two" dogp 0 vdi write t3 0 1M <"$T/d"
+expect_fail "recover force again: the cluster runs now" 1 "cannot be force recovered" \
+	dogp 0 cluster recover force -f
 check "node 2 restarts" start_sheep 2
-check "the cluster runs with its three nodes" retry 20 dogp 0 vdi list three
-check "three reads back after all this" cmp -s "$T/d" <(dogp 2 vdi read three 0 5M)
+check "three members" wait_members 0 0 1 2
+check "node 2 joins in the next epoch" retry 20 test "$(epoch_of 2)" = "$((e + 2))"
+check "three reads back through node 2" cmp -s "$T/d" <(dogp 2 vdi read three 0 5M)
+check "t3 reads back through node 2" cmp -s <(head -c 1M "$T/d") <(dogp 2 vdi read t3 0 1M)
+check "recovery ends" retry 60 all_recovered 0 1 2
 
 finish

@@ -1,6 +1,6 @@
 /*
  * dog_cluster.c - `dog cluster ...` and `dog node ...`: format, info,
- * shutdown; node list and per-node capacity.
+ * shutdown, check, alter-copy, recover; node list and per-node capacity.
  */
 #include <errno.h>
 #include <inttypes.h>

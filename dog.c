@@ -65,6 +65,7 @@ static const char *const results[256] = {
 	[SD_RES_INVALID_EPOCH] = "Invalid epoch",
 	[SD_RES_NETWORK_ERROR] = "Network error between sheep",
 	[SD_RES_BUFFER_SMALL] = "The buffer is too small",
+	[SD_RES_FORCE_RECOVER] = "Cluster is running/halted and cannot be force recovered",
 	[SD_RES_NO_STORE] = "No targeted backend store",
 	[SD_RES_NO_SUPPORT] = "Operation is not supported",
 	[SD_RES_KILLED] = "Node is killed",

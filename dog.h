@@ -75,6 +75,11 @@ struct command {
 
 /* dog_check.c, dog_backup.c: rows of vdi_command */
 int vdi_check(int argc, char **argv);
+/*
+ * check and repair every replica of inode's objects (read with its index;
+ * -e: only which are missing), "finish check&repair NAME": an exit code
+ */
+int dog_check_inode(const struct sd_inode *inode);
 int vdi_backup(int argc, char **argv);
 int vdi_restore(int argc, char **argv);
 

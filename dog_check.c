@@ -321,15 +321,65 @@ static int check_exist(struct check *c)
 	return EXIT_FAILURE;
 }
 
-int vdi_check(int argc, char **argv)
+/* what check_run does with c: -e's existence check, or check and repair */
+static int check_run(struct check *c)
 {
-	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	struct batch *b;
+	int ret;
+
+	if (dog_opts.exist)
+		return check_exist(c);
+	b = xzalloc(sizeof(*b));
+	b->c = c;
+	check_object(b, vid_to_vdi_oid(c->inode->vdi_id));
+	ret = dog_inode_walk(c->inode, check_data_obj, b);
+	if (!ret && b->n)
+		hash_batch(c, b->o, b->n);
+	free(b);
+	if (ret)
+		return EXIT_FAILURE;
+	printf("finish check&repair %s\n", c->inode->name);
+	return EXIT_SUCCESS;
+}
+
+int dog_check_inode(const struct sd_inode *inode)
+{
 	struct sd_node *nodes = xzalloc(sizeof(*nodes) * SD_MAX_NODES);
 	struct check c = { .inode = inode };
 	struct sd_req hdr;
 	struct sd_rsp rsp;
-	uint32_t vid;
 	int ret, nr;
+
+	/* the node list and the epoch it belongs to: placement and REPAIR_REPLICA's epoch */
+	dog_init_req(&hdr, SD_OP_GET_NODE_LIST);
+	hdr.data_length = sizeof(*nodes) * SD_MAX_NODES;
+	ret = dog_call(&hdr, nodes, &rsp, "get node list");
+	if (ret) {
+		free(nodes);
+		return ret;
+	}
+	nr = (int)(rsp.data_length / sizeof(*nodes));
+	c.epoch = rsp.epoch;
+	c.ring = ring_build(nodes, nr, c.epoch);
+	c.copies = MIN((int)inode->nr_copies, c.ring->nr_zones);
+	c.fds = xmalloc(sizeof(int) * (size_t)MAX(nr, 1));
+	for (int i = 0; i < nr; i++)
+		c.fds[i] = -1;
+	ret = check_run(&c);
+	for (int i = 0; i < nr; i++)
+		if (c.fds[i] >= 0)
+			close(c.fds[i]);
+	free(c.fds);
+	ring_free(c.ring);
+	free(nodes);
+	return ret;
+}
+
+int vdi_check(int argc, char **argv)
+{
+	struct sd_inode *inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	uint32_t vid;
+	int ret;
 
 	if (argc != 1) {
 		ret = argc ? EXIT_USAGE : (dog_err("Please specify the VDI name"), EXIT_USAGE);
@@ -342,42 +392,8 @@ int vdi_check(int argc, char **argv)
 		dog_err("FATAL: no inode objects");
 		goto out;
 	}
-	/* the node list and the epoch it belongs to: placement and REPAIR_REPLICA's epoch */
-	dog_init_req(&hdr, SD_OP_GET_NODE_LIST);
-	hdr.data_length = sizeof(*nodes) * SD_MAX_NODES;
-	ret = dog_call(&hdr, nodes, &rsp, "get node list");
-	if (ret)
-		goto out;
-	nr = (int)(rsp.data_length / sizeof(*nodes));
-	c.epoch = rsp.epoch;
-	c.ring = ring_build(nodes, nr, c.epoch);
-	c.copies = MIN((int)inode->nr_copies, c.ring->nr_zones);
-	c.fds = xmalloc(sizeof(int) * (size_t)MAX(nr, 1));
-	for (int i = 0; i < nr; i++)
-		c.fds[i] = -1;
-	if (dog_opts.exist) {
-		ret = check_exist(&c);
-	} else {
-		struct batch *b = xzalloc(sizeof(*b));
-
-		b->c = &c;
-		check_object(b, vid_to_vdi_oid(vid));
-		ret = dog_inode_walk(inode, check_data_obj, b);
-		if (!ret && b->n)
-			hash_batch(&c, b->o, b->n);
-		free(b);
-		if (!ret)
-			printf("finish check&repair %s\n", inode->name);
-		else
-			ret = EXIT_FAILURE;
-	}
-	for (int i = 0; i < nr; i++)
-		if (c.fds[i] >= 0)
-			close(c.fds[i]);
-	free(c.fds);
-	ring_free(c.ring);
+	ret = dog_check_inode(inode);
 out:
-	free(nodes);
 	free(inode);
 	return ret;
 }

@@ -1,6 +1,6 @@
 /*
  * dog_cluster.c - `dog cluster ...` and `dog node ...`: format, info,
- * shutdown; node list and per-node capacity.
+ * shutdown, check, alter-copy, recover; node list and per-node capacity.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -369,7 +369,39 @@ static int node_vnodes(int argc, char **argv)
 	return dog_call(&hdr, &v, &rsp, "set vnodes");
 }
 
-/* "cluster recover enable|disable": automatic recovery on or off, cluster-wide */
+/*
+ * "cluster recover force [-f]": Sheepdog's caution (unless -f), then
+ * FORCE_RECOVER; a running cluster answers that it cannot be
+ */
+static int cluster_force_recover(void)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	struct sd_node *nodes;
+	int ret = EXIT_SUCCESS;
+
+	if (!dog_opts.force &&
+	    !dog_confirm("Caution! Please try starting all the cluster nodes normally before\n"
+			 "running this command.\n\n"
+			 "The cluster may need to be force recovered if:\n"
+			 "  - the master node fails to start because of epoch mismatch; or\n"
+			 "  - some nodes fail to start after a cluster shutdown.\n\n"
+			 "Are you sure you want to continue? [yes/no]: "))
+		return EXIT_SUCCESS;
+	nodes = xzalloc(sizeof(*nodes) * SD_MAX_NODES);
+	dog_init_req(&hdr, SD_OP_FORCE_RECOVER);
+	hdr.data_length = sizeof(*nodes) * SD_MAX_NODES;
+	if (dog_exec(&hdr, nodes, &rsp)) {
+		ret = EXIT_SYSFAIL;
+	} else if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("failed to execute request, %s", sd_strerror(rsp.result));
+		ret = EXIT_FAILURE;
+	}
+	free(nodes);
+	return ret;
+}
+
+/* "cluster recover force|enable|disable": automatic recovery on or off, cluster-wide */
 static int cluster_recover(int argc, char **argv)
 {
 	struct sd_req hdr;
@@ -378,6 +410,8 @@ static int cluster_recover(int argc, char **argv)
 
 	if (argc < 1)
 		return EXIT_USAGE;
+	if (!strcmp(argv[0], "force"))
+		return argc > 1 ? EXIT_USAGE : cluster_force_recover();
 	if (!strcmp(argv[0], "enable")) {
 		op = SD_OP_ENABLE_RECOVER;
 	} else if (!strcmp(argv[0], "disable")) {
@@ -636,13 +670,121 @@ static int node_md(int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/*
+ * "cluster check": vdi check of every VDI and snapshot, in vid order, each
+ * announced as Sheepdog's dog does
+ */
+static void check_one_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
+{
+	(void)vid;
+	(void)arg;
+	if (inode->snap_ctime)
+		printf("fix snapshot %s (id: %" PRIu32 ", tag: \"%s\")\n", inode->name,
+		       inode->snap_id, inode->tag);
+	else
+		printf("fix vdi %s\n", inode->name);
+	fflush(stdout);
+	dog_check_inode(inode);	/* Sheepdog's goes on whatever one VDI's check found */
+}
+
+static int cluster_check(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	return dog_for_each_vdi(check_one_vdi, NULL) ? EXIT_SYSFAIL : EXIT_SUCCESS;
+}
+
+/*
+ * "cluster alter-copy [-c copies] [-f]": the copies of VDIs created from
+ * now on, with Sheepdog's defaults, questions and messages
+ */
+static int cluster_alter_copy(int argc, char **argv)
+{
+	struct epoch_log *log;
+	struct sd_node *nodes = NULL;
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int copies = dog_opts.copies, nr, ret = EXIT_FAILURE;
+
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	if (dog_opts.copy_policy) {
+		dog_err("Changing redundancy level of erasure coded vdi is not supported yet.");
+		return EXIT_USAGE;
+	}
+	if (copies <= 0) {
+		copies = SD_DEFAULT_COPIES;
+		printf("The cluster's redundancy level is not specified, use %d as default.\n",
+		       copies);
+	}
+	nr = dog_node_list(&nodes);
+	free(nodes);
+	if (nr < 0)
+		return EXIT_SYSFAIL;
+	if (!dog_opts.force && copies > nr) {
+		char q[256];
+
+		snprintf(q, sizeof(q), "Number of copies (%d) is larger than number of nodes "
+			 "(%d).\nAre you sure you want to continue? [yes/no]: ", copies, nr);
+		if (!dog_confirm(q))
+			return EXIT_SUCCESS;
+	}
+	/* the newest epoch's entry, without its nodes: the cluster's copies */
+	log = xzalloc(sizeof(*log));
+	dog_init_req(&hdr, SD_OP_STAT_CLUSTER);
+	hdr.data_length = sizeof(*log);
+	if (dog_exec(&hdr, log, &rsp))
+		goto out;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));
+		goto out;
+	}
+	if (log->copy_policy) {
+		dog_err("The cluster's copy policy is erasure code, changing it is not "
+			"supported yet.");
+		goto out;
+	}
+	if (log->nr_copies == copies) {
+		dog_err("The cluster's redundancy level is already set to %d, nothing changed.",
+			copies);
+		goto out;
+	}
+	if (!dog_opts.force &&
+	    !dog_confirm("    __\n   ()'`;\n"
+			 "   /\\|`  Caution! Changing cluster's redundancy level will affect\n"
+			 "  /  |   all the VDIs to be created later.\n"
+			 "(/_)_|_  Are you sure you want to continue? [yes/no]: ")) {
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	dog_init_req(&hdr, SD_OP_ALTER_CLUSTER_COPY);
+	hdr.cluster.copies = (uint8_t)copies;
+	if (dog_exec(&hdr, NULL, &rsp))
+		goto out;
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));
+		dog_err("Changing the cluster's redundancy level failure.");
+		goto out;
+	}
+	printf("The cluster's redundancy level is set to %d, the old one was %u.\n", copies,
+	       log->nr_copies);
+	ret = EXIT_SUCCESS;
+out:
+	free(log);
+	return ret;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:fVR", "create a Sheepdog store", cluster_format },
 	{ "shutdown", "", "", "stop Sheepdog", cluster_shutdown },
 	{ "reweight", "", "", "reweight the cluster by free space", cluster_reweight },
-	{ "recover", "enable|disable", "", "turn automatic recovery on or off",
-	  cluster_recover },
+	{ "recover", "force|enable|disable", "f",
+	  "force recovery, or turn automatic recovery on or off", cluster_recover },
+	{ "check", "", "", "check and repair cluster", cluster_check },
+	{ "alter-copy", "", "c:f", "set the cluster's redundancy level", cluster_alter_copy },
 	{ "snapshot", "{save|list|load|show} [-m] <tag|idx> <path> [vdi1] [vdi2] ...", "m",
 	  "snapshot/restore the cluster", dog_farm_main },
 	{ NULL, NULL, NULL, NULL, NULL },

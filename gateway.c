@@ -512,8 +512,8 @@ int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
 	return do_write_io(&io, 0);
 }
 
-int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
-				 uint32_t len, uint32_t off)
+static int create_and_write(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
+			    uint32_t off, uint8_t copies)
 {
 	uint32_t size = vdi_object_size(oid);
 	struct peer_io io = { .opcode = SD_OP_CREATE_AND_WRITE_PEER, .oid = oid,
@@ -542,9 +542,20 @@ int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf
 		io.wlen = size;
 		io.offset = 0;
 	}
-	ret = do_write_io(&io, 0);
+	ret = do_write_io(&io, copies);
 	free(whole);
 	return ret;
+}
+
+int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
+				 uint32_t len, uint32_t off)
+{
+	return create_and_write(oid, cow_oid, buf, len, off, 0);
+}
+
+int gateway_create_obj_copies(uint64_t oid, const void *buf, uint32_t len, uint8_t copies)
+{
+	return create_and_write(oid, 0, buf, len, 0, copies);
 }
 
 int gateway_remove_obj(uint64_t oid)

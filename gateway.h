@@ -14,6 +14,11 @@ int gateway_read_obj(uint64_t oid, void *buf, uint32_t len, uint32_t off);
 int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
 int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
 				 uint32_t len, uint32_t off);
+/*
+ * A new object of copies replicas (its VDI's state may not be known yet,
+ * as for NEW_VDI's inode); 0: as gateway_create_and_write_obj.
+ */
+int gateway_create_obj_copies(uint64_t oid, const void *buf, uint32_t len, uint8_t copies);
 int gateway_remove_obj(uint64_t oid);
 
 struct ring;

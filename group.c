@@ -1010,6 +1010,99 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	return SD_RES_SUCCESS;
 }
 
+/* the cluster runs (or is halted) or was never formatted: nothing to force */
+static bool force_recover_refused(void)
+{
+	return sys->status != SD_STATUS_WAIT || !sys->ctime;
+}
+
+/* a local op to nid (the answer's header carries its epoch): SD_RES_* */
+static int ask_node_list(const struct node_id *nid, struct sd_node *nodes, struct sd_rsp *rsp)
+{
+	struct sd_req hdr = { 0 };
+
+	hdr.proto_ver = SD_SHEEP_PROTO_VER;
+	hdr.opcode = SD_OP_GET_NODE_LIST;
+	hdr.data_length = sizeof(*nodes) * SD_MAX_NODES;
+	return gateway_peer_exec(nid, &hdr, NULL, rsp, nodes, hdr.data_length);
+}
+
+/*
+ * FORCE_RECOVER, worker phase on the node asked (dog cluster recover
+ * force), the cluster blocked.  A running, halted or unformatted cluster
+ * answers FORCE_RECOVER, as Sheepdog's sheep.  A cluster waiting for nodes
+ * of its latest epoch will run with the members present: the new epoch is
+ * one past the newest any member has (the members, as the main thread
+ * lists them, asked through our own port), carried in rp.epoch.
+ */
+int group_force_recover_work(struct request *req)
+{
+	struct sd_node *members = xcalloc(SD_MAX_NODES, sizeof(*members));
+	struct sd_node *scratch = xcalloc(SD_MAX_NODES, sizeof(*scratch));
+	struct sd_rsp rsp;
+	uint32_t newest;
+	int ret, nr;
+
+	req->rp.data_length = 0;
+	if (force_recover_refused()) {
+		ret = SD_RES_FORCE_RECOVER;
+		goto out;
+	}
+	ret = ask_node_list(&sys->this_node.nid, members, &rsp);
+	if (ret)
+		goto out;
+	nr = (int)(rsp.data_length / sizeof(*members));
+	newest = rsp.epoch;
+	for (int i = 0; i < nr && !ret; i++) {
+		if (node_is_local(&members[i]))
+			continue;
+		ret = ask_node_list(&members[i].nid, scratch, &rsp);
+		newest = MAX(newest, rsp.epoch);
+	}
+	if (ret) {
+		sd_err("force recover: a member did not answer: result %02x", ret);
+		goto out;
+	}
+	req->rp.epoch = newest + 1;
+out:
+	free(members);
+	free(scratch);
+	return ret;
+}
+
+/* FORCE_RECOVER main phase, on every node: run with the members present */
+int group_main_force_recover(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+{
+	struct sd_node *others;
+	int n = 0;
+
+	(void)req;
+	(void)data;
+	if (force_recover_refused())
+		return SD_RES_FORCE_RECOVER;
+	if (rsp->epoch <= sys->epoch) {
+		/* a newer member came in between: ask again */
+		sd_err("force recover: epoch %" PRIu32 " is not past ours (%" PRIu32 ")",
+		       rsp->epoch, sys->epoch);
+		return SD_RES_FORCE_RECOVER;
+	}
+	sys->epoch = rsp->epoch;
+	log_epoch();
+	sys->status = SD_STATUS_OK;
+	update_ring();
+	sd_notice("force recover: the cluster runs with %d nodes, epoch %" PRIu32, sys->nr_nodes,
+		  sys->epoch);
+	/* the epochs a member missed while away, as when a waiting cluster starts */
+	others = xcalloc((size_t)MAX(sys->nr_nodes, 1), sizeof(*others));
+	for (int i = 0; i < sys->nr_nodes; i++)
+		if (!node_is_local(&sys->nodes[i]))
+			others[n++] = sys->nodes[i];
+	if (n)
+		sync_epochs_from(others, n);
+	free(others);
+	return SD_RES_SUCCESS;
+}
+
 /* SHUTDOWN main phase, on every node */
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {

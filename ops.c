@@ -686,6 +686,8 @@ static const struct sd_op_template ops[256] = {
 				   group_main_recover_switch },
 	[SD_OP_DISABLE_RECOVER] = { "DISABLE_RECOVER", OP_CLUSTER, false, NULL,
 				    group_main_recover_switch },
+	[SD_OP_FORCE_RECOVER] = { "FORCE_RECOVER", OP_CLUSTER, true, group_force_recover_work,
+				  group_main_force_recover },
 	[SD_OP_REWEIGHT] = { "REWEIGHT", OP_CLUSTER, false, NULL, group_main_reweight },
 	[SD_OP_SET_VNODES] = { "SET_VNODES", OP_LOCAL, true, NULL, group_set_vnodes },
 	[SD_OP_GET_VNODES] = { "GET_VNODES", OP_LOCAL, true, NULL, local_get_vnodes },
@@ -711,7 +713,6 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
 
 	/* the reference's features we do not have: its dog prints the reason */
-	NO_SUPPORT(FORCE_RECOVER),	/* cluster recover force */
 	NO_SUPPORT(CLEANUP),
 	NO_SUPPORT(TRACE_STATUS),		/* dog trace */
 	NO_SUPPORT(TRACE_READ_BUF),

@@ -156,6 +156,7 @@
 #define SD_RES_INVALID_EPOCH	0x85
 #define SD_RES_NETWORK_ERROR	0x86
 #define SD_RES_BUFFER_SMALL	0x88
+#define SD_RES_FORCE_RECOVER	0x89	/* the cluster runs (or is halted): no force recover */
 #define SD_RES_NO_STORE	0x8A
 #define SD_RES_NO_SUPPORT	0x8B
 #define SD_RES_KILLED		0x8D

@@ -92,5 +92,7 @@ int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, v
 int group_main_recover_switch(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_reweight(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_set_vnodes(const struct sd_req *req, struct sd_rsp *rsp, void *data);
+int group_force_recover_work(struct request *req);
+int group_main_force_recover(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 
 #endif

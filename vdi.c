@@ -391,6 +391,24 @@ static struct sd_inode *read_full_inode(uint32_t vid, int *ret)
 }
 
 /*
+ * The inode of a new hyper volume (store_policy 1): its index starts as an
+ * empty one-level B-tree root {magic, depth 1, 0 entries}, as Sheepdog's
+ * sheep writes it (its dog refuses a hyper inode without that root);
+ * *len grows to take the root's header in.
+ */
+static struct sd_inode *new_hyper_inode(size_t *len)
+{
+	struct sd_inode *inode = xzalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+	struct sd_index_header *root = (struct sd_index_header *)inode->data_vdi_id;
+
+	root->magic = INODE_BTREE_MAGIC;
+	root->depth = 1;
+	root->entries = 0;
+	*len += sizeof(*root);
+	return inode;
+}
+
+/*
  * NEW_VDI.  Without base_vdi_id: a new, empty VDI.  With base_vdi_id and
  * snapid != 0: a snapshot of the working VDI base: a new working inode (next
  * free vid of the name's run, snap_id + 1, parent = base) shares base's
@@ -476,12 +494,12 @@ int vdi_op_new(struct request *req)
 			ret = SD_RES_INVALID_PARMS;
 			goto out;
 		}
-		inode = xzalloc(SD_INODE_HEADER_SIZE);
+		inode = hdr->vdi.store_policy ? new_hyper_inode(&len) :
+			xzalloc(SD_INODE_HEADER_SIZE);
 		inode->vdi_size = hdr->vdi.vdi_size;
 		inode->copy_policy = hdr->vdi.copy_policy;
 		inode->nr_copies = copies;
 		inode->block_size_shift = bss;
-		/* hyper volume: a B-tree index, empty (all zeros) until the first write */
 		inode->store_policy = hdr->vdi.store_policy;
 	}
 	ret = find_free_vid(sd_hash_vdi(name, strlen(name)), &vid);
@@ -506,7 +524,9 @@ int vdi_op_new(struct request *req)
 		inode->snap_id = max_snap_id(name) + 1;
 	if (base && (!snapshot || rebase) && hdr->vdi.vdi_size)
 		inode->vdi_size = MAX(inode->vdi_size, hdr->vdi.vdi_size);
-	ret = gateway_create_and_write_obj(vid_to_vdi_oid(vid), 0, inode, (uint32_t)len, 0);
+	/* as many copies as the new VDI's, not the cluster's: its state is not set yet */
+	ret = gateway_create_obj_copies(vid_to_vdi_oid(vid), inode, (uint32_t)len,
+					inode->nr_copies);
 	if (ret) {
 		sd_err("%s: cannot create inode %06" PRIx32 ": result %02x", name, vid, ret);
 		ret = SD_RES_VDI_WRITE;	/* as the reference answers, whatever the cause */

@@ -124,6 +124,13 @@ expect_fail "-y with -z is refused" 1 "Don't specify both -y and -z options, ple
 	dogp 0 vdi create -y -z 22 big 5T
 expect_fail "-y over 16 PiB is refused" 64 "VDI size is too large" dogp 0 vdi create -y big 17P
 check "create -y h 5T" dogp 0 vdi create -y h 5T
+# a new hyper inode holds an empty B-tree root, as Sheepdog's sheep writes it
+# (Sheepdog's dog aborts listing a hyper volume without one)
+hvid=$(dogp 0 vdi list -r h | awk '{ print $8 }')
+check "a new hyper inode has an empty B-tree root (magic 0x6274, depth 1, 0 entries) on every copy" \
+	bash -c "for i in 0 1 2; do [ \"\$(dd if='$T/'\$i'/obj/$(printf '80%06x00000000' "$((16#$hvid))")' bs=1 skip=4664 count=8 status=none | od -An -tx2 | xargs)\" = '6274 0001 0000 0000' ] || exit 1; done"
+out=$(dogp 1 vdi check h 2>&1)
+check "check of a new, empty hyper volume" [ "$out" = "finish check&repair h" ]
 head -c $((5 << 20)) /dev/urandom >"$T/h"
 check "write 5 MiB at 4 TiB" bash -c "'$DOG' vdi write -p $(port_of 1) h $T4 $((5 << 20)) <'$T/h'"
 check "write 1 MiB at 1 MiB" bash -c "head -c 1M '$T/h' | '$DOG' vdi write -p $(port_of 2) h 1M 1M"

@@ -213,7 +213,9 @@ for op in (0x98, 0xB0):
            "op %02x (the reference's cache, gone): SUCCESS, nothing to do" % op)
 report(icall(0x99, flags=1, data=struct.pack("<I", 0x7c2b25))["result"] == 0,
        "NOTIFY_VDI_DEL: SUCCESS, nothing to do")
-for op in (0x8A, 0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xBB, 0xBC,
+report(icall(0x8A, dlen=4096)["result"] == 0x89,
+       "FORCE_RECOVER of a running cluster -> FORCE_RECOVER (Sheepdog's refusal)")
+for op in (0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xBB, 0xBC,
            0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
     r = icall(op, flags=1 if op in (0xB2, 0xB3) else 0, data=b"/x\0" if op in (0xB2, 0xB3)
               else b"")

@@ -750,6 +750,20 @@ static int vdi_object(int argc, char **argv)
 		return object_map(argv[1]);
 	if (argc == 2 && !strcmp(argv[0], "dump-inode"))
 		return vdi_dump_inode(argv[1]);
+	if (argc == 1 && (!strcmp(argv[0], "location") || !strcmp(argv[0], "map") ||
+			  !strcmp(argv[0], "dump-inode"))) {
+		/* a subcommand without its operand: Sheepdog's usage of it */
+		printf("Usage: dog vdi object %s [-i index] [-s snapshot] [-a address] [-p port] "
+		       "[-h] [-T] <vdiname>\n"
+		       "Options:\n"
+		       "  -i, --index             specify the index of data objects\n"
+		       "  -s, --snapshot          specify a snapshot id or tag name\n"
+		       "  -a, --address           specify the daemon address (default: localhost)\n"
+		       "  -p, --port              specify the daemon port\n"
+		       "  -h, --help              display this help and exit\n"
+		       "  -T, --time              show elapsed time\n", argv[0]);
+		exit(EXIT_USAGE);	/* its usage only, not the whole command's */
+	}
 	if (argc == 2) {
 		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
 		return EXIT_FAILURE;

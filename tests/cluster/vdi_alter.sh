@@ -133,6 +133,10 @@ check "dump-inode: gref lines" [ "$(sed -n '/^gref:/,$p' <<<"$out" | grep -c ": 
 expect_fail "dump-inode of a missing file" 1 "^failed to open inode object file: No such file or directory$" \
 	dogp 0 vdi object dump-inode "$T/nosuch"
 
+expect_fail "dump-inode without its file: its usage" 64 "^Usage: dog vdi object dump-inode " \
+	dogp 0 vdi object dump-inode
+expect_fail "object map without a VDI: its usage" 64 "^Usage: dog vdi object map " dogp 0 vdi object map
+
 # ---- vdi lock list ----
 out=$(dogp 0 vdi lock list)
 check "lock list: Sheepdog's header, no lock" [ "$out" = "  Name         Id  VDI id  Tag            Owner node(s)" ]

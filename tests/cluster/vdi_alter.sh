@@ -155,4 +155,18 @@ out=$(dogp 0 vdi bogus 2>&1)
 check "vdi subcommands in Sheepdog's order" [ "$(grep '^  vdi ' <<<"$out" | xargs)" = \
 	"vdi check vdi create vdi snapshot vdi clone vdi delete vdi rollback vdi list vdi tree vdi graph vdi object vdi track vdi setattr vdi getattr vdi resize vdi read vdi write vdi backup vdi restore vdi alter-copy vdi lock" ]
 
+# ---- alter-copy under writes: nothing acknowledged is lost, the copies end equal ----
+check "create w" dogp 0 vdi create w 32M
+wvid=$(dogp 0 vdi list -r w | awk '{ print $8 }')
+python3 "$TOP/tests/cluster/writer.py" write "$(port_of 1)" w "$T/ack" 4 &
+wpid=$!
+sleep 1
+check "alter-copy of w to 3 while it is written" dogp 2 vdi alter-copy -c 3 -f w
+wait "$wpid"
+check "the writer wrote" grep -q '^A ' "$T/ack"
+check "every acknowledged write reads back" acked_reads_back 2 w
+check "w's objects reach 3 copies" retry 20 copies_are "$wvid" 3
+check "all nodes recovered again" retry 20 all_recovered 0 1 2
+check "... and the 3 copies of each are equal" same_copies "$wvid"
+
 finish

@@ -18,7 +18,9 @@ DRIVERS  = cluster_local.o cluster_zookeeper.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o
+CORE    += vdi_alter.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
+DOG     += dog_vdi_more.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 

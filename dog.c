@@ -418,8 +418,11 @@ static const struct sd_usage {
 	{ "vdi", "rollback", "<vdiname>", "saphfrvTBI", "rollback to a snapshot", NULL },
 	{ "vdi", "list", "[vdiname]", "aprhoT", "list images", NULL },
 	{ "vdi", "tree", NULL, "aphT", "show images in tree view format", NULL },
+	{ "vdi", "graph", NULL, "aphT", "show images in Graphviz dot format", NULL },
 	{ "vdi", "object", "<vdiname>", "isaphT", "show object information in the image",
 	  object_subs },
+	{ "vdi", "track", "<vdiname>", "isaphoT", "show the object epoch trace in the image",
+	  NULL },
 	{ "vdi", "setattr", "<vdiname> <key> [value]", "dxaphT", "set a VDI attribute", NULL },
 	{ "vdi", "getattr", "<vdiname> <key>", "aphT", "get a VDI attribute", NULL },
 	{ "vdi", "resize", "<vdiname> <new size>", "aphT", "resize an image", NULL },
@@ -607,6 +610,7 @@ static const struct option long_opts[] = {
 	{ "fixedvnodes", no_argument, NULL, 'V' },
 	{ "recyclevid", no_argument, NULL, 'R' },
 	{ "all", no_argument, NULL, 'A' },
+	{ "oid", required_argument, NULL, 'o' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -865,6 +869,16 @@ static int parse_common(int argc, char **argv, const struct command *c,
 		case 'A':
 			dog_opts.all = true;
 			break;
+		case 'o': {	/* vdi track -o: Sheepdog's strtoull, base 16 */
+			char *end;
+
+			dog_opts.oid = strtoull(optarg, &end, 16);
+			if (end == optarg) {
+				dog_err("object id must be a hex integer");
+				return EXIT_FAILURE;
+			}
+			break;
+		}
 		case ':':
 			/* glibc's words, as Sheepdog's dog shows them */
 			fprintf(stderr, "%s: option requires an argument -- '%c'\n", prog_path,

@@ -55,6 +55,7 @@ struct dog_opts {
 	int reclaim_batch;	/* -B */
 	int reclaim_interval;	/* -I, seconds */
 	int reclaim_max;	/* -m (delete) */
+	uint64_t oid;		/* -o (vdi track: the object to follow) */
 };
 
 extern struct dog_opts dog_opts;
@@ -73,6 +74,12 @@ struct command {
 	const char *help;
 };
 
+/* dog_vdi_more.c: rows of vdi_command, and "vdi object dump-inode", "vdi lock list" */
+int vdi_graph(int argc, char **argv);
+int vdi_track(int argc, char **argv);
+int vdi_alter_copy(int argc, char **argv);
+int vdi_dump_inode(const char *path);
+int vdi_lock_list(void);
 /* dog_check.c, dog_backup.c: rows of vdi_command */
 int vdi_check(int argc, char **argv);
 /*

@@ -748,6 +748,22 @@ static int vdi_object(int argc, char **argv)
 		return object_location(argv[1]);
 	if (argc == 2 && !strcmp(argv[0], "map"))
 		return object_map(argv[1]);
+	if (argc == 2 && !strcmp(argv[0], "dump-inode"))
+		return vdi_dump_inode(argv[1]);
+	if (argc == 1 && (!strcmp(argv[0], "location") || !strcmp(argv[0], "map") ||
+			  !strcmp(argv[0], "dump-inode"))) {
+		/* a subcommand without its operand: Sheepdog's usage of it */
+		printf("Usage: dog vdi object %s [-i index] [-s snapshot] [-a address] [-p port] "
+		       "[-h] [-T] <vdiname>\n"
+		       "Options:\n"
+		       "  -i, --index             specify the index of data objects\n"
+		       "  -s, --snapshot          specify a snapshot id or tag name\n"
+		       "  -a, --address           specify the daemon address (default: localhost)\n"
+		       "  -p, --port              specify the daemon port\n"
+		       "  -h, --help              display this help and exit\n"
+		       "  -T, --time              show elapsed time\n", argv[0]);
+		exit(EXIT_USAGE);	/* its usage only, not the whole command's */
+	}
 	if (argc == 2) {
 		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
 		return EXIT_FAILURE;
@@ -867,8 +883,10 @@ static int vdi_snapshot(int argc, char **argv)
 	if (dog_opts.reduce) {
 		ret = has_own_objects(vid);
 		if (ret > 0) {
-			dog_err("VDI %s doesn't have its own objects, skipping creation of snapshot",
-				argv[0]);
+			/* silent unless -v, as Sheepdog's */
+			if (dog_opts.verbose)
+				dog_err("VDI %s doesn't have its own objects, skipping creation "
+					"of snapshot", argv[0]);
 			ret = EXIT_SUCCESS;
 			goto out;
 		}
@@ -1250,6 +1268,9 @@ static int unlock_vdi(const char *name, uint32_t vid)
 /* "vdi lock list" / "vdi lock unlock <vdi>" */
 static int vdi_lock(int argc, char **argv)
 {
+	/* Sheepdog's table; -r (ours) one line per holder: name, holder, type */
+	if (argc == 1 && !strcmp(argv[0], "list") && !dog_opts.raw)
+		return vdi_lock_list();
 	if (argc == 1 && !strcmp(argv[0], "list")) {
 		size_t len = 1 << 20;
 		struct vdi_lock_entry *e = xmalloc(len);
@@ -1257,18 +1278,14 @@ static int vdi_lock(int argc, char **argv)
 		int nr = get_vdi_locks(e, (int)(len / sizeof(*e)));
 		int ret = nr == -2 ? EXIT_SYSFAIL : nr < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
-		if (!ret) {
-			if (!dog_opts.raw)
-				printf("VDI                  Owner                  Type\n");
-			for (int i = 0; i < nr; i++) {
-				char owner[64];
+		for (int i = 0; !ret && i < nr; i++) {
+			char owner[64];
 
-				node_id_to_str(&e[i].owner, owner, sizeof(owner));
-				if (dog_read_inode(e[i].vid, inode, SD_INODE_HEADER_SIZE))
-					snprintf(inode->name, sizeof(inode->name), "%06x", e[i].vid);
-				printf(dog_opts.raw ? "%s %s %s\n" : "%-20s %-22s %s\n", inode->name,
-				       owner, e[i].type == LOCK_TYPE_SHARED ? "shared" : "exclusive");
-			}
+			node_id_to_str(&e[i].owner, owner, sizeof(owner));
+			if (dog_read_inode(e[i].vid, inode, SD_INODE_HEADER_SIZE))
+				snprintf(inode->name, sizeof(inode->name), "%06x", e[i].vid);
+			printf("%s %s %s\n", inode->name, owner,
+			       e[i].type == LOCK_TYPE_SHARED ? "shared" : "exclusive");
 		}
 		free(e);
 		free(inode);
@@ -1457,6 +1474,11 @@ static const struct subcommand vdi_subs[] = {
 	{ "rollback", "-s snapshot [-f] <vdiname>", "s:fB:I:", "roll back to a snapshot",
 	  vdi_rollback },
 	{ "tree", "", "", "show images in tree view format", vdi_tree },
+	{ "graph", "", "", "show images in Graphviz dot format", vdi_graph },
+	{ "track", "[-i index] [-o oid] [-s snapshot] <vdiname>", "i:o:s:",
+	  "show the object epoch trace in the image", vdi_track },
+	{ "alter-copy", "[-c copies] [-f] <vdiname>", "c:f", "set the vdi's redundancy level",
+	  vdi_alter_copy },
 	{ "setattr", "[-d] [-x] [-s snapshot] <vdiname> <key> [value]", "dxs:",
 	  "set a VDI attribute (value from stdin if omitted)", vdi_setattr },
 	{ "getattr", "[-s snapshot] <vdiname> <key>", "s:", "get a VDI attribute", vdi_getattr },

@@ -710,6 +710,8 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_ALTER_CLUSTER_COPY] = { "ALTER_CLUSTER_COPY", OP_CLUSTER, false, NULL,
 				       cluster_alter_copy },
 	[SD_OP_STAT] = { "STAT", OP_LOCAL, false, NULL, local_stat },
+	[SD_OP_ALTER_VDI_COPY] = { "ALTER_VDI_COPY", OP_CLUSTER, false, vdi_op_alter_copy,
+				   vdi_main_alter_copy },
 	[SD_OP_FLUSH_VDI] = { "FLUSH_VDI", OP_LOCAL, false, NULL, local_flush_vdi },
 
 	/* the reference's features we do not have: its dog prints the reason */
@@ -722,7 +724,6 @@ static const struct sd_op_template ops[256] = {
 	NO_SUPPORT(MD_UNPLUG),
 	NO_SUPPORT(NFS_CREATE),
 	NO_SUPPORT(NFS_DELETE),
-	NO_SUPPORT(ALTER_VDI_COPY),	/* vdi alter-copy */
 	NO_SUPPORT(DECREF_OBJ),		/* generational refcounts */
 	NO_SUPPORT(DECREF_PEER),
 	NO_SUPPORT(VDI_STATE_CHECKPOINT_CTL),

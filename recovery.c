@@ -61,6 +61,8 @@ static struct recovery_state stat;
 static char stop_reason[128];
 static int complete_efd = -1;
 static uint64_t fetched_objs, fetched_bytes;	/* copied in, since start */
+/* bumped by recovery_recheck: a pass of an older generation is not complete */
+static uint64_t pass_gen;
 
 /* main thread: which members finished recovery of sys->epoch */
 static struct node_id *completed;
@@ -374,15 +376,15 @@ static void set_state(uint32_t e, uint32_t state, uint64_t finished, uint64_t to
 	pthread_mutex_unlock(&rec_lock);
 }
 
-/* false if the epoch moved on; waits while recovery is disabled */
-static bool still_wanted(uint32_t epoch)
+/* false if the epoch moved on or a re-check began; waits while recovery is disabled */
+static bool still_wanted(uint32_t epoch, uint64_t gen)
 {
 	bool ok;
 
 	pthread_mutex_lock(&rec_lock);
 	while (disabled && want_epoch == epoch)
 		pthread_cond_wait(&rec_cond, &rec_lock);
-	ok = want_epoch == epoch;
+	ok = want_epoch == epoch && pass_gen == gen;
 	pthread_mutex_unlock(&rec_lock);
 	return ok;
 }
@@ -428,7 +430,7 @@ static bool holds(const struct ring *r, uint64_t oid)
  * One pass for epoch e: 0 when every object we should hold is current,
  * -EAGAIN to try again later, -ENOSPC when the disk is full.
  */
-static int recover_epoch(uint32_t e)
+static int recover_epoch(uint32_t e, uint64_t gen)
 {
 	struct ring *r = gateway_get_ring();
 	struct list_buf all = { 0 };
@@ -475,7 +477,7 @@ static int recover_epoch(uint32_t e)
 		struct obj_version best = entry_ver(&all.e[i]), mine;
 		bool have;
 
-		if (!still_wanted(e)) {
+		if (!still_wanted(e, gen)) {
 			ret = -EAGAIN;
 			break;
 		}
@@ -509,6 +511,7 @@ static void *recovery_thread(void *arg)
 
 	(void)arg;
 	for (;;) {
+		uint64_t gen;
 		uint32_t e;
 		int ret;
 
@@ -516,6 +519,7 @@ static void *recovery_thread(void *arg)
 		while (want_epoch == finished_epoch || disabled)
 			pthread_cond_wait(&rec_cond, &rec_lock);
 		e = want_epoch;
+		gen = pass_gen;
 		stop_reason[0] = '\0';
 		if (e != last) {	/* count what this epoch copies in */
 			objs0 = fetched_objs;
@@ -524,7 +528,7 @@ static void *recovery_thread(void *arg)
 		}
 		pthread_mutex_unlock(&rec_lock);
 
-		ret = recover_epoch(e);
+		ret = recover_epoch(e, gen);
 		if (ret == -ENOSPC) {
 			sd_err("recovery of epoch %" PRIu32 " stopped: the disk is full; free space "
 			       "or add nodes (nothing was removed)", e);
@@ -543,7 +547,7 @@ static void *recovery_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&rec_lock);
-		if (want_epoch == e) {
+		if (want_epoch == e && pass_gen == gen) {
 			uint64_t one = 1;
 
 			finished_epoch = e;
@@ -642,6 +646,37 @@ void recovery_reset(void)
 	quiet_next = true;
 	oidset_clear(&done);
 	pthread_cond_broadcast(&rec_cond);
+	pthread_mutex_unlock(&rec_lock);
+	gc_epoch = 0;
+	forget_completed();
+}
+
+/*
+ * Main thread, on every member in the same order (ALTER_VDI_COPY): a VDI's
+ * number of copies changed, so which node should hold its objects did too.
+ * Recovery of the current epoch runs again, as after a membership change:
+ * every object counts as unverified (IO here first makes it current, which
+ * fetches a copy this node should now hold), the pass fetches every object
+ * this node should hold with the new numbers, a pass under way starts over,
+ * and once every member has completed again, each removes the copies it no
+ * longer needs (fewer copies).  Placement keeps the first holders of an
+ * object whatever its number of copies, so an earlier completion counted
+ * meanwhile removes nothing that is still needed.
+ */
+void recovery_recheck(void)
+{
+	pthread_mutex_lock(&rec_lock);
+	if (want_epoch) {
+		pass_gen++;
+		oidset_clear(&done);
+		recovering = true;
+		finished_epoch = 0;
+		quiet_epoch = 0;
+		stat.in_recovery = 1;
+		stat.state = RECOVERY_PREPARING;
+		stat.nr_finished = stat.nr_total = 0;
+		pthread_cond_broadcast(&rec_cond);
+	}
 	pthread_mutex_unlock(&rec_lock);
 	gc_epoch = 0;
 	forget_completed();

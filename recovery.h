@@ -40,6 +40,8 @@ int recovery_op_get_obj_list(struct request *req);
 /* main thread */
 void recovery_start(uint32_t epoch);
 void recovery_reset(void);
+/* a VDI's copies changed: recover the current epoch again (every member) */
+void recovery_recheck(void);
 void recovery_node_done(const struct node_id *nid, uint32_t epoch);
 void recovery_set_disabled(bool off);
 bool recovery_disabled(void);

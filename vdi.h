@@ -61,6 +61,9 @@ void vdi_locks_drop_node(const struct node_id *owner);
 int vdi_locks_export(struct vdi_lock_entry *buf, int max);
 void vdi_locks_import(const struct vdi_lock_entry *buf, int nr);
 
+/* ALTER_VDI_COPY (vdi_alter.c): worker phase on the receiver, main phase everywhere */
+int vdi_op_alter_copy(struct request *req);
+int vdi_main_alter_copy(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 /* main-phase handlers */
 int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data);

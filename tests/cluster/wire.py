@@ -216,10 +216,11 @@ report(icall(0x99, flags=1, data=struct.pack("<I", 0x7c2b25))["result"] == 0,
 report(icall(0x8A, dlen=4096)["result"] == 0x89,
        "FORCE_RECOVER of a running cluster -> FORCE_RECOVER (Sheepdog's refusal)")
 for op in (0x94, 0x95, 0x96, 0x9B, 0x9C, 0xB2, 0xB3, 0xBB, 0xBC,
-           0xC0, 0xC1, 0xC2, 0xC7, 0xC8):
+           0xC1, 0xC2, 0xC7, 0xC8):
     r = icall(op, flags=1 if op in (0xB2, 0xB3) else 0, data=b"/x\0" if op in (0xB2, 0xB3)
               else b"")
     report(r["result"] == 0x8B, "op %02x (a feature we lack) -> NO_SUPPORT" % op)
+report(icall(0xC0)["result"] == 0x05, "ALTER_VDI_COPY of vid 0 -> INVALID_PARMS")
 for op in (0x91, 0x92, 0x93, 0xA7, 0xAD, 0xAE, 0xB6, 0xB7, 0xC3, 0xC4, 0xCE, 0xFF):
     report(icall(op)["result"] == 0x05, "op %02x (no handler in the reference) -> INVALID_PARMS"
            % op)

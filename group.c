@@ -959,6 +959,12 @@ int group_main_recover_switch(const struct sd_req *req, struct sd_rsp *rsp, void
 }
 
 /* MAKE_FS main phase, on every node */
+/* the store name of a MAKE_FS payload is exactly NAME (NUL-padded), not a prefix of it */
+static bool store_name_is(const char *data, uint32_t len, const char *name)
+{
+	return strnlen(data, len) == strlen(name) && !memcmp(data, name, strlen(name));
+}
+
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 {
 	int ret;
@@ -970,7 +976,8 @@ int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	if (req->cluster.copy_policy)	/* erasure coding: not built yet */
 		return SD_RES_NO_SUPPORT;
 	if (req->data_length && (req->flags & SD_FLAG_CMD_WRITE) &&
-	    strncmp(data, "plain", req->data_length) && strncmp(data, "tree", req->data_length))
+	    !store_name_is(data, req->data_length, "plain") &&
+	    !store_name_is(data, req->data_length, "tree"))
 		return SD_RES_NO_STORE;
 	if (req->cluster.block_size_shift &&
 	    (req->cluster.block_size_shift < 20 || req->cluster.block_size_shift > 22))

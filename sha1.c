@@ -1,7 +1,7 @@
 /*
  * sha1.c - SHA-1 as FIPS 180-4 defines it: 512-bit blocks, 80 rounds,
- * big-endian words and length.  Pure functions, any thread; GET_HASH
- * (ops.c) is the only caller.
+ * big-endian words and length.  Pure functions, any thread; callers:
+ * GET_HASH (ops.c), dog's farm (dog_farm.c) and its tests.
  */
 #include <string.h>
 

@@ -326,11 +326,16 @@ static uint64_t node_space(void)
 {
 	struct store_config cfg;
 	uint64_t size, avail;
+	int ret = store_read_config(&cfg);
 
-	if (store_read_config(&cfg) == 0 && cfg.space)
+	if (ret == 0 && cfg.space)
 		return cfg.space;
 	if (store_stat(&size, &avail))
 		return 0;
+	if (ret) {	/* an unreadable config is reported where it is used, never rewritten */
+		sd_err("cannot read the config to keep the node's space: %s", strerror(-ret));
+		return avail;
+	}
 	cfg.space = avail;
 	if (store_write_config(&cfg))
 		sd_err("cannot keep the node's space in the config: %m");

@@ -252,6 +252,10 @@ r = icall(0x84, cluster_body(copies=3, policy=0x21), flags=1, data=b"plain\0")
 report(r["result"] == 0x8B, "MAKE_FS with an erasure-code policy -> NO_SUPPORT")
 r = call(0x14, flags=1, data=name_buf("test"))
 report(r["result"] == 0, "... and the cluster was not formatted again")
+r = icall(0x84, cluster_body(copies=3), flags=1, data=b"p\0")
+report(r["result"] == 0x8A, "MAKE_FS with a store named by a prefix of 'plain' -> NO_STORE")
+r = call(0x14, flags=1, data=name_buf("test"))
+report(r["result"] == 0, "... and the cluster was not formatted then either")
 # Sheepdog's dog sends SET_VNODES with 8 bytes (the size of a pointer), the value first
 r = icall(0xCC, flags=1, data=struct.pack("<Q", 64))
 report(r["result"] == 0x98, "SET_VNODES of 8 bytes is read (auto vnodes cluster: "

@@ -20,7 +20,7 @@ CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.
 CORE    += objlock.o
 CORE    += vdi_alter.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
-DOG     += dog_vdi_more.o
+DOG     += dog_vdi_admin.o
 OBJS     = sheep.o $(CORE) $(DRIVERS) $(DOG)
 HDRS     = $(wildcard *.h)
 

@@ -74,7 +74,7 @@ struct command {
 	const char *help;
 };
 
-/* dog_vdi_more.c: rows of vdi_command, and "vdi object dump-inode", "vdi lock list" */
+/* dog_vdi_admin.c: rows of vdi_command, and "vdi object dump-inode", "vdi lock list" */
 int vdi_graph(int argc, char **argv);
 int vdi_track(int argc, char **argv);
 int vdi_alter_copy(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * dog_vdi_more.c - `dog vdi graph|track|alter-copy`, `vdi object dump-inode`
+ * dog_vdi_admin.c - `dog vdi graph|track|alter-copy`, `vdi object dump-inode`
  * and `vdi lock list`, with Sheepdog's output (scripts read it): graph is
  * Graphviz dot, track the placement of one object in every epoch, and
  * alter-copy changes a standalone VDI's number of copies (the inode, then

@@ -228,7 +228,7 @@ int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 	return 0;
 }
 
-int dog_node_list(struct sd_node **nodes)
+int dog_node_list_epoch(struct sd_node **nodes, uint32_t *epoch)
 {
 	struct sd_req hdr;
 	struct sd_rsp rsp;
@@ -243,7 +243,14 @@ int dog_node_list(struct sd_node **nodes)
 		dog_err("Failed to get node list: %s", sd_strerror(rsp.result));
 		return -1;
 	}
+	if (epoch)
+		*epoch = rsp.epoch;
 	return (int)(rsp.data_length / sizeof(struct sd_node));
+}
+
+int dog_node_list(struct sd_node **nodes)
+{
+	return dog_node_list_epoch(nodes, NULL);
 }
 
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
@@ -276,6 +283,39 @@ int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *v
 	return 0;
 }
 
+int dog_read_object(uint64_t oid, void *buf, uint32_t len, uint32_t off)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_READ_OBJ);
+	hdr.data_length = len;
+	hdr.obj.oid = oid;
+	hdr.obj.offset = off;
+	if (dog_exec(&hdr, buf, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
+		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
+	return (int)rsp.result;
+}
+
+int dog_write_object(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, uint32_t off,
+		     bool create)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
+	hdr.flags = SD_FLAG_CMD_WRITE | (cow ? SD_FLAG_CMD_COW : 0);
+	hdr.data_length = len;
+	hdr.obj.oid = oid;
+	hdr.obj.cow_oid = cow;
+	hdr.obj.offset = off;
+	if (dog_exec(&hdr, (void *)buf, &rsp))
+		return SD_RES_NETWORK_ERROR;
+	return (int)rsp.result;
+}
+
 int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len)
 {
 	struct sd_req hdr;
@@ -295,17 +335,8 @@ int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len)
 
 int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = n * (uint32_t)sizeof(uint32_t);
-	hdr.obj.oid = vid_to_vdi_oid(vid);
-	hdr.obj.offset = SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t);
-	if (dog_exec(&hdr, (void *)owners, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
+	return dog_write_object(vid_to_vdi_oid(vid), 0, owners, n * (uint32_t)sizeof(uint32_t),
+				SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t), false);
 }
 
 static const struct command *const commands[] = {

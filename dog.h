@@ -113,6 +113,8 @@ char *dog_size_str(uint64_t size, char *buf, size_t len);
 int dog_for_each_vdi(void (*fn)(uint32_t vid, const struct sd_inode *inode, void *arg),
 		     void *arg);
 int dog_node_list(struct sd_node **nodes);
+/* the same, and the epoch of the sheep that answered */
+int dog_node_list_epoch(struct sd_node **nodes, uint32_t *epoch);
 bool dog_confirm(const char *question);
 /* the running subcommand's usage on stderr (a subcommand that fails without 64) */
 void dog_usage_stderr(void);
@@ -122,6 +124,14 @@ int dog_farm_main(int argc, char **argv);
 /* VDI helpers shared by subcommands */
 int dog_find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
 		 uint32_t *result);
+/*
+ * One object's IO, SD_RES_* (NETWORK_ERROR: the sheep was not reached): a
+ * read's short answer is padded with zeros; a write with create makes the
+ * object (copying cow first when non-zero)
+ */
+int dog_read_object(uint64_t oid, void *buf, uint32_t len, uint32_t off);
+int dog_write_object(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, uint32_t off,
+		     bool create);
 int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len);
 /* point data_vdi_id[idx .. idx+n-1] of vid's inode at owners[]: a result code */
 int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners);

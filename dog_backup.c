@@ -41,20 +41,6 @@ struct backup_rec {
 
 _Static_assert(sizeof(struct backup_rec) == 16, "backup record is 16 bytes");
 
-static int read_obj(uint64_t oid, void *buf, uint32_t len)
-{
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, SD_OP_READ_OBJ);
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
-		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
-	return (int)rsp.result;
-}
 
 /* open name at snapshot snap (a tag or an id) and read its inode with index */
 static int open_snapshot(const char *name, const char *snap, uint32_t *vid,
@@ -77,11 +63,11 @@ static int diff_object(uint32_t idx, uint32_t from_vid, uint32_t to_vid, uint32_
 {
 	memset(to, 0, objsize);
 	memset(from, 0, objsize);
-	if (to_vid && read_obj(vid_to_data_oid(to_vid, idx), to, objsize)) {
+	if (to_vid && dog_read_object(vid_to_data_oid(to_vid, idx), to, objsize, 0)) {
 		dog_err("Failed to read object %" PRIx32 ", %" PRIu32, to_vid, idx);
 		return EXIT_FAILURE;
 	}
-	if (from_vid && read_obj(vid_to_data_oid(from_vid, idx), from, objsize)) {
+	if (from_vid && dog_read_object(vid_to_data_oid(from_vid, idx), from, objsize, 0)) {
 		dog_err("Failed to read object %" PRIx32 ", %" PRIu32, from_vid, idx);
 		return EXIT_FAILURE;
 	}
@@ -237,22 +223,6 @@ static int delete_working(const char *name)
 	return dog_delete_vdi(name, 0, NULL);
 }
 
-static int write_obj(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, uint32_t off,
-		     bool create)
-{
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE | (cow ? SD_FLAG_CMD_COW : 0);
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	hdr.obj.cow_oid = cow;
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, (void *)buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
-}
 
 /* the records of stdin into a new VDI based on snapshot snap */
 static int apply_backup(const char *name, const struct sd_inode *snap)
@@ -288,7 +258,7 @@ static int apply_backup(const char *name, const struct sd_inode *snap)
 			break;
 		}
 		parent = dog_inode_get_vid(snap, rec.idx);
-		r = write_obj(vid_to_data_oid(vid, rec.idx),
+		r = dog_write_object(vid_to_data_oid(vid, rec.idx),
 			      parent ? vid_to_data_oid(parent, rec.idx) : 0, buf, rec.length,
 			      rec.offset, true);
 		if (!r)

@@ -317,18 +317,7 @@ static struct farm_trunk_entry *trunk_read(const uint8_t *sha1, size_t *nr)
 
 static int read_whole(uint64_t oid, void *buf, uint32_t len)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, SD_OP_READ_OBJ);
-	hdr.flags = SD_FLAG_CMD_DIRECT;
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
-		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
-	return (int)rsp.result;
+	return dog_read_object(oid, buf, len, 0);
 }
 
 static uint32_t object_size(uint64_t oid, uint8_t bss)

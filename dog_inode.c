@@ -22,23 +22,16 @@ static struct {
 
 static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
+	int ret;
 
 	(void)ctx;
 	if (leaf_cache.buf && leaf_cache.oid == oid && len == SD_INODE_INDEX_SIZE) {
 		memcpy(buf, leaf_cache.buf, len);
 		return SD_RES_SUCCESS;
 	}
-	dog_init_req(&hdr, SD_OP_READ_OBJ);
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result != SD_RES_SUCCESS)
-		return (int)rsp.result;
-	if (rsp.data_length < len)
-		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
+	ret = dog_read_object(oid, buf, len, 0);
+	if (ret != SD_RES_SUCCESS)
+		return ret;
 	if (len == SD_INODE_INDEX_SIZE) {
 		if (!leaf_cache.buf)
 			leaf_cache.buf = xmalloc(SD_INODE_INDEX_SIZE);
@@ -51,20 +44,10 @@ static int read_leaf(uint64_t oid, void *buf, uint32_t len, void *ctx)
 static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool create,
 		      void *ctx)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
 	(void)ctx;
 	if (leaf_cache.buf && leaf_cache.oid == oid)
 		leaf_cache.oid = 0;	/* forget it: the next read fetches it again */
-	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, (void *)buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
+	return dog_write_object(oid, 0, buf, len, off, create);
 }
 
 static const struct index_io reader = { read_leaf, write_leaf, NULL };

@@ -52,38 +52,7 @@ static void size_hint(void)
 		"gigabytes, terabytes and petabytes.");
 }
 
-static int write_object(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
-			uint32_t off, bool create)
-{
-	struct sd_req hdr;
-	struct sd_rsp rsp;
 
-	dog_init_req(&hdr, create ? SD_OP_CREATE_AND_WRITE_OBJ : SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE | (cow_oid ? SD_FLAG_CMD_COW : 0);
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	hdr.obj.cow_oid = cow_oid;
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, (void *)buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
-}
-
-static int read_object(uint64_t oid, void *buf, uint32_t len, uint32_t off)
-{
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, SD_OP_READ_OBJ);
-	hdr.data_length = len;
-	hdr.obj.oid = oid;
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result == SD_RES_SUCCESS && rsp.data_length < len)
-		memset((char *)buf + rsp.data_length, 0, len - rsp.data_length);
-	return (int)rsp.result;
-}
 
 static int vdi_create(int argc, char **argv)
 {
@@ -154,7 +123,7 @@ static int vdi_create(int argc, char **argv)
 			}
 		}
 		for (uint64_t i = 0; i < nr; i++) {
-			int r = write_object(vid_to_data_oid(vid, (uint32_t)i), 0, NULL, 0, 0, true);
+			int r = dog_write_object(vid_to_data_oid(vid, (uint32_t)i), 0, NULL, 0, 0, true);
 
 			if (!r)
 				r = inode ? dog_inode_set_vid(inode, (uint32_t)i, vid) :
@@ -242,7 +211,7 @@ int dog_delete_vdi(const char *name, uint32_t snapid, const char *tag)
 									  EXIT_FAILURE;
 	}
 	inode = xmalloc(SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
-	ret = read_object(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE,
+	ret = dog_read_object(vid_to_vdi_oid(vid), inode, SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE,
 			  0);
 	if (ret) {
 		dog_err("failed to read inode object: %016" PRIx64, vid_to_vdi_oid(vid));
@@ -430,7 +399,7 @@ static int vdi_read(int argc, char **argv)
 
 		if (owner) {
 			uint64_t oid = vid_to_data_oid(owner, idx);
-			int r = read_object(oid, buf, n, o);
+			int r = dog_read_object(oid, buf, n, o);
 
 			if (r) {
 				/* Sheepdog's two lines (no colon in the first, as its dog) */
@@ -525,11 +494,11 @@ static int vdi_write(int argc, char **argv)
 			len = want;
 		}
 		if (owner == vid) {
-			r = write_object(oid, 0, buf, want, o, false);
+			r = dog_write_object(oid, 0, buf, want, o, false);
 		} else {
 			uint64_t cow = owner ? vid_to_data_oid(owner, idx) : 0;
 
-			r = write_object(oid, cow, buf, want, o, true);
+			r = dog_write_object(oid, cow, buf, want, o, true);
 			if (!r) {
 				r = dog_inode_set_vid(inode, idx, vid);
 				if (r)
@@ -591,7 +560,7 @@ static int vdi_resize(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	r = write_object(vid_to_vdi_oid(vid), 0, &size, sizeof(size),
+	r = dog_write_object(vid_to_vdi_oid(vid), 0, &size, sizeof(size),
 			 (uint32_t)offsetof(struct sd_inode, vdi_size), false);
 	if (r) {
 		dog_err("Failed to update an inode header: %s", sd_strerror((uint32_t)r));
@@ -896,7 +865,7 @@ static int vdi_snapshot(int argc, char **argv)
 		}
 	}
 	/* the tag goes into the working inode, which becomes the snapshot */
-	r = write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
+	r = dog_write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
 		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
@@ -928,13 +897,13 @@ static int clone_copy_objects(const struct sd_inode *src, uint32_t new_vid, bool
 		uint32_t len = 0;
 
 		if (src->data_vdi_id[idx]) {
-			r = read_object(vid_to_data_oid(src->data_vdi_id[idx], idx), buf, objsize, 0);
+			r = dog_read_object(vid_to_data_oid(src->data_vdi_id[idx], idx), buf, objsize, 0);
 			len = objsize;
 		} else if (!prealloc) {
 			continue;
 		}
 		if (!r)
-			r = write_object(vid_to_data_oid(new_vid, idx), 0, buf, len, 0, true);
+			r = dog_write_object(vid_to_data_oid(new_vid, idx), 0, buf, len, 0, true);
 		if (!r)
 			r = dog_write_index(new_vid, idx, 1, &new_vid);
 	}
@@ -1446,7 +1415,7 @@ static int vdi_getattr(int argc, char **argv)
 	if (r)
 		return attr_error(argv[1], r, false);
 	a = xmalloc(sizeof(*a));
-	r = read_object(oid, a, sizeof(*a), 0);
+	r = dog_read_object(oid, a, sizeof(*a), 0);
 	if (!r && a->value_len <= SD_MAX_VDI_ATTR_VALUE_LEN)
 		fwrite(a->value, 1, a->value_len, stdout);
 	free(a);

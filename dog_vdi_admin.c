@@ -58,26 +58,6 @@ int vdi_graph(int argc, char **argv)
 
 /* ---- vdi track ------------------------------------------------------------ */
 
-/* the members and the epoch of the sheep we talk to; -1 if not reached */
-static int node_list_epoch(struct sd_node **nodes, uint32_t *epoch)
-{
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-	size_t len = sizeof(struct sd_node) * SD_MAX_NODES;
-
-	*nodes = xzalloc(len);
-	dog_init_req(&hdr, SD_OP_GET_NODE_LIST);
-	hdr.data_length = (uint32_t)len;
-	if (dog_exec(&hdr, *nodes, &rsp))
-		return -1;
-	if (rsp.result != SD_RES_SUCCESS) {
-		dog_err("Failed to get node list: %s", sd_strerror(rsp.result));
-		return -1;
-	}
-	*epoch = rsp.epoch;
-	return (int)(rsp.data_length / sizeof(struct sd_node));
-}
-
 /*
  * Where oid lives in every epoch, newest first: the epoch log (STAT_CLUSTER)
  * gives each epoch's members, the ring of those members the holders.  An
@@ -164,7 +144,7 @@ int vdi_track(int argc, char **argv)
 		return ret == EXIT_SYSFAIL ? EXIT_SYSFAIL : EXIT_FAILURE;
 	}
 	copies = inode->nr_copies;
-	nr = node_list_epoch(&nodes, &epoch);
+	nr = dog_node_list_epoch(&nodes, &epoch);
 	free(nodes);
 	if (nr < 0) {
 		free(inode);
@@ -373,17 +353,7 @@ static void find_child(uint32_t vid, const struct sd_inode *inode, void *arg)
 /* write n bytes at off of vid's inode: a result code */
 static int write_inode(uint32_t vid, const void *buf, uint32_t n, uint32_t off)
 {
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	dog_init_req(&hdr, SD_OP_WRITE_OBJ);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = n;
-	hdr.obj.oid = vid_to_vdi_oid(vid);
-	hdr.obj.offset = off;
-	if (dog_exec(&hdr, (void *)buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	return (int)rsp.result;
+	return dog_write_object(vid_to_vdi_oid(vid), 0, buf, n, off, false);
 }
 
 /*

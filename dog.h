@@ -38,6 +38,9 @@ struct dog_opts {
 	bool fixed_vnodes;	/* -V (cluster format) */
 	bool recycle_vid;	/* -R (cluster format) */
 	bool all;		/* -A (node md info: every node) */
+	bool progress;		/* -P (node recovery: follow this node's progress) */
+	bool local;		/* -l (node kill: the node addressed) */
+	bool watch;		/* -w (node stat: every second) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

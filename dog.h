@@ -107,6 +107,8 @@ int dog_node_list(struct sd_node **nodes);
 bool dog_confirm(const char *question);
 /* the running subcommand's usage on stderr (a subcommand that fails without 64) */
 void dog_usage_stderr(void);
+/* whether the addressed node runs auto vnodes (its CLUSTER_INFO; true if it cannot say) */
+bool dog_vnodes_auto(void);
 /* "cluster snapshot ...": Sheepdog's farm backups (dog_farm.c) */
 int dog_farm_main(int argc, char **argv);
 

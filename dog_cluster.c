@@ -83,6 +83,22 @@ static int check_vnodes_strategy(void)
 	return ret;
 }
 
+bool dog_vnodes_auto(void)
+{
+	size_t len = sizeof(struct cluster_info) + sizeof(struct sd_node) * SD_MAX_NODES;
+	struct cluster_info *ci = xzalloc(len);
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool is_auto = true;
+
+	dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
+	hdr.data_length = (uint32_t)len;
+	if (!dog_exec(&hdr, ci, &rsp) && rsp.result == SD_RES_SUCCESS)
+		is_auto = ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES;
+	free(ci);
+	return is_auto;
+}
+
 static int cluster_format(int argc, char **argv)
 {
 	struct sd_req hdr;

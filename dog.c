@@ -204,6 +204,8 @@ int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *fmt
 	return result_to_exit(rsp->result);
 }
 
+bool dog_node_quiet;
+
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp)
 {
@@ -213,7 +215,8 @@ int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 	addr_to_str(nid->addr, host, sizeof(host));
 	fd = connect_tcp(host, nid->port, 5000);
 	if (fd < 0) {
-		dog_err("failed to connect to %s:%u: %s", host, nid->port, strerror(-fd));
+		if (!dog_node_quiet)
+			dog_err("failed to connect to %s:%u: %s", host, nid->port, strerror(-fd));
 		return -1;
 	}
 	hdr->id = next_id++;
@@ -221,7 +224,9 @@ int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		       (hdr->flags & SD_FLAG_CMD_WRITE) ? 0 : hdr->data_length);
 	close(fd);
 	if (ret) {
-		dog_err("failed to communicate with %s:%u: %s", host, nid->port, strerror(-ret));
+		if (!dog_node_quiet)
+			dog_err("failed to communicate with %s:%u: %s", host, nid->port,
+				strerror(-ret));
 		return -1;
 	}
 	return 0;

@@ -92,6 +92,7 @@ int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);
 int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *what, ...)
 	__attribute__((format(printf, 4, 5)));
 /* one request on a fresh connection to a given node */
+extern bool dog_node_quiet;	/* set: no message when the node cannot be reached */
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp);
 void dog_init_req(struct sd_req *hdr, uint8_t opcode);

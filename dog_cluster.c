@@ -37,7 +37,9 @@ static bool cluster_has_vdis(void)
 /*
  * Sheepdog's check before a format: every storing node must run the vnodes
  * strategy asked for (-V: fixed, else auto), as its CLUSTER_INFO says; 0 or
- * an exit code, message printed
+ * an exit code, message printed.  Ours: a node dog cannot reach at its
+ * listed address (a cluster reached through a forwarded port, as the
+ * appliance's) is judged by the addressed node's answer.
  */
 static int check_vnodes_strategy(void)
 {
@@ -59,7 +61,15 @@ static int check_vnodes_strategy(void)
 
 		dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
 		hdr.data_length = (uint32_t)len;
-		if (dog_exec_node(&nodes[i].nid, &hdr, ci, &rsp)) {
+		dog_node_quiet = true;
+		ret = dog_exec_node(&nodes[i].nid, &hdr, ci, &rsp);
+		dog_node_quiet = false;
+		if (ret) {
+			dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
+			hdr.data_length = (uint32_t)len;
+			ret = dog_exec(&hdr, ci, &rsp);
+		}
+		if (ret) {
 			dog_err("Fail to execute request");
 			ret = EXIT_FAILURE;
 		} else if (rsp.result != SD_RES_SUCCESS) {

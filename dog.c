@@ -205,6 +205,8 @@ int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *fmt
 	return result_to_exit(rsp->result);
 }
 
+bool dog_node_quiet;
+
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp)
 {
@@ -214,7 +216,8 @@ int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 	addr_to_str(nid->addr, host, sizeof(host));
 	fd = connect_tcp(host, nid->port, 5000);
 	if (fd < 0) {
-		dog_err("failed to connect to %s:%u: %s", host, nid->port, strerror(-fd));
+		if (!dog_node_quiet)
+			dog_err("failed to connect to %s:%u: %s", host, nid->port, strerror(-fd));
 		return -1;
 	}
 	hdr->id = next_id++;
@@ -222,7 +225,9 @@ int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		       (hdr->flags & SD_FLAG_CMD_WRITE) ? 0 : hdr->data_length);
 	close(fd);
 	if (ret) {
-		dog_err("failed to communicate with %s:%u: %s", host, nid->port, strerror(-ret));
+		if (!dog_node_quiet)
+			dog_err("failed to communicate with %s:%u: %s", host, nid->port,
+				strerror(-ret));
 		return -1;
 	}
 	return 0;
@@ -436,6 +441,10 @@ static const char *const recovery_subs[] = {
 	"info", "show recovery information of nodes (default)",
 	"set-throttle", "set new throttling", "get-throttle", "get current throttling", NULL };
 static const char *const vnodes_subs[] = { "set", "set new vnodes", NULL };
+static const char *const md_subs[] = {
+	"info", "show multi-disk information", "plug", "plug more disk(s) into node",
+	"unplug", "unplug disk(s) from node", NULL };
+static const char *const log_subs[] = { "level", "manipulate loglevel", NULL };
 
 static const struct sd_usage {
 	const char *cmd, *sub, *arg, *opts, *desc;
@@ -477,12 +486,18 @@ static const struct sd_usage {
 	{ "cluster", "reweight", NULL, "aphT", "reweight the cluster", NULL },
 	{ "cluster", "check", NULL, "aphT", "check and repair cluster", NULL },
 	{ "cluster", "alter-copy", NULL, "aphTcf", "set the cluster's redundancy level", NULL },
+	{ "node", "kill", "<node id>", "aprhlT", "kill node", NULL },
 	{ "node", "list", NULL, "aprhT", "list nodes", NULL },
 	{ "node", "info", NULL, "aprhT", "show information about each node", NULL },
 	{ "node", "recovery", "<max> <interval>", "aphPrT",
 	  "show recovery information or set/get recovery speed throttling of nodes",
 	  recovery_subs },
+	{ "node", "md", "[disks]", "aprAfhT", "See 'dog node md' for more information", md_subs },
+	{ "node", "stat", NULL, "aprwhT", "show stat information about the node", NULL },
+	{ "node", "log", NULL, "aphT", "show or set log level of the node", log_subs },
 	{ "node", "vnodes", "<num of vnodes>", "aph", "set new vnodes", vnodes_subs },
+	{ "node", "format", "<directory of sheep> <a name of store format>", "aphT",
+	  "initialize store format of the node", NULL },
 	/* ours takes other options than Sheepdog's: its one-line name only */
 	{ "benchmark", "io", "<vdiname>", NULL, "benchmark I/O performance", NULL },
 };
@@ -642,6 +657,9 @@ static const struct option long_opts[] = {
 	{ "recyclevid", no_argument, NULL, 'R' },
 	{ "all", no_argument, NULL, 'A' },
 	{ "oid", required_argument, NULL, 'o' },
+	{ "progress", no_argument, NULL, 'P' },
+	{ "local", no_argument, NULL, 'l' },
+	{ "watch", no_argument, NULL, 'w' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -774,6 +792,7 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 'P':
 			dog_opts.prealloc = true;
+			dog_opts.progress = true;
 			break;
 		case 'y':
 			dog_opts.hyper = true;
@@ -822,6 +841,7 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			break;
 		case 'l':
 			dog_opts.lock = true;
+			dog_opts.local = true;
 			break;
 		case 't':
 			if (!optarg) {	/* vdi create -t: --strict */
@@ -910,6 +930,9 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			}
 			break;
 		}
+		case 'w':
+			dog_opts.watch = true;
+			break;
 		case ':':
 			/* glibc's words, as Sheepdog's dog shows them */
 			fprintf(stderr, "%s: option requires an argument -- '%c'\n", prog_path,

@@ -38,6 +38,9 @@ struct dog_opts {
 	bool fixed_vnodes;	/* -V (cluster format) */
 	bool recycle_vid;	/* -R (cluster format) */
 	bool all;		/* -A (node md info: every node) */
+	bool progress;		/* -P (node recovery: follow this node's progress) */
+	bool local;		/* -l (node kill: the node addressed) */
+	bool watch;		/* -w (node stat: every second) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */
@@ -101,6 +104,7 @@ int dog_exec(struct sd_req *hdr, void *data, struct sd_rsp *rsp);
 int dog_call(struct sd_req *hdr, void *data, struct sd_rsp *rsp, const char *what, ...)
 	__attribute__((format(printf, 4, 5)));
 /* one request on a fresh connection to a given node */
+extern bool dog_node_quiet;	/* set: no message when the node cannot be reached */
 int dog_exec_node(const struct node_id *nid, struct sd_req *hdr, void *data,
 		  struct sd_rsp *rsp);
 void dog_init_req(struct sd_req *hdr, uint8_t opcode);
@@ -118,6 +122,8 @@ int dog_node_list_epoch(struct sd_node **nodes, uint32_t *epoch);
 bool dog_confirm(const char *question);
 /* the running subcommand's usage on stderr (a subcommand that fails without 64) */
 void dog_usage_stderr(void);
+/* whether the addressed node runs auto vnodes (its CLUSTER_INFO; true if it cannot say) */
+bool dog_vnodes_auto(void);
 /* "cluster snapshot ...": Sheepdog's farm backups (dog_farm.c) */
 int dog_farm_main(int argc, char **argv);
 

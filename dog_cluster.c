@@ -4,11 +4,16 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "dog.h"
 #include "net.h"
@@ -29,11 +34,87 @@ static bool cluster_has_vdis(void)
 	return found;
 }
 
+/*
+ * Sheepdog's check before a format: every storing node must run the vnodes
+ * strategy asked for (-V: fixed, else auto), as its CLUSTER_INFO says; 0 or
+ * an exit code, message printed.  Ours: a node dog cannot reach at its
+ * listed address (a cluster reached through a forwarded port, as the
+ * appliance's) is judged by the addressed node's answer.
+ */
+static int check_vnodes_strategy(void)
+{
+	size_t len = sizeof(struct cluster_info) + sizeof(struct sd_node) * SD_MAX_NODES;
+	struct cluster_info *ci;
+	struct sd_node *nodes;
+	int nr, ret = 0;
+
+	nr = dog_node_list(&nodes);
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	ci = xzalloc(len);
+	for (int i = 0; i < nr && !ret; i++) {
+		struct sd_req hdr;
+		struct sd_rsp rsp;
+		bool is_auto;
+
+		dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
+		hdr.data_length = (uint32_t)len;
+		dog_node_quiet = true;
+		ret = dog_exec_node(&nodes[i].nid, &hdr, ci, &rsp);
+		dog_node_quiet = false;
+		if (ret) {
+			dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
+			hdr.data_length = (uint32_t)len;
+			ret = dog_exec(&hdr, ci, &rsp);
+		}
+		if (ret) {
+			dog_err("Fail to execute request");
+			ret = EXIT_FAILURE;
+		} else if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("%s", sd_strerror(rsp.result));
+			ret = EXIT_FAILURE;
+		} else if (nodes[i].nr_vnodes) {	/* a gateway has no strategy */
+			is_auto = ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES;
+			if (is_auto && dog_opts.fixed_vnodes) {
+				dog_err("Can not apply the option of '-V', because there are vnode "
+					"strategy of sheep is auto in the cluster");
+				ret = EXIT_FAILURE;
+			} else if (!is_auto && !dog_opts.fixed_vnodes) {
+				dog_err("Need to specify the option of '-V', because there are vnode "
+					"strategy of sheep is fixed in the cluster");
+				ret = EXIT_FAILURE;
+			}
+		}
+	}
+	free(ci);
+	free(nodes);
+	return ret;
+}
+
+bool dog_vnodes_auto(void)
+{
+	size_t len = sizeof(struct cluster_info) + sizeof(struct sd_node) * SD_MAX_NODES;
+	struct cluster_info *ci = xzalloc(len);
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool is_auto = true;
+
+	dog_init_req(&hdr, SD_OP_CLUSTER_INFO);
+	hdr.data_length = (uint32_t)len;
+	if (!dog_exec(&hdr, ci, &rsp) && rsp.result == SD_RES_SUCCESS)
+		is_auto = ci->flags & SD_CLUSTER_FLAG_AUTO_VNODES;
+	free(ci);
+	return is_auto;
+}
+
 static int cluster_format(int argc, char **argv)
 {
 	struct sd_req hdr;
 	struct sd_rsp rsp;
 	char store[SD_MAX_STORE_NAME] = "plain";
+	int ret;
 
 	(void)argv;
 	if (argc > 0)
@@ -47,6 +128,9 @@ static int cluster_format(int argc, char **argv)
 		}
 		snprintf(store, sizeof(store), "%s", dog_opts.store);
 	}
+	ret = check_vnodes_strategy();
+	if (ret)
+		return ret;
 	if (!dog_opts.force && cluster_has_vdis() &&
 	    !dog_confirm("    __\n   ()'`;\n   /\\|`\n"
 		     "  /  |   Caution! The cluster is not empty.\n"
@@ -359,14 +443,21 @@ static int node_vnodes(int argc, char **argv)
 	if (argc != 2)
 		return EXIT_USAGE;
 	if (parse_uint(argv[1], 65535, &n) || !n) {
-		dog_err("Invalid number of vnodes '%s': it must be 1-65535", argv[1]);
-		return EXIT_USAGE;
+		/* Sheepdog's words; it exits 64 without the usage */
+		dog_err("Invalid number of vnodes '%s': must be an integer between 1 and 65535",
+			argv[1]);
+		exit(EXIT_USAGE);
 	}
 	v = (uint32_t)n;
 	dog_init_req(&hdr, SD_OP_SET_VNODES);
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = sizeof(v);
-	return dog_call(&hdr, &v, &rsp, "set vnodes");
+	/* Sheepdog's dog says no more, whatever the reason (auto vnodes...), and exits -1 */
+	if (dog_exec(&hdr, &v, &rsp) || rsp.result != SD_RES_SUCCESS) {
+		dog_err("Failed to execute request");
+		return 255;
+	}
+	return EXIT_SUCCESS;
 }
 
 /*
@@ -506,6 +597,102 @@ static int node_recovery_get_throttle(void)
 	return EXIT_SUCCESS;
 }
 
+/* STAT_RECOVERY of the node addressed; why: ours, the reason a stopped one gives */
+static int recovery_state_of(struct recovery_state *st, char *why, size_t len)
+{
+	struct {
+		struct recovery_state st;
+		char reason[128];
+	} buf = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+
+	dog_init_req(&hdr, SD_OP_STAT_RECOVERY);
+	hdr.data_length = sizeof(buf);
+	if (dog_exec(&hdr, &buf, &rsp)) {
+		dog_err("Failed to execute request");
+		return -1;
+	}
+	if (rsp.result != SD_RES_SUCCESS) {
+		dog_err("%s", sd_strerror(rsp.result));
+		return -1;
+	}
+	*st = buf.st;
+	buf.reason[sizeof(buf.reason) - 1] = '\0';
+	snprintf(why, len, "%s", buf.reason);
+	return 0;
+}
+
+/* Sheepdog's progress bar, on a terminal only: "  42.0 % [===>   ] done / total" */
+static void show_progress(uint64_t done, uint64_t total)
+{
+	struct winsize ws;
+	char *line;
+	int width, bar, n;
+
+	if (!isatty(STDOUT_FILENO) || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col)
+		return;
+	width = ws.ws_col;
+	bar = width - 30;
+	line = xzalloc((size_t)width + 1);
+	n = snprintf(line, (size_t)width, "%5.1lf %% [",
+		     total ? (double)done / (double)total * 100 : 100.0);
+	for (int i = 0; i < bar && n < width - 1; i++) {
+		uint64_t lo = total * (uint64_t)i / (uint64_t)bar;
+		uint64_t hi = total * (uint64_t)(i + 1) / (uint64_t)bar;
+
+		line[n++] = hi <= done ? '=' : lo <= done ? '>' : ' ';
+	}
+	if (n < width)
+		snprintf(line + n, (size_t)(width - n), "] %" PRIu64 " / %" PRIu64, done, total);
+	n = (int)strlen(line);
+	memset(line + n, ' ', (size_t)(width - n));
+	printf("\r%s", line);
+	if (done == total)
+		printf("\n");
+	fflush(stdout);
+	free(line);
+}
+
+/* "node recovery -P": follow the addressed node's recovery until it ends */
+static int node_recovery_progress(void)
+{
+	struct recovery_state st;
+	uint64_t prev_total;
+	char why[128];
+
+	if (recovery_state_of(&st, why, sizeof(why)))
+		return EXIT_SYSFAIL;
+	if (!st.in_recovery)
+		return EXIT_SUCCESS;	/* Sheepdog's: nothing to show, nothing said */
+	for (;;) {
+		prev_total = st.nr_total;
+		if (recovery_state_of(&st, why, sizeof(why)))
+			return EXIT_SYSFAIL;
+		if (!st.in_recovery) {
+			show_progress(prev_total, prev_total);
+			return EXIT_SUCCESS;
+		}
+		switch (st.state) {
+		case 0:
+			printf("\rpreparing a checked object list...");
+			break;
+		case 1:
+			show_progress(st.nr_finished, st.nr_total);
+			break;
+		case 2:
+			printf("\rnotifying a completion of recovery...");
+			break;
+		default:	/* ours: stopped, with the reason */
+			printf("\n");
+			dog_err("recovery stopped: %s", why);
+			return EXIT_FAILURE;
+		}
+		fflush(stdout);
+		sleep(1);
+	}
+}
+
 /*
  * "node recovery [info]": the nodes still recovering, with their progress;
  * "node recovery set-throttle|get-throttle": the node's recovery throttling
@@ -523,6 +710,8 @@ static int node_recovery(int argc, char **argv)
 		argc = 0;
 	if (argc > 0)
 		return EXIT_USAGE;
+	if (dog_opts.progress)
+		return node_recovery_progress();
 	nr = dog_node_list(&nodes);
 	if (nr < 0) {
 		free(nodes);
@@ -776,6 +965,245 @@ out:
 	return ret;
 }
 
+/* "node kill <id>" or "node kill -l": stop a node (KILL_NODE), with Sheepdog's checks */
+static int node_kill(int argc, char **argv)
+{
+	struct sd_node *nodes;
+	struct node_id nid;
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int nr, ret;
+
+	if (argc > 1)
+		return EXIT_USAGE;
+	nr = dog_node_list(&nodes);
+	if (nr < 0) {
+		free(nodes);
+		return EXIT_SYSFAIL;
+	}
+	if (argc == 1) {
+		int id;
+
+		/* Sheepdog's words; it exits 64 without the usage */
+		if (dog_opts.local) {
+			dog_err("don't use -l option and specify node id at the same time");
+			exit(EXIT_USAGE);
+		}
+		if (!argv[0][0] || strspn(argv[0], "0123456789") != strlen(argv[0])) {
+			dog_err("Invalid node id '%s', please specify a numeric value", argv[0]);
+			exit(EXIT_USAGE);
+		}
+		id = (int)strtol(argv[0], NULL, 10);
+		if (id < 0 || id >= nr) {
+			dog_err("Invalid node id '%d'", id);
+			exit(EXIT_USAGE);
+		}
+		nid = nodes[id].nid;
+	} else if (!dog_opts.local) {
+		dog_err("please specify -l option or node id");
+		exit(EXIT_USAGE);
+	}
+	free(nodes);
+	dog_init_req(&hdr, SD_OP_KILL_NODE);
+	ret = argc ? dog_exec_node(&nid, &hdr, NULL, &rsp) : dog_exec(&hdr, NULL, &rsp);
+	if (!ret && rsp.result != SD_RES_SUCCESS) {
+		dog_err("Response's result: %s", sd_strerror(rsp.result));
+		ret = -1;
+	}
+	if (ret) {
+		dog_err("Failed to execute request");
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+/* one line of node stat: the counters, then the byte totals (and with -w, the rates) */
+static void print_stat_line(const char *title, const uint64_t nr[6], uint64_t rx, uint64_t tx,
+			    const uint64_t *rate)
+{
+	char s1[32], s2[32], s3[32], s4[32];
+
+	printf("%s%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
+	       "\t%s\t%s", dog_opts.raw ? "" : title, nr[0], nr[1], nr[2], nr[3], nr[4], nr[5],
+	       dog_size_str(rx, s1, sizeof(s1)), dog_size_str(tx, s2, sizeof(s2)));
+	if (rate)
+		printf("\t%s\t%s\t%" PRIu64, dog_size_str(rate[0], s3, sizeof(s3)),
+		       dog_size_str(rate[1], s4, sizeof(s4)), rate[2]);
+	printf("\n");
+}
+
+/* "node stat [-w]": the addressed node's request counters, as Sheepdog's dog prints them */
+static int node_stat(int argc, char **argv)
+{
+	struct sd_stat st, last = { 0 };
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	bool first = true;
+
+	(void)argv;
+	if (argc > 0)
+		return EXIT_USAGE;
+	for (;;) {
+		dog_init_req(&hdr, SD_OP_STAT);
+		hdr.data_length = sizeof(st);
+		if (dog_exec(&hdr, &st, &rsp))
+			return EXIT_SYSFAIL;
+		if (rsp.result != SD_RES_SUCCESS) {
+			dog_err("failed to get stat information: %s", sd_strerror(rsp.result));
+			return EXIT_FAILURE;
+		}
+		if (!dog_opts.watch) {
+			/* Sheepdog's: read before write, under "Write Read" */
+			uint64_t g[6] = { st.gway_active_nr, st.gway_total_nr, st.gway_total_read_nr,
+					  st.gway_total_write_nr, st.gway_total_remove_nr,
+					  st.gway_total_flush_nr };
+			uint64_t p[6] = { st.peer_active_nr, st.peer_total_nr, st.peer_total_read_nr,
+					  st.peer_total_write_nr, st.peer_total_remove_nr, 0 };
+
+			if (!dog_opts.raw)
+				printf("Request\tActive\tTotal\tWrite\tRead\tRemove\tFlush\t"
+				       "All WR\tAll RD\n");
+			print_stat_line("Client\t", g, st.gway_total_rx, st.gway_total_tx, NULL);
+			print_stat_line("Peer\t", p, st.peer_total_rx, st.peer_total_tx, NULL);
+			return EXIT_SUCCESS;
+		}
+		if (first)
+			last = st;
+		first = false;
+		uint64_t g[6] = { st.gway_active_nr, st.gway_total_nr, st.gway_total_write_nr,
+				  st.gway_total_read_nr, st.gway_total_remove_nr,
+				  st.gway_total_flush_nr };
+		uint64_t p[6] = { st.peer_active_nr, st.peer_total_nr, st.peer_total_write_nr,
+				  st.peer_total_read_nr, st.peer_total_remove_nr, 0 };
+		uint64_t gr[3] = { st.gway_total_rx - last.gway_total_rx,
+				   st.gway_total_tx - last.gway_total_tx,
+				   st.gway_total_nr - last.gway_total_nr };
+		uint64_t pr[3] = { st.peer_total_rx - last.peer_total_rx,
+				   st.peer_total_tx - last.peer_total_tx,
+				   st.peer_total_nr - last.peer_total_nr };
+
+		if (!dog_opts.raw)
+			printf("Request\tActive\tTotal\tWrite\tRead\tRemove\tFlush\t"
+			       "All WR\tAll RD\tWRBW\tRDBW\tRPS\n");
+		print_stat_line("Client\t", g, st.gway_total_rx, st.gway_total_tx, gr);
+		print_stat_line("Peer\t", p, st.peer_total_rx, st.peer_total_tx, pr);
+		fflush(stdout);
+		last = st;
+		sleep(1);
+	}
+}
+
+static const char *const log_levels[] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+/* Sheepdog's dog lists the levels as log lines: on stderr */
+static void dump_log_levels(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(log_levels); i++)
+		dog_err("%s\t(%zu)", log_levels[i], i);
+}
+
+/* "node log level get|set <level>|list": the addressed node's log level */
+static int node_log(int argc, char **argv)
+{
+	struct sd_req hdr;
+	struct sd_rsp rsp;
+	int32_t level = -1;
+
+	if (argc < 2)
+		return argc && strcmp(argv[0], "level") ? (dog_usage_stderr(), EXIT_FAILURE) :
+							 EXIT_USAGE;
+	if (strcmp(argv[0], "level")) {
+		dog_usage_stderr();	/* Sheepdog: an unknown subcommand fails with 1 */
+		return EXIT_FAILURE;
+	}
+	if (!strcmp(argv[1], "list") && argc == 2) {
+		dump_log_levels();
+		return EXIT_SUCCESS;
+	}
+	if (!strcmp(argv[1], "get") && argc == 2) {
+		dog_init_req(&hdr, SD_OP_GET_LOGLEVEL);
+		hdr.data_length = sizeof(level);
+		if (dog_exec(&hdr, &level, &rsp) || rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to execute request");
+			return 255;	/* Sheepdog's dog returns -1 */
+		}
+		dog_err("%s (%" PRId32 ")", level >= 0 && level < (int32_t)ARRAY_SIZE(log_levels) ?
+			log_levels[level] : "unknown loglevel", level);
+		return EXIT_SUCCESS;
+	}
+	if (!strcmp(argv[1], "set") && argc == 3) {
+		for (size_t i = 0; i < ARRAY_SIZE(log_levels); i++)
+			if (!strcmp(argv[2], log_levels[i]))
+				level = (int32_t)i;
+		if (level < 0) {
+			dog_err("invalid loglevel: %s", argv[2]);
+			dog_err("available loglevels:");
+			dump_log_levels();
+			return 255;
+		}
+		dog_init_req(&hdr, SD_OP_SET_LOGLEVEL);
+		hdr.flags = SD_FLAG_CMD_WRITE;
+		hdr.data_length = sizeof(level);
+		if (dog_exec(&hdr, &level, &rsp) || rsp.result != SD_RES_SUCCESS) {
+			dog_err("Failed to execute request");
+			return 255;
+		}
+		return EXIT_SUCCESS;
+	}
+	if (!strcmp(argv[1], "set") && argc == 2)
+		return EXIT_USAGE;
+	if (strcmp(argv[1], "set") && strcmp(argv[1], "get") && strcmp(argv[1], "list")) {
+		dog_usage_stderr();
+		return EXIT_FAILURE;
+	}
+	return EXIT_USAGE;
+}
+
+/*
+ * "node format <dir> <store>": Sheepdog's per-node store choice, its file
+ * <dir>/node_config (the store's name, 16 bytes), written once.  Our sheep
+ * takes the store from `cluster format -b` and does not read it.
+ */
+static int node_format(int argc, char **argv)
+{
+	char path[PATH_MAX], store[SD_MAX_STORE_NAME] = { 0 };
+	struct stat st;
+	int fd;
+
+	if (argc == 1)
+		dog_err("specify store format");
+	if (argc != 2)
+		return EXIT_USAGE;
+	if (strcmp(argv[1], "plain") && strcmp(argv[1], "tree")) {
+		dog_err("expected store format: plain, tree");
+		return EXIT_SYSFAIL;
+	}
+	snprintf(path, sizeof(path), "%s/node_config", argv[0]);
+	if (!stat(path, &st)) {
+		dog_err("config file already exists: %s", path);
+		return EXIT_SYSFAIL;
+	}
+	if (errno != ENOENT) {
+		dog_err("failed to check existence of config (%s): %s", path, strerror(errno));
+		return EXIT_SYSFAIL;
+	}
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		dog_err("failed to create a config file (%s): %s", path, strerror(errno));
+		return EXIT_SYSFAIL;
+	}
+	memcpy(store, argv[1], strlen(argv[1]));
+	if (xwrite_full(fd, store, sizeof(store))) {
+		dog_err("failed to write a config file (%s): %s", path, strerror(errno));
+		close(fd);
+		return EXIT_SYSFAIL;
+	}
+	close(fd);
+	return EXIT_SUCCESS;
+}
+
 static const struct subcommand cluster_subs[] = {
 	{ "info", "", "rv", "show cluster information", cluster_info },
 	{ "format", "", "b:c:ltz:fVR", "create a Sheepdog store", cluster_format },
@@ -791,13 +1219,18 @@ static const struct subcommand cluster_subs[] = {
 };
 
 static const struct subcommand node_subs[] = {
+	{ "kill", "<node id>", "l", "kill node", node_kill },
 	{ "list", "", "r", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
-	{ "recovery", "[info|set-throttle <max> <interval>|get-throttle]", "r",
+	{ "recovery", "[info|set-throttle <max> <interval>|get-throttle]", "rP",
 	  "show the nodes still recovering, or set/get this node's recovery throttling",
 	  node_recovery },
 	{ "vnodes", "[set <num>]", "", "show or set the vnodes of a node", node_vnodes },
 	{ "md", "info|plug|unplug [<disks>]", "rAf", "show the node's store directory", node_md },
+	{ "stat", "", "rw", "show stat information about the node", node_stat },
+	{ "log", "level get|set <level>|list", "", "show or set log level of the node", node_log },
+	{ "format", "<directory of sheep> <a name of store format>", "",
+	  "initialize store format of the node", node_format },
 	{ NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -632,6 +632,9 @@ static int format_for_load(const struct farm_log_hdr *fh)
 	hdr.cluster.ctime = now_ctime();
 	hdr.cluster.block_size_shift = fh->block_size_shift ? fh->block_size_shift :
 				       SD_DEFAULT_BLOCK_SIZE_SHIFT;
+	/* the strategy the nodes run (Sheepdog's load: auto, and refused on -V nodes) */
+	if (dog_vnodes_auto())
+		hdr.cluster.flags |= SD_CLUSTER_FLAG_AUTO_VNODES;
 	printf("using backend %s store\n", store);
 	if (dog_exec(&hdr, store, &rsp))
 		return -1;

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,25 +42,39 @@ static int local_get_node_list(const struct sd_req *req, struct sd_rsp *rsp, voi
 	return SD_RES_SUCCESS;
 }
 
-static int local_stat_sheep(const struct sd_req *req, struct sd_rsp *rsp, void *data)
+static uint64_t dir_used_bytes(const char *dir);
+
+/*
+ * STAT_SHEEP, as Sheepdog's sheep: the space its store's objects take
+ * (st_blocks of each object file) plus the free space of the file system;
+ * free is the latter.  A gateway offers nothing.  On a worker: it reads the
+ * object directory.
+ */
+static int local_stat_sheep(struct request *req)
 {
-	uint64_t size, avail;
-	char why[160];
+	struct sd_rsp *rsp = &req->rp;
+	struct statvfs vs;
+	char why[160], path[PATH_MAX];
+	uint64_t used;
 
 	rsp->data_length = 0;
+	rsp->node.store_size = rsp->node.store_free = 0;
 	if (store_failed(why, sizeof(why))) {
 		/* no space to offer, as Sheepdog's sheep without a disk; ours: why, if asked */
-		rsp->node.store_size = rsp->node.store_free = 0;
-		if (req->data_length) {
-			snprintf(data, req->data_length, "%s", why);
-			rsp->data_length = (uint32_t)strlen(data) + 1;
+		if (req->rq.data_length) {
+			snprintf(req->data, req->rq.data_length, "%s", why);
+			rsp->data_length = (uint32_t)strlen(req->data) + 1;
 		}
 		return SD_RES_SUCCESS;
 	}
-	if (store_stat(&size, &avail))
+	if (!sys->this_node.nr_vnodes)
+		return SD_RES_SUCCESS;	/* -g */
+	snprintf(path, sizeof(path), "%s/obj", store_dir());
+	if (statvfs(path, &vs) < 0)
 		return SD_RES_EIO;
-	rsp->node.store_size = size;
-	rsp->node.store_free = avail;
+	used = dir_used_bytes(path);
+	rsp->node.store_free = (uint64_t)vs.f_bavail * vs.f_frsize;
+	rsp->node.store_size = rsp->node.store_free + used;
 	return SD_RES_SUCCESS;
 }
 
@@ -668,7 +683,7 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_GET_NODE_LIST] = { "GET_NODE_LIST", OP_LOCAL, true, NULL, local_get_node_list },
 	[SD_OP_MAKE_FS] = { "MAKE_FS", OP_CLUSTER, true, NULL, group_main_make_fs },
 	[SD_OP_SHUTDOWN] = { "SHUTDOWN", OP_CLUSTER, true, NULL, group_main_shutdown },
-	[SD_OP_STAT_SHEEP] = { "STAT_SHEEP", OP_LOCAL, false, NULL, local_stat_sheep },
+	[SD_OP_STAT_SHEEP] = { "STAT_SHEEP", OP_LOCAL, false, local_stat_sheep, NULL },
 	[SD_OP_STAT_CLUSTER] = { "STAT_CLUSTER", OP_LOCAL, true, NULL, local_stat_cluster },
 	[SD_OP_GET_STORE_LIST] = { "GET_STORE_LIST", OP_LOCAL, true, NULL,
 				   local_get_store_list },

@@ -148,6 +148,8 @@ check "no VDIs left" test -z "$(dogp 0 vdi list -r)"
 check "load (asks first: the cluster is not empty after another create)" dogp 0 vdi create junk 4M
 check "load says no on 'no'" bash -c "echo no | '$DOG' cluster snapshot load first '$F' -p $(port_of 0) >/dev/null; '$DOG' vdi list -r -p $(port_of 0) | grep -q '^= junk '"
 check "load" bash -c "echo yes | '$DOG' cluster snapshot load first '$F' -p $(port_of 1) >/dev/null"
+check "the load formats with the nodes' vnodes strategy (auto)" bash -c \
+	"'$DOG' cluster info -v -p $(port_of 0) | grep -qx 'Cluster vnodes strategy: auto'"
 check "the farm's copies came back (2)" bash -c "'$DOG' vdi list -r -p $(port_of 0) | grep -q '^s a 1 12582912 [0-9]* [0-9]* [0-9]* [0-9a-f]* 2 s1 '"
 check "junk is gone" bash -c "! '$DOG' vdi list -r -p $(port_of 0) | grep -q junk"
 check "a s1 identical" cmp -s "$T/a.s1" <(dogp 1 vdi read -s s1 a)

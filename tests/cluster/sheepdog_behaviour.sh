@@ -123,7 +123,7 @@ check "info -v: node mode" grep -qx "Cluster vnode mode: node" <<<"$info"
 check "info -v: 'Cluster created' follows at once" bash -c "sed -n 5p <<<'$info' | grep -q '^Cluster created at '"
 check "info -v -r: the bare values" bash -c \
 	"'$DOG' cluster info -v -r -p $(port_of 10) | sed -n 2,4p | xargs | grep -qx 'plain with 2 redundancy policy auto node'"
-expect_fail "node vnodes set in an auto cluster" 1 "Invalid cluster vnodes strategy" dogp 10 node vnodes set 50
+expect_fail "node vnodes set in an auto cluster: Sheepdog's words, exit 255" 255 "^Failed to execute request$" dogp 10 node vnodes set 50
 head -c 8M /dev/urandom >"$T/v"
 check "create and write v" bash -c "'$DOG' vdi create v 8M -p $(port_of 10) && '$DOG' vdi write v -p $(port_of 10) <'$T/v'"
 # a gateway stores nothing and does not count in the average
@@ -147,7 +147,16 @@ check "cluster reweight" dogp 10 cluster reweight
 check "equal disks after reweight: about 128 each, the gateway 0" retry 10 near_128 11 3 0
 check "the reweight made new epochs" test "$(epoch_of 10)" -gt "$e"
 check "v reads back after the reweight" same_data 11 "$T/v" v
-# format -V: a fixed-vnodes cluster; nodes keep their own (default 128)
+# format -V: a fixed-vnodes cluster. Sheepdog's dog refuses it on nodes that
+# run auto vnodes, so the nodes start again, empty, with -V 128
+expect_fail "format -V of the auto cluster: refused, as Sheepdog's dog does" 1 \
+	"^Can not apply the option of '-V', because there are vnode strategy of sheep is auto in the cluster$" \
+	dogp 10 cluster format -c 2 -V -f
+for i in 10 11 12 13; do kill9_sheep $i; rm -rf "${T:?}/$i"; done
+export CLUSTER=local:$T/c2b
+for i in 10 11 12; do check "node $i starts again, empty, with -V 128" start_sheep $i -V 128; done
+check "the gateway starts again" start_sheep 13 -g
+check "four members" wait_members 10 10 11 12 13
 check "format -V" dogp 10 cluster format -c 2 -V -f
 check "info -v: fixed strategy" bash -c "'$DOG' cluster info -v -p $(port_of 11) | grep -qx 'Cluster vnodes strategy: fixed'"
 check "fixed: each node its own default 128" test "$(vnodes_of 12)" = "128 128 128 0"

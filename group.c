@@ -175,13 +175,9 @@ bool group_join_msg_len_ok(size_t len)
 	return len >= sizeof(struct cluster_info) && len <= group_join_msg_size();
 }
 
-/* the join message: our view of the cluster, nodes of our latest epoch */
-static struct cluster_info *build_cinfo(size_t *len)
+void group_fill_cinfo(struct cluster_info *ci, const struct sd_node *nodes, int nr)
 {
-	int nr;
-	struct sd_node *nodes = latest_epoch_nodes(&nr);
-	struct cluster_info *ci = xzalloc(cinfo_size(SD_MAX_NODES));
-
+	memset(ci, 0, sizeof(*ci));
 	ci->proto_ver = SD_SHEEP_PROTO_VER;
 	ci->nr_nodes = (int16_t)nr;
 	ci->epoch = sys->epoch;
@@ -194,6 +190,16 @@ static struct cluster_info *build_cinfo(size_t *len)
 	ci->block_size_shift = sys->block_size_shift;
 	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
 	memcpy(ci->nodes, nodes, sizeof(*nodes) * (size_t)nr);
+}
+
+/* the join message: our view of the cluster, nodes of our latest epoch */
+static struct cluster_info *build_cinfo(size_t *len)
+{
+	int nr;
+	struct sd_node *nodes = latest_epoch_nodes(&nr);
+	struct cluster_info *ci = xzalloc(cinfo_size(SD_MAX_NODES));
+
+	group_fill_cinfo(ci, nodes, nr);
 	free(nodes);
 	*len = group_join_msg_len(ci);
 	return ci;

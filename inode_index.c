@@ -52,15 +52,19 @@ uint64_t inode_nr_objs(const struct sd_inode *inode)
 	return DIV_ROUND_UP(inode->vdi_size, UINT64_C(1) << bss);
 }
 
-/* first entry with .idx >= idx (n if none) */
-static uint32_t lower_bound(const struct sd_index *e, uint32_t n, uint32_t idx)
+/*
+ * first entry with .idx >= idx (n if none) in entries of `size` bytes that
+ * start with their u32 idx: struct sd_index and struct sd_indirect_idx alike
+ */
+static uint32_t lower_bound_of(const void *entries, size_t size, uint32_t n, uint32_t idx)
 {
 	uint32_t lo = 0, hi = n;
 
 	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t mid = lo + (hi - lo) / 2, at;
 
-		if (e[mid].idx < idx)
+		memcpy(&at, (const char *)entries + (size_t)mid * size, sizeof(at));
+		if (at < idx)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -68,19 +72,14 @@ static uint32_t lower_bound(const struct sd_index *e, uint32_t n, uint32_t idx)
 	return lo;
 }
 
+static uint32_t lower_bound(const struct sd_index *e, uint32_t n, uint32_t idx)
+{
+	return lower_bound_of(e, sizeof(*e), n, idx);
+}
+
 static uint32_t lower_bound_indirect(const struct sd_indirect_idx *e, uint32_t n, uint32_t idx)
 {
-	uint32_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (e[mid].idx < idx)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return lower_bound_of(e, sizeof(*e), n, idx);
 }
 
 static int walk_node(const struct sd_index_header *h,

@@ -283,19 +283,7 @@ static int local_cluster_info(const struct sd_req *req, struct sd_rsp *rsp, void
 
 	if (req->data_length < len)
 		return SD_RES_BUFFER_SMALL;
-	memset(ci, 0, sizeof(*ci));
-	ci->proto_ver = SD_SHEEP_PROTO_VER;
-	ci->disable_recovery = recovery_disabled();
-	ci->nr_nodes = (int16_t)sys->nr_nodes;
-	ci->epoch = sys->epoch;
-	ci->ctime = sys->ctime;
-	ci->flags = sys->flags;
-	ci->nr_copies = sys->copies;
-	ci->copy_policy = sys->copy_policy;
-	ci->status = sys->status;
-	ci->block_size_shift = sys->block_size_shift;
-	memcpy(ci->default_store, sys->store_name, sizeof(ci->default_store));
-	memcpy(ci->nodes, sys->nodes, sizeof(struct sd_node) * (size_t)sys->nr_nodes);
+	group_fill_cinfo(ci, sys->nodes, sys->nr_nodes);
 	rsp->data_length = (uint32_t)len;
 	return SD_RES_SUCCESS;
 }

@@ -80,6 +80,8 @@ const struct sd_node *group_sender(void);
  * length is checked with group_join_msg_len_ok().
  */
 size_t group_join_msg_size(void);
+/* this node's cluster parameters and status, with nodes, in a cluster_info */
+void group_fill_cinfo(struct cluster_info *ci, const struct sd_node *nodes, int nr);
 size_t group_join_msg_len(const void *msg);
 bool group_join_msg_len_ok(size_t len);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);

@@ -264,6 +264,21 @@ static int count_all(uint32_t idx, uint32_t owner, void *arg)
 	return 0;
 }
 
+/*
+ * vdi list's header goes out with its first row, or at the end: after any
+ * connection error, in program order, as Sheepdog's buffered stdout shows
+ * it whatever the C library buffers
+ */
+static void list_header(void)
+{
+	static bool done;
+
+	if (!done && !dog_opts.raw)
+		printf("  Name        Id    Size    Used  Shared    Creation time   VDI id  Copies"
+		       "  Tag   Block Size Shift\n");
+	done = true;
+}
+
 static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 {
 	const char *filter = arg;
@@ -276,6 +291,7 @@ static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 
 	if (filter && strncmp(inode->name, filter, SD_MAX_VDI_LEN))
 		return;
+	list_header();
 	objsize = UINT64_C(1) << (inode->block_size_shift ? inode->block_size_shift :
 				  SD_DEFAULT_BLOCK_SIZE_SHIFT);
 	if (inode_is_hyper(inode)) {
@@ -325,14 +341,13 @@ static void print_vdi(uint32_t vid, const struct sd_inode *inode, void *arg)
 
 static int vdi_list(int argc, char **argv)
 {
+	int ret;
+
 	if (argc > 1)
 		return EXIT_USAGE;
-	if (!dog_opts.raw)
-		printf("  Name        Id    Size    Used  Shared    Creation time   VDI id  Copies"
-		       "  Tag   Block Size Shift\n");
-	if (dog_for_each_vdi(print_vdi, argc ? argv[0] : NULL))
-		return EXIT_SYSFAIL;
-	return EXIT_SUCCESS;
+	ret = dog_for_each_vdi(print_vdi, argc ? argv[0] : NULL);
+	list_header();
+	return ret ? EXIT_SYSFAIL : EXIT_SUCCESS;
 }
 
 /*

@@ -1,8 +1,8 @@
 #!/bin/bash
 # tests/run.sh - run every unit test and every cluster test; print each
 # result and close with "N passed, N failed" (and ", N skipped" when a test
-# printed "SKIP: NAME: reason": it could not run here, e.g. compat without
-# ../shared).  Exit non-zero on any failure.
+# printed "SKIP: NAME: reason": it could not run here, e.g. compat where
+# Sheepdog's source is not provided).  Exit non-zero on any failure.
 # A test still running after SHEEP_TEST_TIMEOUT seconds (default 900) is
 # stopped (its EXIT trap still tears down what it started) and fails.
 # Usage: tests/run.sh [test-name-substring]

@@ -139,6 +139,13 @@ int dog_read_object(uint64_t oid, void *buf, uint32_t len, uint32_t off);
 int dog_write_object(uint64_t oid, uint64_t cow, const void *buf, uint32_t len, uint32_t off,
 		     bool create);
 int dog_read_inode(uint32_t vid, struct sd_inode *inode, uint32_t len);
+/*
+ * NEW_VDI of name (dog_vdi.c): from base (a snapshot when snapshot, else a
+ * clone/rollback), with like's copies, policies and object size (NULL: the
+ * sheep decides); SD_RES_*, the new vid in *vid
+ */
+int dog_new_vdi(const char *name, uint64_t size, uint32_t base, bool snapshot,
+		const struct sd_inode *like, uint32_t *vid);
 /* point data_vdi_id[idx .. idx+n-1] of vid's inode at owners[]: a result code */
 int dog_write_index(uint32_t vid, uint32_t idx, uint32_t n, const uint32_t *owners);
 /*

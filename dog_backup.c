@@ -192,31 +192,6 @@ out:
 	return ret;
 }
 
-static int new_vdi(const char *name, uint64_t size, uint32_t base, bool snapshot,
-		   const struct sd_inode *like, uint32_t *vid)
-{
-	char buf[SD_MAX_VDI_LEN] = { 0 };
-	struct sd_req hdr;
-	struct sd_rsp rsp;
-
-	strncpy(buf, name, sizeof(buf) - 1);
-	dog_init_req(&hdr, SD_OP_NEW_VDI);
-	hdr.flags = SD_FLAG_CMD_WRITE;
-	hdr.data_length = sizeof(buf);
-	hdr.vdi.vdi_size = size;
-	hdr.vdi.base_vdi_id = base;
-	hdr.vdi.snapid = snapshot ? 1 : 0;
-	hdr.vdi.copies = like->nr_copies;
-	hdr.vdi.copy_policy = like->copy_policy;
-	hdr.vdi.store_policy = like->store_policy;
-	hdr.vdi.block_size_shift = like->block_size_shift;
-	if (dog_exec(&hdr, buf, &rsp))
-		return SD_RES_NETWORK_ERROR;
-	if (rsp.result == SD_RES_SUCCESS && vid)
-		*vid = rsp.vdi.vdi_id;
-	return (int)rsp.result;
-}
-
 /* as Sheepdog's dog: the index zeroed (-B, -I), then DEL_VDI; an exit code */
 static int delete_working(const char *name)
 {
@@ -232,7 +207,7 @@ static int apply_backup(const char *name, const struct sd_inode *snap)
 	char *buf;
 	int ret, r;
 
-	r = new_vdi(name, snap->vdi_size, snap->vdi_id, false, snap, &vid);
+	r = dog_new_vdi(name, snap->vdi_size, snap->vdi_id, false, snap, &vid);
 	if (r) {
 		dog_err("Failed to create VDI %s: %s", name, sd_strerror((uint32_t)r));
 		dog_err("Failed to read VDI");
@@ -331,9 +306,9 @@ int vdi_restore(int argc, char **argv)
 out:
 	if (recreate) {
 		/* the working VDI again, from the old one's parent; the restored one a snapshot */
-		r = new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, true, cur, NULL);
+		r = dog_new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, true, cur, NULL);
 		if (r == SD_RES_NO_VDI)	/* ours: nothing restored, a working VDI all the same */
-			r = new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, false, cur, NULL);
+			r = dog_new_vdi(argv[0], cur->vdi_size, cur->parent_vdi_id, false, cur, NULL);
 		if (r) {
 			dog_err("Failed to create VDI %s: %s", argv[0], sd_strerror((uint32_t)r));
 			dog_err("failed to resume the current vdi");

@@ -530,6 +530,20 @@ static int farm_list(void)
 	return EXIT_SUCCESS;
 }
 
+/* a VDI object of the farm, at least min bytes of it; NULL (said) if not */
+static struct sd_inode *inode_read(const struct farm_trunk_entry *e, size_t min)
+{
+	size_t len;
+	struct sd_inode *inode = slices_read(e->sha1, &len);
+
+	if (!inode || len < min) {
+		dog_err("Fail to load vdi object, oid %016" PRIx64, e->oid);
+		free(inode);
+		return NULL;
+	}
+	return inode;
+}
+
 static int farm_show(const char *tag, int argc, char **argv)
 {
 	uint8_t sha1[SHA1_LEN];
@@ -546,14 +560,11 @@ static int farm_show(const char *tag, int argc, char **argv)
 		return EXIT_SYSFAIL;
 	for (size_t i = 0; i < nr; i++) {
 		struct sd_inode *inode;
-		size_t len;
 
 		if (!is_vdi_obj(e[i].oid))
 			continue;
-		inode = slices_read(e[i].sha1, &len);
-		if (!inode || len < SD_INODE_HEADER_SIZE) {
-			dog_err("Fail to load vdi object, oid %016" PRIx64, e[i].oid);
-			free(inode);
+		inode = inode_read(&e[i], SD_INODE_HEADER_SIZE);
+		if (!inode) {
 			ret = EXIT_SYSFAIL;
 			break;
 		}
@@ -678,16 +689,12 @@ static int farm_load(const char *tag, int argc, char **argv)
 		want = xzalloc(nr + 1);
 		for (size_t i = 0; i < nr; i++) {
 			struct sd_inode *inode;
-			size_t len;
 
 			if (!is_vdi_obj(e[i].oid))
 				continue;
-			inode = slices_read(e[i].sha1, &len);
-			if (!inode || len < SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE) {
-				dog_err("Fail to load vdi object, oid %016" PRIx64, e[i].oid);
-				free(inode);
+			inode = inode_read(&e[i], SD_INODE_HEADER_SIZE + SD_INODE_INDEX_SIZE);
+			if (!inode)
 				goto out;
-			}
 			if (!inode->name[0] || name_wanted(inode->name, argc, argv)) {
 				for (size_t j = 0; j < nr; j++) {
 					uint32_t idx = (uint32_t)(e[j].oid & (SD_INODE_DATA_INDEX - 1));

@@ -767,9 +767,8 @@ static int open_vdi_header(const char *name, uint32_t *vid, struct sd_inode *ino
 	return dog_read_inode(*vid, inode, SD_INODE_HEADER_SIZE) ? EXIT_SYSFAIL : EXIT_SUCCESS;
 }
 
-/* NEW_VDI name from base: a snapshot (snapid 1) or a clone/rollback (0) */
-static int new_vdi_from(const char *name, uint32_t base, bool snapshot, uint64_t size,
-			uint32_t *vid)
+int dog_new_vdi(const char *name, uint64_t size, uint32_t base, bool snapshot,
+		const struct sd_inode *like, uint32_t *vid)
 {
 	char buf[SD_MAX_VDI_LEN] = { 0 };
 	struct sd_req hdr;
@@ -779,9 +778,15 @@ static int new_vdi_from(const char *name, uint32_t base, bool snapshot, uint64_t
 	dog_init_req(&hdr, SD_OP_NEW_VDI);
 	hdr.flags = SD_FLAG_CMD_WRITE;
 	hdr.data_length = sizeof(buf);
+	hdr.vdi.vdi_size = size;
 	hdr.vdi.base_vdi_id = base;
 	hdr.vdi.snapid = snapshot ? 1 : 0;
-	hdr.vdi.vdi_size = size;
+	if (like) {
+		hdr.vdi.copies = like->nr_copies;
+		hdr.vdi.copy_policy = like->copy_policy;
+		hdr.vdi.store_policy = like->store_policy;
+		hdr.vdi.block_size_shift = like->block_size_shift;
+	}
 	if (dog_exec(&hdr, buf, &rsp))
 		return SD_RES_NETWORK_ERROR;
 	if (rsp.result == SD_RES_SUCCESS && vid)
@@ -883,7 +888,7 @@ static int vdi_snapshot(int argc, char **argv)
 	r = dog_write_object(vid_to_vdi_oid(vid), 0, tag, sizeof(tag),
 			 (uint32_t)offsetof(struct sd_inode, tag), false);
 	if (!r)
-		r = new_vdi_from(argv[0], vid, true, inode->vdi_size, &new_vid);
+		r = dog_new_vdi(argv[0], inode->vdi_size, vid, true, NULL, &new_vid);
 	if (r) {
 		dog_err("Failed to create snapshot for %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);
@@ -978,7 +983,7 @@ static int vdi_clone(int argc, char **argv)
 		r = dog_exec(&hdr, name, &rsp) ? SD_RES_NETWORK_ERROR : (int)rsp.result;
 		new_vid = rsp.vdi.vdi_id;
 	} else {
-		r = new_vdi_from(argv[1], vid, false, inode->vdi_size, &new_vid);
+		r = dog_new_vdi(argv[1], inode->vdi_size, vid, false, NULL, &new_vid);
 	}
 	if (!r && (dog_opts.prealloc || dog_opts.no_share)) {
 		r = clone_copy_objects(inode, new_vid, dog_opts.prealloc);
@@ -1040,7 +1045,7 @@ static int vdi_rollback(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
-	r = new_vdi_from(argv[0], snap, false, inode->vdi_size, &new_vid);
+	r = dog_new_vdi(argv[0], inode->vdi_size, snap, false, NULL, &new_vid);
 	if (r) {
 		dog_err("Failed to roll back %s: %s", argv[0], sd_strerror((uint32_t)r));
 		ret = result_to_exit((uint32_t)r);

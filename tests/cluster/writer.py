@@ -14,6 +14,8 @@
       (an unacknowledged write may or may not have been applied); print a
       PASS/FAIL line.
 
+A PORT may be HOST:PORT (a sheep on another address than 127.0.0.1).
+
 A block is 64 KiB: an 16-byte header (offset, generation) repeated across it,
 so a torn or stale block is detected wherever it is read."""
 import os
@@ -26,6 +28,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sdclient import Client, SheepError, Vdi  # noqa: E402
 
 BLOCK = 64 << 10
+
+
+def connect(port, timeout=30):
+    """port: a port on 127.0.0.1, or (host, port)"""
+    if isinstance(port, tuple):
+        return Client(port[1], host=port[0], timeout=timeout)
+    return Client(port, timeout=timeout)
 
 
 def block(offset, gen):
@@ -43,7 +52,7 @@ def last_gen(acklog):
 
 def do_write(ports, name, acklog, seconds):
     which = 0
-    v = Vdi(Client(ports[which]), name)
+    v = Vdi(connect(ports[which]), name)
     nblocks = v.size // BLOCK
     rnd = random.Random(os.getpid())
     gen = last_gen(acklog)     # generations stay unique across runs
@@ -68,7 +77,7 @@ def do_write(ports, name, acklog, seconds):
                 which = (which + 1) % len(ports)
                 try:
                     v.c.close()
-                    v.c = Client(ports[which], timeout=30)
+                    v.c = connect(ports[which])
                 except OSError:
                     pass
                 continue
@@ -95,7 +104,7 @@ def do_verify(port, name, acklog):
                 else:
                     ok.setdefault(half, {(0, 0)}).add((off, gen))
             acked += kind == "A"
-    v = Vdi(Client(port), name)
+    v = Vdi(connect(port), name)
     bad = checked = 0
     for half in sorted(ok):
         data = v.read(half * HALF, HALF)
@@ -121,7 +130,8 @@ def do_verify(port, name, acklog):
 
 if __name__ == "__main__":
     mode, ports, name, acklog = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-    ports = [int(p) for p in ports.split(",")]
+    ports = [(p.rsplit(":", 1)[0], int(p.rsplit(":", 1)[1])) if ":" in p else int(p)
+             for p in ports.split(",")]
     if mode == "write":
         sys.exit(do_write(ports, name, acklog, float(sys.argv[5]) if len(sys.argv) > 5 else 3600))
     sys.exit(do_verify(ports[0], name, acklog))

@@ -21,7 +21,10 @@
 #                         same_data, patch, recovered all work unchanged.
 #   writer_start SECONDS I...   tests/cluster/writer.py (from the hub) writes
 #                         to VDI $WVDI through sheep I... (failing over in that
-#                         order), acks in $T/ack; writer_wait waits for it.
+#                         order), acks in $T/ack; writer_wait waits for it,
+#                         writer_stop kills it.
+#   acks, writes_go_on, gone_from, in_all, all_list, write_refused, all_but,
+#                         reset: see each one's comment below.
 #   link_down I / link_up I     eth0 in host I.
 #   loss I PCT [in|out|both]    drop PCT % of the packets entering and/or
 #                         leaving host I's eth0 (nftables, default both);
@@ -253,11 +256,14 @@ writer_start() {
 	local secs=$1 i list=
 	shift
 	for i in "$@"; do list=${list:+$list,}$(addr_of "$i"); done
-	on_hub python3 "$TOP/tests/cluster/writer.py" write "$list" "$WVDI" "$T/ack" "$secs" \
-		>>"$T/writer.out" 2>&1 &
+	# nsenter execs python: $! is the writer itself
+	nsenter --net="/run/netns/$NS_HUB" python3 "$TOP/tests/cluster/writer.py" write "$list" \
+		"$WVDI" "$T/ack" "$secs" >>"$T/writer.out" 2>&1 &
 	WRITER_PID=$!
 }
 writer_wait() { wait "$WRITER_PID"; }
+# writer_stop: the writer is killed (its last write may stay in flight)
+writer_stop() { kill "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; return 0; }
 
 # acked_reads_back I [VDI]: every write acknowledged in $T/ack reads back
 # through sheep I
@@ -271,6 +277,60 @@ acked_reads_back() {
 
 # ms_since T0_NS: milliseconds since T0_NS (date +%s%N)
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+# ---- checks the suites share -------------------------------------------
+
+# acks: writes the writer got acknowledged so far
+acks() { local n; n=$(grep -c '^A' "$T/ack" 2>/dev/null); echo "${n:-0}"; }
+# writes_go_on: the writer gets at least 5 more writes acknowledged (30 s)
+writes_go_on() {
+	local n
+	n=$(acks)
+	retry 30 test "$(acks)" -ge $((n + 5))
+}
+# gone_from I NODES...: none of NODES lists sheep I
+gone_from() {
+	local i=$1 k
+	shift
+	for k in "$@"; do
+		listed "$i" "$k" && return 1
+	done
+	return 0
+}
+# in_all I NODES...: every one of NODES lists sheep I
+in_all() {
+	local i=$1 k
+	shift
+	for k in "$@"; do
+		listed "$i" "$k" || return 1
+	done
+}
+# all_list NODES...: every one of NODES lists exactly NODES
+all_list() {
+	local k want
+	want=$(ports "$@")
+	for k in "$@"; do
+		[ "$(members "$k")" = "$want" ] || return 1
+	done
+}
+# write_refused I [VDI]: a 4 KiB write (of $T/probe) to VDI (default x) through sheep I fails or hangs (15 s)
+write_refused() {
+	[ -s "$T/probe" ] || head -c 4096 /dev/urandom >"$T/probe"
+	! timeout 15 nsenter --net="/run/netns/$NS_HUB" "$DOG" vdi write "${2:-x}" 0 4096 \
+		-a "$(ip_of "$1")" -p "$(port_of "$1")" <"$T/probe"
+}
+# all_but I N: 0..N-1 without I
+all_but() { seq 0 $(($2 - 1)) | grep -vx "$1" | xargs; }
+
+# reset: everything of the round gone (sheep, corosyncs, namespaces, stores)
+reset() {
+	local p
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait_dead "$p"; done
+	PIDS=()
+	ns_teardown
+	rm -rf "$T"/[0-9]* "$T/cs" "$T/ack"
+}
 
 # ---- faults -----------------------------------------------------------------
 

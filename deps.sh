@@ -9,6 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	# build, static binary, checks
 	build-essential musl-tools libzookeeper-mt-dev clang libclang-rt-14-dev cppcheck binutils
+	# make static builds musl corosync client libs from Debian's sources (musl-corosync.sh)
+	dpkg-dev patch xz-utils
 	# cluster tests: ZooKeeper, tgt + libiscsi, QEMU's sheepdog/iSCSI clients, network namespaces
 	python3 util-linux iproute2 zookeeper tgt libiscsi-bin qemu-utils qemu-block-extra
 	# the appliance and its boot tests

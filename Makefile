@@ -11,10 +11,12 @@ SAN     ?=
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread $(CFLAGS) $(SAN)
 # the ZooKeeper client is linked in statically (Debian ships the .a)
 ZK_LIBS  = -Wl,-Bstatic -lzookeeper_mt -Wl,-Bdynamic
-ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
+# corosync's client libraries (CPG, quorum, cfg) from Debian, shared
+COROSYNC_LIBS = -lcpg -lquorum -lcfg
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS) $(COROSYNC_LIBS)
 
 # cluster drivers linked into the binary: each registers itself
-DRIVERS  = cluster_local.o cluster_zookeeper.o
+DRIVERS  = cluster_local.o cluster_zookeeper.o cluster_corosync.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o
@@ -105,7 +107,7 @@ fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(HDRS)
 	mkdir -p fuzz
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -DTHREADED -fsanitize=fuzzer,address,undefined -I. \
 		-o $@ tests/fuzz/fuzz_request.c $(patsubst %.o,%.c,$(CORE) $(DRIVERS)) \
-		-pthread -lzookeeper_mt
+		-pthread -lzookeeper_mt $(COROSYNC_LIBS)
 
 fuzz: fuzz/fuzz_request
 	mkdir -p fuzz/corpus

@@ -407,7 +407,7 @@ static void detach_stdio(void)
 
 static int sheep_main(int argc, char **argv)
 {
-	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp", *jdir;
+	const char *bindaddr = NULL, *cluster = "corosync", *myaddr = NULL, *dir = "/tmp", *jdir;
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
 	int rec_max = 0, rec_ms = 0;
@@ -627,6 +627,8 @@ static int sheep_main(int argc, char **argv)
 		if (ret == -ENOENT)
 			die("cannot start the cluster driver '%s': no such driver (built in: %s)",
 			    cluster, cdrv_names(names, sizeof(names)));
+		if (cdrv_error()[0])
+			die("cannot start the cluster driver '%s': %s", cluster, cdrv_error());
 		die("cannot start the cluster driver '%s': %s (see %s)", cluster,
 		    ret == -ETIMEDOUT ? "no server answered" :
 		    ret == -EINVAL ? "invalid driver options" : strerror(-ret),

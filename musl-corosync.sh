@@ -50,17 +50,28 @@ write_sources() {
 	local key=/usr/share/keyrings/debian-archive-keyring.gpg opt=
 	[ -e "$key" ] && opt="[signed-by=$key] "
 	mkdir -p "$APTD/parts" "$APTD/lists/partial" "$APTD/cache/archives/partial"
+	# shellcheck disable=SC2016 # apt's own $(FIELD) syntax
 	apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' \
 		'Created-By: Packages' 'Origin: Debian' | sort -u |
 		awk -v o="$opt" 'NF == 3 { print "deb-src " o $1 " " $2 " " $3 }' >"$APTD/sources.all"
 	if [ ! -s "$APTD/sources.all" ]; then
 		local codename
+		# shellcheck disable=SC1091
 		codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 		say "apt knows no Debian suite (apt-get update?): using deb.debian.org $codename"
 		echo "deb-src ${opt}http://deb.debian.org/debian $codename main" >"$APTD/sources.all"
 	fi
 	# a mirror that carries the security suite's index but not its pool: the main suites alone
 	grep -v -- '-security ' "$APTD/sources.all" >"$APTD/sources.main" || true
+}
+
+# the upstream tarball in directory $1 (not its .asc signature), or nothing
+orig_in() {
+	local f
+	for f in "$1"/*.orig.tar.*; do
+		case $f in *.asc) ;; *) [ -e "$f" ] && echo "$f" && return 0 ;; esac
+	done
+	return 1
 }
 
 # the files a .dsc names, with their sha256: "HASH SIZE NAME" lines
@@ -71,7 +82,8 @@ dsc_files() {
 # fetch PKG into $SRC/PKG: the .dsc and every file it names that the mirror has; the orig tarball must
 # be there and every file present must match its hash. Returns 1 when that does not hold.
 fetch_with() {
-	local list=$1 pkg=$2 dl=$SRC/$pkg.dl dsc h size name
+	local list=$1 pkg=$2 dl dsc h _size name
+	dl=$SRC/$pkg.dl
 	if ! cmp -s "$list" "$APTD/sources.list"; then
 		cp "$list" "$APTD/sources.list"
 		apt-get "${APT[@]}" update >"$APTD/update.log" 2>&1 ||
@@ -80,10 +92,10 @@ fetch_with() {
 	rm -rf "$dl"
 	mkdir -p "$dl"
 	(cd "$dl" && apt-get "${APT[@]}" source --download-only "$pkg") >"$dl.log" 2>&1 || true
-	dsc=$(ls "$dl"/*.dsc 2>/dev/null | head -1)
+	dsc=$(find "$dl" -maxdepth 1 -name '*.dsc' | head -1)
 	[ -n "$dsc" ] || return 1
-	ls "$dl"/*.orig.tar.* 2>/dev/null | grep -qv '\.asc$' || return 1
-	while read -r h size name; do
+	orig_in "$dl" >/dev/null || return 1
+	while read -r h _size name; do
 		[ -e "$dl/$name" ] || continue
 		echo "$h  $dl/$name" | sha256sum -c --quiet - >/dev/null 2>&1 || { say "$name: bad sha256"; return 1; }
 	done < <(dsc_files "$dsc")
@@ -104,10 +116,10 @@ fetch() {
 # unpack PKG's orig tarball into $B/PKG and apply Debian's patches when its debian tarball is there
 unpack() {
 	local pkg=$1 d=$B/$1 orig deb p opt
-	orig=$(ls "$SRC/$pkg"/*.orig.tar.* | grep -v '\.asc$' | head -1)
+	orig=$(orig_in "$SRC/$pkg")
 	mkdir -p "$d"
 	tar -xf "$orig" -C "$d" --strip-components=1 --no-same-owner
-	deb=$(ls "$SRC/$pkg"/*.debian.tar.* 2>/dev/null | head -1 || true)
+	deb=$(find "$SRC/$pkg" -maxdepth 1 -name '*.debian.tar.*' | head -1)
 	if [ -z "$deb" ]; then
 		say "$pkg: the mirror has no debian tarball: building the upstream source without Debian's patches"
 		return 0
@@ -128,7 +140,7 @@ rm -rf "$APTD/lists" "$APTD/cache" "$APTD/sources.list"
 
 # ---- build ----------------------------------------------------------------------------------------
 B=$DIR/build
-rm -rf "$B" "$DIR/lib" "$DIR/include" "$STAMP"
+rm -rf "${B:?}" "${DIR:?}/lib" "$DIR/include" "$STAMP"
 mkdir -p "$B" "$DIR/lib" "$DIR/include/qb" "$DIR/include/corosync"
 unpack libqb
 unpack corosync

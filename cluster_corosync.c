@@ -80,7 +80,7 @@ static bool in_view(uint64_t inc)
 }
 
 /* everything dropped at once; the new image starts over (never returns) */
-static void start_over(const char *why)
+static void __attribute__((noreturn)) start_over(const char *why)
 {
 	if (connected) {
 		cpg_finalize(cpg);
@@ -89,6 +89,8 @@ static void start_over(const char *why)
 	setenv(WAIT_ENV, "1", 1);
 	sheep_restart(why);
 }
+
+static void lost_corosync(const char *what, cs_error_t err) __attribute__((noreturn));
 
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
 		  uint32_t len)
@@ -108,6 +110,8 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 		usleep(2000);
 		waited += 2;
 	}
+	if (err == CS_ERR_LIBRARY || err == CS_ERR_BAD_HANDLE)
+		lost_corosync("cpg_mcast_joined", err);
 	if (err != CS_OK) {
 		sd_err("corosync: cannot send a %u-byte record: error %d", len, err);
 		return -EIO;
@@ -480,6 +484,19 @@ static void tick(int fd, uint32_t events, void *data)
 		if (quorate && want_join && start_join())
 			start_over("corosync: cannot join the sheep group");
 		return;
+	}
+	/*
+	 * corosync gone: over socket IPC (datagrams) its death wakes nobody up,
+	 * so ask every tick; a dead server fails the call at once
+	 */
+	{
+		cs_error_t err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
+
+		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+			lost_corosync("cpg_dispatch", err);
+		err = quorum_dispatch(qh, CS_DISPATCH_ALL);
+		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+			lost_corosync("quorum_dispatch", err);
 	}
 	/* a joiner nobody has answered: make sure its JOIN reached the deciders */
 	if (in_group && !evlog_joined() && !evlog_founding() &&

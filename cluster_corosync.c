@@ -80,7 +80,7 @@ static bool in_view(uint64_t inc)
 }
 
 /* everything dropped at once; the new image starts over (never returns) */
-static void start_over(const char *why)
+static void __attribute__((noreturn)) start_over(const char *why)
 {
 	if (connected) {
 		cpg_finalize(cpg);
@@ -89,6 +89,8 @@ static void start_over(const char *why)
 	setenv(WAIT_ENV, "1", 1);
 	sheep_restart(why);
 }
+
+static void lost_corosync(const char *what, cs_error_t err) __attribute__((noreturn));
 
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
 		  uint32_t len)
@@ -108,6 +110,8 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 		usleep(2000);
 		waited += 2;
 	}
+	if (err == CS_ERR_LIBRARY || err == CS_ERR_BAD_HANDLE)
+		lost_corosync("cpg_mcast_joined", err);
 	if (err != CS_OK) {
 		sd_err("corosync: cannot send a %u-byte record: error %d", len, err);
 		return -EIO;
@@ -187,7 +191,8 @@ static void confchg(cpg_handle_t h, const struct cpg_name *name,
 			start_over("corosync: we were removed from the group");
 	/* a minority must not take the majority's leave: start over first */
 	if (nr_left && !have_quorum())
-		start_over("corosync: this node lost quorum (a partition, or too many nodes gone)");
+		start_over("corosync: a view change left this node without quorum (a partition, "
+			   "or too many nodes gone)");
 	nr_view = MIN(nr_memb, (size_t)CPG_MEMBERS_MAX);
 	memcpy(view, memb, nr_view * sizeof(view[0]));
 	for (size_t i = 0; i < nr_left; i++) {
@@ -267,7 +272,7 @@ static void quorum_ready(int fd, uint32_t events, void *data)
 struct connect_job {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool done, abandoned;
+	bool done, abandoned, shm;
 	cs_error_t err;
 	const char *step;
 	uint32_t quorum_type;
@@ -282,6 +287,30 @@ static cpg_model_v1_data_t model = {
 
 static quorum_callbacks_t quorum_cbs = { .quorum_notify_fn = quorum_changed };
 
+/*
+ * A musl client over corosync's shared-memory IPC: glibc's corosync and musl
+ * lay out the shared semaphores differently, so any call that waits for a
+ * reply may sleep forever (measured: 3 to 5 in 10 first calls).  Such a
+ * connection maps the response ring from /dev/shm; a socket one does not.
+ */
+static bool musl_on_shm(void)
+{
+#ifdef __GLIBC__
+	return false;
+#else
+	char line[512];
+	bool shm = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return false;
+	while (!shm && fgets(line, sizeof(line), f))
+		shm = strstr(line, "/qb-response-cpg-header") != NULL;
+	fclose(f);
+	return shm;
+#endif
+}
+
 static void *connect_thread(void *arg)
 {
 	struct connect_job *job = arg;
@@ -290,7 +319,11 @@ static void *connect_thread(void *arg)
 
 	job->step = "cpg_initialize";
 	err = cpg_model_initialize(&cpg, CPG_MODEL_V1, (cpg_model_data_t *)&model, NULL);
-	if (err == CS_OK) {
+	if (err == CS_OK && musl_on_shm()) {
+		job->shm = true;
+		cpg_finalize(cpg);
+		err = CS_ERR_NOT_SUPPORTED;
+	} else if (err == CS_OK) {
 		job->step = "cpg_local_get";
 		err = cpg_local_get(cpg, &my_nodeid);
 		if (err == CS_OK) {
@@ -350,7 +383,13 @@ static int connect_corosync(bool quiet)
 		return -ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&job->lock);
-	if (job->err != CS_OK) {
+	if (job->shm) {
+		cdrv_set_error("corosync talks to us over shared memory, on which a sheep built "
+			       "with musl (the static binary) can hang forever: set `system { "
+			       "qb_ipc_type: socket }` in corosync.conf and restart corosync");
+		sd_err("%s", cdrv_error());
+		ret = -ETIMEDOUT;
+	} else if (job->err != CS_OK) {
 		if (!quiet) {
 			cdrv_set_error("no corosync answered (%s: error %d). Start corosync on this "
 				       "node (its corosync.conf needs a nodelist, `quorum { provider: "
@@ -445,6 +484,19 @@ static void tick(int fd, uint32_t events, void *data)
 		if (quorate && want_join && start_join())
 			start_over("corosync: cannot join the sheep group");
 		return;
+	}
+	/*
+	 * corosync gone: over socket IPC (datagrams) its death wakes nobody up,
+	 * so ask every tick; a dead server fails the call at once
+	 */
+	{
+		cs_error_t err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
+
+		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+			lost_corosync("cpg_dispatch", err);
+		err = quorum_dispatch(qh, CS_DISPATCH_ALL);
+		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+			lost_corosync("quorum_dispatch", err);
 	}
 	/* a joiner nobody has answered: make sure its JOIN reached the deciders */
 	if (in_group && !evlog_joined() && !evlog_founding() &&

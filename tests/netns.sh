@@ -217,8 +217,12 @@ cs_token() {
 # (default sheep) seen from host I
 cs_cpg_members() {
 	on_node "$1" timeout 5 corosync-cpgtool -e 2>/dev/null |
-		awk -v g="${2:-sheep}" '/^[^ \t]/ { in_g = ($1 == g) } in_g && /nodeid/ { n++ } END { print n + 0 }'
+		awk -v g="${2:-sheep}" 'NR > 1 && /^[^ \t]/ { in_g = ($1 == g) } in_g && /^[ \t]+[0-9]/ { n++ }
+			END { print n + 0 }'
 }
+
+# cpg_count_is I K [GROUP]: host I sees K processes in the CPG group
+cpg_count_is() { [ "$(cs_cpg_members "$1" "${3:-sheep}")" = "$2" ]; }
 
 # ---- sheep in the hosts ---------------------------------------------------
 
@@ -286,8 +290,9 @@ acks() { local n; n=$(grep -c '^A' "$T/ack" 2>/dev/null); echo "${n:-0}"; }
 writes_go_on() {
 	local n
 	n=$(acks)
-	retry 30 test "$(acks)" -ge $((n + 5))
+	retry 30 acks_at_least $((n + 5))
 }
+acks_at_least() { [ "$(acks)" -ge "$1" ]; }
 # gone_from I NODES...: none of NODES lists sheep I
 gone_from() {
 	local i=$1 k

@@ -53,7 +53,7 @@ round() {
 	# shellcheck disable=SC2086
 	check "$n nodes: every sheep lists all $n" retry 60 all_list $all
 	echo "info: $n nodes: sheep cluster formed $(ms_since "$t0") ms after the first start"
-	check "$n nodes: $n processes in CPG group sheep" test "$(cs_cpg_members 0)" = "$n"
+	check "$n nodes: $n processes in CPG group sheep" cpg_count_is 0 "$n"
 	check "$n nodes: format copies 3" dogp 0 cluster format -c 3
 	check "$n nodes: create VDI w" dogp 0 vdi create "$WVDI" 48M
 	head -c $((4 << 20)) /dev/urandom >"$T/x"
@@ -73,7 +73,7 @@ round() {
 	check "$n nodes: the kill -9'd sheep $i leaves for every member" retry 30 gone_from "$i" $others
 	ms=$(ms_since "$t0")
 	echo "info: $n nodes: kill -9 of a sheep: leave seen by all members after $ms ms"
-	check "$n nodes: its CPG member is gone" retry 10 test "$(cs_cpg_members 0)" = $((n - 1))
+	check "$n nodes: its CPG member is gone" retry 10 cpg_count_is 0 $((n - 1))
 	check "$n nodes: writes go on" writes_go_on
 	# shellcheck disable=SC2086
 	check "$n nodes: recovery completes" retry 90 all_recovered $others

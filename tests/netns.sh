@@ -8,7 +8,8 @@
 #                         (tests' clients run there: dog, writer.py).
 #   cs_start I / cs_kill I      corosync on host I (knet, nodelist of all N
 #                         hosts, votequorum, socket IPC; token CS_TOKEN ms,
-#                         token_coefficient CS_TOKEN_COEFF ms); its state dir
+#                         token_coefficient CS_TOKEN_COEFF ms, more totem
+#                         lines in CS_TOTEM_EXTRA); its state dir
 #                         and log under $T/cs/nI.
 #   cs_wait_members I K [S]     host I's corosync sees K members, quorate (up
 #                         to S seconds, default 30); cs_wait_ring K HOSTS...
@@ -133,6 +134,7 @@ totem {
 	token_coefficient: $CS_TOKEN_COEFF
 	crypto_cipher: none
 	crypto_hash: none
+${CS_TOTEM_EXTRA:-}
 }
 nodelist {
 EOF
@@ -176,6 +178,9 @@ cs_kill() {
 	kill -9 "$p" 2>/dev/null
 	wait_dead "$p"
 }
+
+# cs_ring_id I: host I's corosync ring id (changes with every membership change)
+cs_ring_id() { on_node "$1" timeout 5 corosync-quorumtool -s 2>/dev/null | awk '/^Ring ID:/ { print $3 }'; }
 
 # cs_members I: the number of members host I's corosync has, and whether it
 # is quorate: "K yes" or "K no" (nothing when it does not answer)

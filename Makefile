@@ -92,9 +92,9 @@ image/out/sheep.iso: static/sheep image/init image/build.sh
 bench: all static
 	bash bench/run.sh
 
-# the long suite: 20 kill -9/restart rounds in the recovery test
+# the long suite: 20 kill -9/restart rounds in the recovery test; corosync rings of 5-20 nodes
 test-long: all unit
-	RECOVERY_ROUNDS=20 bash tests/run.sh
+	RECOVERY_ROUNDS=20 SHEEP_TEST_LONG=1 bash tests/run.sh
 
 # sanitizers: a separate build tree so objects never mix
 asan:

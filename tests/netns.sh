@@ -271,6 +271,14 @@ writer_start() {
 	WRITER_PID=$!
 }
 writer_wait() { wait "$WRITER_PID"; }
+# writer_ensure SECONDS I...: start the writer again if it gave up (no write
+# taken for 60 s); counted in WRITER_RESTARTS
+WRITER_RESTARTS=0
+writer_ensure() {
+	kill -0 "$WRITER_PID" 2>/dev/null && return 0
+	WRITER_RESTARTS=$((WRITER_RESTARTS + 1))
+	writer_start "$@"
+}
 # writer_stop: the writer is killed (its last write may stay in flight)
 writer_stop() { kill "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; return 0; }
 
@@ -291,11 +299,12 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # acks: writes the writer got acknowledged so far
 acks() { local n; n=$(grep -c '^A' "$T/ack" 2>/dev/null); echo "${n:-0}"; }
-# writes_go_on: the writer gets at least 5 more writes acknowledged (30 s)
+# writes_go_on [K [SECONDS]]: the writer gets at least K (5) more writes
+# acknowledged within SECONDS (30)
 writes_go_on() {
 	local n
 	n=$(acks)
-	retry 30 acks_at_least $((n + 5))
+	retry "${2:-30}" acks_at_least $((n + ${1:-5}))
 }
 acks_at_least() { [ "$(acks)" -ge "$1" ]; }
 # gone_from I NODES...: none of NODES lists sheep I

@@ -167,7 +167,7 @@ cs_start() {
 	ip netns exec "$(ns_name "$i")" unshare --mount --propagation private \
 		sh -c "mount -t tmpfs tmpfs /run && exec corosync -f -c '$T/cs/n$i.conf'" \
 		>>"$d/stdout" 2>&1 &
-	CS_PIDS[$i]=$!
+	CS_PIDS[i]=$!
 	echo "$!" >"$d/pid"
 	disown "$!"
 }

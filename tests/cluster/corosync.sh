@@ -38,7 +38,7 @@ round() {
 
 	if [ "$HAVE_DRIVER" = 0 ]; then
 		link_down 1
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2046
 		check "$n nodes: a link down drops that node, quorum holds" cs_wait_ring $((n - 1)) $(all_but 1 "$n")
 		link_up 1
 		# shellcheck disable=SC2086
@@ -60,7 +60,7 @@ round() {
 	check "$n nodes: create VDI x" dogp 1 vdi create x 4M
 	check "$n nodes: write x" dogp 1 vdi write x <"$T/x"
 	rm -f "$T/ack"
-	# shellcheck disable=SC2046
+	# shellcheck disable=SC2086
 	writer_start 3600 $all
 	check "$n nodes: the writer writes" writes_go_on
 

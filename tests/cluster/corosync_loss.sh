@@ -100,17 +100,20 @@ for c in "one 10" "one 30" "all 10" "all 30"; do
 	r0=$(cs_ring_id 0)
 	echo "info: $what: corosync ring not full and quorate in $(flaps)"
 	if [ "$HAVE_DRIVER" = 1 ]; then
+		# shellcheck disable=SC2086
 		progress "$what: writes go on" $go
 		t0=$(date +%s%N)
 		kill9_sheep 1
 		check "$what: the kill -9'd sheep 1 leaves for every member" retry 60 gone_from 1 0 2
 		echo "info: $what: kill -9 leave seen by all after $(ms_since "$t0") ms"
+		# shellcheck disable=SC2086
 		progress "$what: writes go on without it" $go
 		t0=$(date +%s%N)
 		check "$what: sheep 1 restarts" start_sheep 1
 		# shellcheck disable=SC2086
 		check "$what: membership converges: every sheep lists all three" retry 120 all_list $ALL
 		echo "info: $what: rejoin converged (all list all) $(ms_since "$t0") ms after the restart"
+		# shellcheck disable=SC2086
 		progress "$what: writes go on" $go
 	else
 		t0=$(date +%s%N)

@@ -33,7 +33,8 @@ round() {
 	all=$(echo "$maj $min" | xargs -n1 | sort -n | xargs)
 	n=$(wc -w <<<"$all")
 	m=$(wc -w <<<"$maj")
-	local what="$(wc -w <<<"$maj")|$(wc -w <<<"$min")"
+	local what
+	what="$(wc -w <<<"$maj")|$(wc -w <<<"$min")"
 	check "$what: $n namespaces" ns_setup "$n"
 	for i in $all; do cs_start "$i"; done
 	# shellcheck disable=SC2086

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Larger corosync rings, for `make test-long` only (SHEEP_TEST_LONG=1; else
-# SKIP): for each ring size in COROSYNC_SCALE_SIZES (default 5 10 15 20; 15
+# SKIP): for each ring size in COROSYNC_SCALE_SIZES (default 5 10 15 20 30; 15
 # is the guide's "only reliable with less than 15 nodes"), fresh namespaces
 # with a corosync each (tests/netns.sh, token CS_TOKEN ms plus corosync's
 # 650 ms per node beyond two), the ring forms with quorum, N-1 sheep form a
@@ -20,7 +20,7 @@ if [ -z "${SHEEP_TEST_LONG:-}" ]; then
 fi
 ns_need
 "$SHEEP" -v 2>&1 | grep -q corosync || { echo "SKIP: $TEST_NAME: sheep has no corosync driver"; exit 0; }
-SIZES=${COROSYNC_SCALE_SIZES:-5 10 15 20}
+SIZES=${COROSYNC_SCALE_SIZES:-5 10 15 20 30}
 BASE=0
 TABLE=()
 

@@ -11,10 +11,12 @@ SAN     ?=
 ALL_CFLAGS = -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -pthread $(CFLAGS) $(SAN)
 # the ZooKeeper client is linked in statically (Debian ships the .a)
 ZK_LIBS  = -Wl,-Bstatic -lzookeeper_mt -Wl,-Bdynamic
-ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS)
+# corosync's client libraries (CPG, quorum, cfg) from Debian, shared
+COROSYNC_LIBS = -lcpg -lquorum -lcfg
+ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS) $(COROSYNC_LIBS)
 
 # cluster drivers linked into the binary: each registers itself
-DRIVERS  = cluster_local.o cluster_zookeeper.o
+DRIVERS  = cluster_local.o cluster_zookeeper.o cluster_corosync.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o
@@ -58,12 +60,21 @@ test: all unit
 MUSL_CC = musl-gcc
 ZK_A    = $(shell $(CC) -print-file-name=libzookeeper_mt.a)
 static: static/sheep
+# the corosync client libraries (libcpg, libquorum, libcfg, libqb): Debian has no static or musl
+# ones, so musl-corosync.sh builds them from Debian's source packages into static-cache (kept by
+# make clean, like image/cache); their headers are reached through symlinks in static/inc too
+MUSL_CS      = static-cache
+MUSL_CS_LIBS = -L$(MUSL_CS)/lib -lcpg -lquorum -lcfg -lcorosync_common -lqb
+$(MUSL_CS)/.done: musl-corosync.sh
+	MUSL_CC=$(MUSL_CC) bash musl-corosync.sh $(MUSL_CS)
 
-static/sheep: $(patsubst %.o,%.c,$(OBJS)) musl_shim.c $(HDRS)
+static/sheep: $(patsubst %.o,%.c,$(OBJS)) musl_shim.c $(HDRS) $(MUSL_CS)/.done
 	mkdir -p static/inc
 	ln -sfn /usr/include/zookeeper static/inc/zookeeper
+	ln -sfn $(CURDIR)/$(MUSL_CS)/include/qb static/inc/qb
+	ln -sfn $(CURDIR)/$(MUSL_CS)/include/corosync static/inc/corosync
 	$(MUSL_CC) -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -DTHREADED -O2 -pthread -static \
-		-Istatic/inc -o $@ $(patsubst %.o,%.c,$(OBJS)) musl_shim.c $(ZK_A)
+		-Istatic/inc -o $@ $(patsubst %.o,%.c,$(OBJS)) musl_shim.c $(ZK_A) $(MUSL_CS_LIBS)
 	strip $@
 	ln -sf sheep static/dog
 	@ls -l $@
@@ -96,7 +107,7 @@ fuzz/fuzz_request: tests/fuzz/fuzz_request.c $(HDRS)
 	mkdir -p fuzz
 	$(FUZZ_CC) -g -O1 -std=gnu11 -D_GNU_SOURCE -DTHREADED -fsanitize=fuzzer,address,undefined -I. \
 		-o $@ tests/fuzz/fuzz_request.c $(patsubst %.o,%.c,$(CORE) $(DRIVERS)) \
-		-pthread -lzookeeper_mt
+		-pthread -lzookeeper_mt $(COROSYNC_LIBS)
 
 fuzz: fuzz/fuzz_request
 	mkdir -p fuzz/corpus
@@ -113,5 +124,6 @@ clean:
 # also the downloaded Debian packages the image is made of
 distclean: clean
 	rm -rf image/cache
+	rm -rf static-cache
 
 .PHONY: bench distclean image static test-static test-long all unit test asan fuzz check clean

@@ -3,12 +3,29 @@
  * registers its ops table from a constructor, so the list is exactly what
  * the Makefile linked; nothing here names a driver.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cluster.h"
 #include "util.h"
 
 static struct cluster_driver *drivers;
+static char last_error[512];
+
+void cdrv_set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *cdrv_error(void)
+{
+	return last_error;
+}
 
 void cdrv_register(struct cluster_driver *drv)
 {

@@ -35,6 +35,9 @@ void cdrv_register(struct cluster_driver *drv);
 const struct cluster_driver *cdrv_find(const char *name);
 /* names of all linked-in drivers, space separated */
 const char *cdrv_names(char *buf, size_t len);
+/* a driver's own words for why init failed, for the operator; "" if none */
+void cdrv_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *cdrv_error(void);
 
 #define cdrv_register_driver(drv)					\
 	static void __attribute__((constructor)) register_##drv(void)	\

@@ -9,6 +9,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	# build, static binary, checks
 	build-essential musl-tools libzookeeper-mt-dev clang libclang-rt-14-dev cppcheck binutils
+	# make static builds musl corosync client libs from Debian's sources (musl-corosync.sh)
+	dpkg-dev patch xz-utils
+	# the corosync driver: its client libraries, and corosync itself for the tests
+	corosync libcpg-dev libquorum-dev libcfg-dev nftables
 	# cluster tests: ZooKeeper, tgt + libiscsi, QEMU's sheepdog/iSCSI clients, network namespaces
 	python3 util-linux iproute2 zookeeper tgt libiscsi-bin qemu-utils qemu-block-extra
 	# the appliance and its boot tests

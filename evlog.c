@@ -16,8 +16,29 @@ struct pending_join {
 	struct evlog_member m;
 	void *msg;		/* the join message as sent, zero-padded (join_copy) */
 	bool accept_sent;
+	uint32_t k;		/* partial history: the number of its first JOIN we saw */
+	uint64_t seen_gen;	/* and our gen then */
 	struct list_node link;
 };
+
+/* partial history: a JOIN's payload starts with its number */
+struct join_hdr {
+	uint32_t k;
+	uint32_t __pad;
+};
+
+/* partial history: what an ACCEPT or REFUSE carries before the join message */
+struct accept_hdr {
+	uint64_t based_on;	/* the acceptor's gen when it decided */
+	uint64_t join_gen;	/* its gen when it saw the joiner's JOIN number join_k */
+	uint32_t join_k;
+	uint32_t nr_members;	/* then nr_members + nr_blocks struct evlog_member */
+	uint32_t nr_blocks;
+	uint32_t __pad;
+};
+
+#define MAX_BLOCKS	4096
+#define MY_JOINS	64	/* our own JOINs we remember the gen of */
 
 struct block_ev {
 	struct evlog_member m;
@@ -33,11 +54,19 @@ static struct evlog_member members[SD_MAX_NODES];
 static int nr_members;
 static struct list_node pending_joins, blocks;
 static uint64_t last_pos, last_change;	/* where we are; the last membership change */
+/* partial history (see evlog.h) */
+static bool partial, founding;
+static uint64_t gen;
+static uint32_t next_k;
+static struct { uint32_t k; uint64_t gen; bool set; } my_joins[MY_JOINS];
+static void *join_msg;
+static size_t join_len;
 
 void evlog_init(const struct evlog_ops *o, uint64_t inc)
 {
 	ops = o;
 	self_inc = inc;
+	partial = o->bootstrap_ok != NULL;
 	list_init(&pending_joins);
 	list_init(&blocks);
 }
@@ -154,6 +183,116 @@ static void apply_accept(const struct ev_hdr *h, const void *payload)
 	}
 }
 
+static int member_index(const struct sd_node *n, uint64_t inc)
+{
+	for (int i = 0; i < nr_members; i++)
+		if (same_member(&members[i], n, inc))
+			return i;
+	return -1;
+}
+
+static void free_blocks(void)
+{
+	while (!list_empty(&blocks)) {
+		struct block_ev *b = list_first_entry(&blocks, struct block_ev, link);
+
+		list_del(&b->link);
+		free(b);
+	}
+}
+
+/* our gen when our JOIN number k was delivered; false: we do not know it */
+static bool my_join_gen(uint32_t k, uint64_t *g)
+{
+	if (!my_joins[k % MY_JOINS].set || my_joins[k % MY_JOINS].k != k)
+		return false;
+	*g = my_joins[k % MY_JOINS].gen;
+	return true;
+}
+
+/*
+ * Partial history: an ACCEPT or REFUSE delivered at gen_now.  A member takes
+ * it if nothing came between the decision and now; the joiner, which has
+ * counted since its JOIN number join_k, computes the same; anyone else still
+ * joining only forgets the joiner (it may be a member now).
+ */
+static void apply_decision_partial(const struct ev_hdr *h, const void *payload, uint64_t gen_now)
+{
+	struct sd_node nodes[SD_MAX_NODES];
+	const struct accept_hdr *a = payload;
+	const struct evlog_member *snap;
+	struct pending_join *j;
+	size_t snap_len;
+	const char *msgp;
+	uint32_t msg_len;
+	uint64_t mine;
+	void *msg;
+	bool valid;
+
+	if (h->len < sizeof(*a) || a->nr_members > SD_MAX_NODES || a->nr_blocks > MAX_BLOCKS)
+		return;
+	snap_len = (size_t)(a->nr_members + a->nr_blocks) * sizeof(struct evlog_member);
+	if (h->len < sizeof(*a) + snap_len ||
+	    !group_join_msg_len_ok(h->len - sizeof(*a) - snap_len))
+		return;
+	snap = (const struct evlog_member *)(a + 1);
+	msgp = (const char *)(a + 1) + snap_len;
+	msg_len = h->len - (uint32_t)(sizeof(*a) + snap_len);
+
+	if (joined)
+		valid = a->based_on == gen_now && member_index(&h->node, h->inc) < 0;
+	else if (is_self(&h->node, h->inc))
+		valid = my_join_gen(a->join_k, &mine) && a->based_on == gen_now + (a->join_gen - mine);
+	else {
+		drop_pending(&h->node, h->inc);
+		return;
+	}
+	if (!valid) {
+		/* decided before a record it did not see: the acceptor decides again */
+		j = find_pending(&h->node, h->inc);
+		if (j)
+			j->accept_sent = false;
+		if (is_self(&h->node, h->inc))
+			founding = false;
+		return;
+	}
+	drop_pending(&h->node, h->inc);
+	if (!joined && h->type == EV_ACCEPT) {
+		/* ours: from here on we are exactly where the members are */
+		free_blocks();
+		nr_members = 0;
+		for (uint32_t i = 0; i < a->nr_members; i++) {
+			members[nr_members++] = snap[i];
+			drop_pending(&snap[i].node, snap[i].inc);
+		}
+		for (uint32_t i = 0; i < a->nr_blocks; i++) {
+			struct block_ev *b = xzalloc(sizeof(*b));
+
+			b->m = snap[a->nr_members + i];
+			list_add_tail(&b->link, &blocks);
+		}
+		gen = a->based_on;	/* the caller counts this record */
+		founding = false;
+	}
+	msg = join_copy(msgp, msg_len);
+	if (h->type == EV_REFUSE) {
+		if (is_self(&h->node, h->inc) && msg)
+			sd_accept_handler(&h->node, &h->node, 1, msg);
+		free(msg);
+		return;
+	}
+	if (nr_members < SD_MAX_NODES) {
+		members[nr_members].node = h->node;
+		members[nr_members].inc = h->inc;
+		nr_members++;
+		if (is_self(&h->node, h->inc))
+			joined = true;
+		member_nodes(nodes);
+		sd_accept_handler(&h->node, nodes, (size_t)nr_members, msg);
+	}
+	free(msg);
+}
+
 static void apply_leave(const struct ev_hdr *h)
 {
 	struct sd_node nodes[SD_MAX_NODES];
@@ -185,24 +324,48 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 	switch (h->type) {
 	case EV_JOIN: {
 		struct pending_join *j;
+		uint32_t k = 0;
 		void *msg;
 
+		if (partial) {
+			struct join_hdr jh;
+
+			if (h->len < sizeof(jh) || member_index(&h->node, h->inc) >= 0)
+				return;	/* malformed, or a re-sent JOIN of a member now */
+			memcpy(&jh, payload, sizeof(jh));
+			k = jh.k;
+			if (is_self(&h->node, h->inc)) {
+				my_joins[k % MY_JOINS].k = k;
+				my_joins[k % MY_JOINS].gen = gen;
+				my_joins[k % MY_JOINS].set = true;
+			}
+			payload = (const char *)payload + sizeof(jh);
+		}
 		if (find_pending(&h->node, h->inc))
 			break;	/* a retried JOIN */
-		msg = join_copy(payload, h->len);
+		msg = join_copy(payload, h->len - (partial ? (uint32_t)sizeof(struct join_hdr) : 0));
 		if (!msg)
 			break;	/* not a join message of ours: ignore it */
 		j = xzalloc(sizeof(*j));
 		j->m.node = h->node;
 		j->m.inc = h->inc;
 		j->msg = msg;
+		j->k = k;
+		j->seen_gen = gen;
 		list_add_tail(&j->link, &pending_joins);
 		break;
 	}
 	case EV_ACCEPT:
-		apply_accept(h, payload);
+		if (partial)
+			apply_decision_partial(h, payload, gen);
+		else
+			apply_accept(h, payload);
 		break;
 	case EV_REFUSE:
+		if (partial) {
+			apply_decision_partial(h, payload, gen);
+			break;
+		}
 		/* the joiner alone learns why (status KILLED); members are unchanged */
 		if (!find_pending(&h->node, h->inc))
 			break;	/* a second copy */
@@ -233,7 +396,11 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 			sd_notify_handler(&h->node, (void *)payload, h->len);
 		break;
 	case EV_BLOCK: {
-		struct block_ev *b = xzalloc(sizeof(*b));
+		struct block_ev *b;
+
+		if (partial && !joined)
+			break;	/* the queue comes with our ACCEPT */
+		b = xzalloc(sizeof(*b));
 
 		b->m.node = h->node;
 		b->m.inc = h->inc;
@@ -254,6 +421,46 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 			sd_notify_handler(&h->node, (void *)payload, h->len);
 		break;
 	}
+	if (partial && h->type != EV_JOIN)
+		gen++;	/* every record but a JOIN, whatever our state: see evlog.h */
+}
+
+/* partial history: the ACCEPT (or REFUSE) of j, decided now, with our list and queue */
+static void decide_partial(struct pending_join *j)
+{
+	struct sd_node nodes[SD_MAX_NODES];
+	struct accept_hdr a = { .based_on = gen, .join_gen = j->seen_gen, .join_k = j->k };
+	struct evlog_member *snap;
+	struct list_node *p;
+	size_t snap_len, len;
+	uint8_t *buf, *msg;
+	bool ok;
+
+	a.nr_members = (uint32_t)nr_members;
+	for (p = blocks.next; p != &blocks && a.nr_blocks < MAX_BLOCKS; p = p->next)
+		a.nr_blocks++;
+	snap_len = (size_t)(a.nr_members + a.nr_blocks) * sizeof(*snap);
+	buf = xzalloc(sizeof(a) + snap_len + group_join_msg_size());
+	snap = (struct evlog_member *)(buf + sizeof(a));
+	memcpy(snap, members, (size_t)nr_members * sizeof(*snap));
+	snap += nr_members;
+	for (p = blocks.next; p != &blocks && snap < (struct evlog_member *)(buf + sizeof(a)) +
+	     a.nr_members + a.nr_blocks; p = p->next)
+		*snap++ = list_entry(p, struct block_ev, link)->m;
+	memcpy(buf, &a, sizeof(a));
+	msg = buf + sizeof(a) + snap_len;
+	memcpy(msg, j->msg, group_join_msg_size());
+	member_nodes(nodes);
+	j->accept_sent = true;
+	ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, msg);
+	len = sizeof(a) + snap_len + group_join_msg_len(msg);
+	if (!joined)
+		founding = true;
+	if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, buf, (uint32_t)len)) {
+		j->accept_sent = false;
+		founding = false;
+	}
+	free(buf);
 }
 
 /* the oldest member accepts; with no members, the first joiner itself */
@@ -270,6 +477,14 @@ void evlog_caught_up(void)
 
 		if (j->accept_sent)
 			continue;
+		if (partial) {
+			/* a member decides for anyone; a founder only for itself */
+			if (nr_members > 0 ? !(joined && is_self(&members[0].node, members[0].inc)) :
+			    (joined || !is_self(&j->m.node, j->m.inc) || !ops->bootstrap_ok()))
+				continue;
+			decide_partial(j);
+			return;	/* the ACCEPT changes the member list: re-evaluate after it */
+		}
 		if (nr_members > 0)
 			mine = joined && is_self(&members[0].node, members[0].inc);
 		else
@@ -333,9 +548,76 @@ int evlog_join(const struct sd_node *myself, const void *opaque, size_t len)
 
 	self = *myself;
 	memset(self.__rb, 0, sizeof(self.__rb));
+	if (partial) {
+		free(join_msg);
+		join_msg = xmalloc(len);
+		memcpy(join_msg, opaque, len);
+		join_len = len;
+		return evlog_rejoin();
+	}
 	ret = ops->append(EV_JOIN, &self, self_inc, opaque, (uint32_t)len);
 	join_sent = ret == 0;
 	return ret;
+}
+
+int evlog_rejoin(void)
+{
+	struct join_hdr jh = { .k = next_k };
+	uint8_t *buf;
+	int ret;
+
+	if (!join_msg || joined || founding)
+		return 0;
+	buf = xmalloc(sizeof(jh) + join_len);
+	memcpy(buf, &jh, sizeof(jh));
+	memcpy(buf + sizeof(jh), join_msg, join_len);
+	ret = ops->append(EV_JOIN, &self, self_inc, buf, (uint32_t)(sizeof(jh) + join_len));
+	free(buf);
+	if (!ret) {
+		next_k++;
+		join_sent = true;
+	}
+	return ret;
+}
+
+bool evlog_founding(void)
+{
+	return founding;
+}
+
+bool evlog_joined(void)
+{
+	return joined;
+}
+
+bool evlog_is_pending(uint64_t inc)
+{
+	struct list_node *p;
+
+	for (p = pending_joins.next; p != &pending_joins; p = p->next)
+		if (list_entry(p, struct pending_join, link)->m.inc == inc)
+			return true;
+	return false;
+}
+
+bool evlog_node_of(uint64_t inc, struct sd_node *node)
+{
+	struct list_node *p;
+
+	for (int i = 0; i < nr_members; i++)
+		if (members[i].inc == inc) {
+			*node = members[i].node;
+			return true;
+		}
+	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
+		struct pending_join *j = list_entry(p, struct pending_join, link);
+
+		if (j->m.inc == inc) {
+			*node = j->m.node;
+			return true;
+		}
+	}
+	return false;
 }
 
 int evlog_leave(void)

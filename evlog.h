@@ -11,6 +11,17 @@
  * is stale and ignored everywhere (the acceptor decides again), so drivers
  * whose appends are not serialized with their reads stay correct.
  * Members are told apart by (address, port, incarnation): a pid, a session.
+ *
+ * Partial history (ops->bootstrap_ok set: corosync): a member sees only the
+ * records delivered after it connected, so it cannot replay the past.  Then
+ * every record but a JOIN counts one generation (gen); an ACCEPT carries the
+ * acceptor's gen at its decision, the member list and block queue it decided
+ * on, and the gen at which the acceptor saw the joiner's JOIN number k (a
+ * joiner re-sends its JOIN, numbered, whenever the view changes).  Members
+ * take the ACCEPT only if no record came between decision and delivery; the
+ * joiner computes the same from its own count at its JOIN number k, adopts
+ * the list, queue and gen, and from then on is exactly where the members
+ * are.  With no members, the one process bootstrap_ok() names accepts itself.
  * Main thread only.
  */
 #ifndef SHEEP_EVLOG_H
@@ -54,6 +65,12 @@ struct evlog_ops {
 	/* optional: held around appends made on the core's behalf */
 	int (*lock)(void);
 	void (*unlock)(void);
+	/*
+	 * set for partial history (see above): with no members, may this
+	 * process found the cluster?  (every other connected process is a
+	 * joiner we know of, and we are the one the driver picks)
+	 */
+	bool (*bootstrap_ok)(void);
 };
 
 void evlog_init(const struct evlog_ops *ops, uint64_t self_inc);
@@ -75,5 +92,14 @@ int evlog_unblock(void *msg, size_t len);
 int evlog_update_node(const struct sd_node *node);
 /* a live member other than us already uses this address and port */
 bool evlog_addr_taken(const struct sd_node *n);
+/* partial history: the member or joiner of this incarnation, if any */
+bool evlog_node_of(uint64_t inc, struct sd_node *node);
+/* a joiner we have seen a JOIN of and no ACCEPT or LEAVE since */
+bool evlog_is_pending(uint64_t inc);
+bool evlog_joined(void);
+/* partial history: number the JOIN we append next (a re-sent one) */
+int evlog_rejoin(void);
+/* we have appended our own ACCEPT (we found the cluster) */
+bool evlog_founding(void);
 
 #endif

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -77,7 +78,8 @@ static void usage(int status)
 		"Sheepdog protocol.  Run as 'dog' (or 'sheep dog ...') for the admin CLI.\n\n"
 		"Options:\n"
 		"  -b, --bindaddr IP       listen on IP only (default: all addresses)\n"
-		"  -c, --cluster DRIVER    local[:DIR] (default DIR /tmp/sheep-local) or\n"
+		"  -c, --cluster DRIVER    corosync[:ID] (the default), local[:DIR] (default DIR\n"
+		"                          /tmp/sheep-local) or\n"
 		"                          zookeeper:HOST:PORT[,HOST:PORT...][,timeout=10s]\n"
 		"  -d, --debug             log level debug (older Sheepdog's switch)\n"
 		"  -D, --directio          accepted for Sheepdog's scripts: writes of 1 MiB and\n"
@@ -407,7 +409,7 @@ static void detach_stdio(void)
 
 static int sheep_main(int argc, char **argv)
 {
-	const char *bindaddr = NULL, *cluster = "local", *myaddr = NULL, *dir = "/tmp", *jdir;
+	const char *bindaddr = NULL, *cluster = "corosync", *myaddr = NULL, *dir = "/tmp", *jdir;
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
 	int rec_max = 0, rec_ms = 0;
@@ -551,6 +553,8 @@ static int sheep_main(int argc, char **argv)
 
 		if (fd)
 			daemon_set_ready_fd(atoi(fd));
+		/* exec'd through /proc/self/exe: be "sheep" again in ps, not "exe" */
+		prctl(PR_SET_NAME, "sheep", 0, 0, 0);
 		unsetenv("SHEEP_REEXEC");
 		unsetenv("SHEEP_READY_FD");
 	} else if (!foreground) {
@@ -627,6 +631,8 @@ static int sheep_main(int argc, char **argv)
 		if (ret == -ENOENT)
 			die("cannot start the cluster driver '%s': no such driver (built in: %s)",
 			    cluster, cdrv_names(names, sizeof(names)));
+		if (cdrv_error()[0])
+			die("cannot start the cluster driver '%s': %s", cluster, cdrv_error());
 		die("cannot start the cluster driver '%s': %s (see %s)", cluster,
 		    ret == -ETIMEDOUT ? "no server answered" :
 		    ret == -EINVAL ? "invalid driver options" : strerror(-ret),

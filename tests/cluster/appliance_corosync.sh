@@ -2,7 +2,7 @@
 # Three appliance VMs (QEMU, software emulation) with sheep.cluster=corosync:
 # each runs Debian's corosync from the image, configured by /init from
 # sheep.corosync= (knet over eth1, a LAN the three share through a QEMU
-# multicast socket, 192.168.77.0/24), then sheep -c corosync.  The ring forms
+# multicast socket, 192.168.77.0/24), then sheep -c corosync:app.  The ring forms
 # with quorum on every VM; a corosync killed inside a VM is restarted and
 # rejoins; dog from the host (forwarded ports) sees three sheep, formats with
 # 2 copies, writes a VDI through one VM and reads it back through each; one VM
@@ -42,6 +42,8 @@ count() { grep -acE -- "$2" "$T/$1/console.log"; }
 n_members() { [ "$(dogp "$1" node list -r | grep -c '192.168.77.')" = "$2" ]; }
 # epoch_ge IDX N: the sheep at IDX is at epoch N or later
 epoch_ge() { local e; e=$(epoch_of "$1"); [ -n "$e" ] && [ "$e" -ge "$2" ]; }
+# more VM PATTERN N: more than N of VM's console lines match
+more() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 
 # ---- three members -----------------------------------------------------------
 for i in 1 2 3; do
@@ -50,7 +52,7 @@ for i in 1 2 3; do
 		-netdev "socket,id=lan,mcast=230.0.0.1:$MCAST_PORT,localaddr=127.0.0.1" \
 		-device "virtio-net-pci,netdev=lan,mac=52:54:00:77:00:0$i" \
 		-append "$KARGS ip=eth0:dhcp ip=eth1:192.168.77.$i/24 sheep.zone=$i \
-sheep.cluster=corosync sheep.corosync=$RING"
+sheep.cluster=corosync:app sheep.corosync=$RING"
 done
 for i in 1 2 3; do
 	check "vm$i: corosync started as node $i (its address in the list)" \
@@ -74,6 +76,8 @@ check "corosync-quorumtool on vm1: quorate, 3 votes" quorate vm1 3
 
 for i in 1 2 3; do
 	check "vm$i: serving" vm_serving "vm$i"
+	check "vm$i: sheep -c corosync:app, its ring address advertised" \
+		vm_wait "vm$i" "starting sheep .*-c corosync:app -z $i -y 192.168.77.$i " 1
 done
 check "vm1 lists the three" retry 60 n_members 1 3
 check "format copies 2" dogp 1 cluster format -c 2
@@ -91,9 +95,10 @@ vm_send vm3 'kill -9 $(cat /run/corosync.sup)'
 check "vm3: the dead corosync is seen" vm_wait vm3 "corosync \(pid [0-9]+\) exited; restarting it" 60
 check "vm3: and restarted" vm_wait vm3 "sheep-appliance: corosync restarted" 60
 # (back within the token timeout: vm1 sees a new membership of three)
-check "vm1 sees vm3 rejoin the ring" retry 90 eval '[ "$(count vm1 "corosync: Members\[3\]")" -gt $c0 ]'
+check "vm1 sees vm3 rejoin the ring" retry 90 more vm1 "corosync: Members\[3\]" "$c0"
 # vm3's sheep left with its corosync and came back: two epochs later, three
-check "vm3's sheep left and is a member again" retry 90 eval 'epoch_ge 1 $((e0 + 2)) && n_members 1 3'
+check "vm3's sheep left and is a member again" retry 90 \
+	eval "epoch_ge 1 $((e0 + 2)) && n_members 1 3"
 echo "info: corosync killed in vm3: its sheep back in the cluster after $((($(date +%s%N) - t0) / 1000000)) ms"
 check "vm3 reads the VDI" retry 60 same_data 3 "$T/d" d
 
@@ -101,7 +106,7 @@ check "vm3 reads the VDI" retry 60 same_data 3 "$T/d" d
 n1=$(count vm1 "corosync: Members\[2\]: 1 2")
 t0=$(date +%s%N)
 vm_kill vm3
-check "vm1's corosync: two members" retry 60 eval '[ "$(count vm1 "corosync: Members\[2\]: 1 2")" -gt $n1 ]'
+check "vm1's corosync: two members" retry 60 more vm1 "corosync: Members\[2\]: 1 2" "$n1"
 echo "info: vm3's loss seen by vm1's corosync after $((($(date +%s%N) - t0) / 1000000)) ms (token 3000 ms)"
 check "the survivors see vm3 leave" retry 60 n_members 1 2
 echo "info: and by vm1's sheep (dog node list) after $((($(date +%s%N) - t0) / 1000000)) ms"

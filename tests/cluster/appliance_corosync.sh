@@ -17,20 +17,24 @@ RING=192.168.77.1,192.168.77.2,192.168.77.3
 
 check "make image" need_image
 
-# ---- bad parameters: all three VMs at once ---------------------------------------
+# ---- bad parameters: all four VMs at once ---------------------------------------
 vm_start bad1 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic none \
 	-append "$KARGS sheep.cluster=corosync"
 vm_start bad2 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic none \
 	-append "$KARGS sheep.cluster=corosync sheep.corosync=192.168.77.1,192.168.77.256"
 vm_start bad3 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic user,model=virtio \
 	-append "$KARGS sheep.cluster=corosync:a sheep.corosync=$RING ip=eth0:dhcp"
+vm_start bad4 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic user,model=virtio \
+	-append "$KARGS sheep.cluster=corosync sheep.corosync=$RING sheep.myaddr=192.168.77.2 ip=eth0:dhcp"
 check "corosync without sheep.corosync: says so" vm_wait bad1 \
 	"sheep-appliance: ERROR: sheep.cluster=corosync needs sheep.corosync=IP1,IP2"
 check "a malformed member address: says so" vm_wait bad2 \
 	"sheep-appliance: ERROR: sheep.corosync=.*'192.168.77.256' is not an IPv4 address"
 check "this node not in the list: says so" vm_wait bad3 \
 	"sheep-appliance: ERROR: none of this node's addresses \(10.0.2.15\) is in sheep.corosync="
-for v in bad1 bad2 bad3; do
+check "sheep.myaddr in the list but not this node's: says so" vm_wait bad4 \
+	"sheep-appliance: ERROR: sheep.myaddr=192.168.77.2 is in sheep.corosync= but is not an address of this node \(10.0.2.15\)"
+for v in bad1 bad2 bad3 bad4; do
 	check "$v leaves a shell on the console" vm_wait $v "built-in shell"
 	check "$v started no corosync" bash -c "! grep -aq 'starting corosync' '$T/$v/console.log'"
 	vm_kill $v
@@ -45,14 +49,14 @@ epoch_ge() { local e; e=$(epoch_of "$1"); [ -n "$e" ] && [ "$e" -ge "$2" ]; }
 # more VM PATTERN N: more than N of VM's console lines match
 more() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 
-# ---- three members -----------------------------------------------------------
+# ---- three members (vm1 names its ring address, vm2 and vm3 are found by theirs) -----------------------------------------------------------
 for i in 1 2 3; do
 	vm_start "vm$i" -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" \
 		-nic "user,model=virtio,hostfwd=tcp:127.0.0.1:$(port_of "$i")-:7000" \
 		-netdev "socket,id=lan,mcast=230.0.0.1:$MCAST_PORT,localaddr=127.0.0.1" \
 		-device "virtio-net-pci,netdev=lan,mac=52:54:00:77:00:0$i" \
 		-append "$KARGS ip=eth0:dhcp ip=eth1:192.168.77.$i/24 sheep.zone=$i \
-sheep.cluster=corosync:app sheep.corosync=$RING"
+sheep.cluster=corosync:app sheep.corosync=$RING $([ $i = 1 ] && echo sheep.myaddr=192.168.77.1)"
 done
 for i in 1 2 3; do
 	check "vm$i: corosync started as node $i (its address in the list)" \

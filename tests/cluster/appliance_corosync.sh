@@ -11,6 +11,7 @@
 # parameters print the ERROR line and leave a shell.
 TEST_PORT_OFFSET=430
 source "$(dirname "$0")/../lib.sh"
+once_only
 MCAST_PORT=$(port_of 9)
 KARGS="console=ttyS0 panic=-1"
 RING=192.168.77.1,192.168.77.2,192.168.77.3

@@ -24,17 +24,17 @@ vm_start bad1 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic none \
 vm_start bad2 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic none \
 	-append "$KARGS sheep.cluster=corosync sheep.corosync=192.168.77.1,192.168.77.256"
 vm_start bad3 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic user,model=virtio \
-	-append "$KARGS sheep.cluster=corosync:a sheep.corosync=$RING ip=eth0:dhcp"
+	-append "$KARGS sheep.cluster=corosync:a sheep.corosync=$RING ip=eth0:10.9.9.9/24"
 vm_start bad4 -kernel "$IMG/vmlinuz" -initrd "$IMG/sheep-initrd.gz" -nic user,model=virtio \
-	-append "$KARGS sheep.cluster=corosync sheep.corosync=$RING sheep.myaddr=192.168.77.2 ip=eth0:dhcp"
+	-append "$KARGS sheep.cluster=corosync sheep.corosync=$RING sheep.myaddr=192.168.77.2 ip=eth0:10.9.9.9/24"
 check "corosync without sheep.corosync: says so" vm_wait bad1 \
 	"sheep-appliance: ERROR: sheep.cluster=corosync needs sheep.corosync=IP1,IP2"
 check "a malformed member address: says so" vm_wait bad2 \
 	"sheep-appliance: ERROR: sheep.corosync=.*'192.168.77.256' is not an IPv4 address"
 check "this node not in the list: says so" vm_wait bad3 \
-	"sheep-appliance: ERROR: none of this node's addresses \(10.0.2.15\) is in sheep.corosync="
+	"sheep-appliance: ERROR: none of this node's addresses \(10.9.9.9\) is in sheep.corosync="
 check "sheep.myaddr in the list but not this node's: says so" vm_wait bad4 \
-	"sheep-appliance: ERROR: sheep.myaddr=192.168.77.2 is in sheep.corosync= but is not an address of this node \(10.0.2.15\)"
+	"sheep-appliance: ERROR: sheep.myaddr=192.168.77.2 is in sheep.corosync= but is not an address of this node \(10.9.9.9\)"
 for v in bad1 bad2 bad3 bad4; do
 	check "$v leaves a shell on the console" vm_wait $v "built-in shell"
 	check "$v started no corosync" bash -c "! grep -aq 'starting corosync' '$T/$v/console.log'"

@@ -486,17 +486,23 @@ static void tick(int fd, uint32_t events, void *data)
 		return;
 	}
 	/*
-	 * corosync gone: over socket IPC (datagrams) its death wakes nobody up,
-	 * so ask every tick; a dead server fails the call at once
+	 * corosync gone: over socket IPC (datagrams) its death need not wake
+	 * any fd (it does not for the musl build), so ask it every tick: one
+	 * local round trip, which a dead corosync fails at once.  A quorum
+	 * lost without a word from the quorum service ends here too.
 	 */
 	{
 		cs_error_t err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
+		int q = 0;
 
 		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
 			lost_corosync("cpg_dispatch", err);
-		err = quorum_dispatch(qh, CS_DISPATCH_ALL);
+		err = quorum_getquorate(qh, &q);
 		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
-			lost_corosync("quorum_dispatch", err);
+			lost_corosync("quorum_getquorate", err);
+		if (err == CS_OK && !q && in_group)
+			start_over("corosync: this node lost quorum (a partition, or too many "
+				   "nodes gone)");
 	}
 	/* a joiner nobody has answered: make sure its JOIN reached the deciders */
 	if (in_group && !evlog_joined() && !evlog_founding() &&

@@ -14,6 +14,7 @@
 # `qemu-img bench`; sheep's peak RSS and CPU seconds per GiB written; the
 # 4 MiB writes again with the static (musl) binary, the one we ship; the
 # 4 KiB writes again with a write journal on every node (-j).
+# bench/membership.sh: join and leave detection with each cluster driver.
 # Every figure is printed with its baseline and the ratio.
 # Ports: SHEEP_BENCH_PORT_BASE (default 7760; tgt keeps only 4 digits), the
 # iSCSI portal SHEEP_BENCH_ISCSI_PORT (13271), iperf3 on base + 9.
@@ -203,6 +204,11 @@ row "disk: 4 KiB fsync'd write, 16 writers" "$SYNC16_IOPS" "IOPS" "" "" "" ""
 row "disk: seq write 1 MiB direct / dd+fdatasync" "$SEQW_DIRECT/$SEQW_BUF" "MiB/s" "" "" "" "disk = the better one"
 row "disk: 4 MiB direct + fdatasync, 24 writers" "$SEQW_SYNC" "MiB/s" "" "" "" "seqws"
 row "disk: 1 MiB seq read direct" "$SEQR_DIRECT" "MiB/s" "" "" "" ""
+
+# join and leave detection of local, zookeeper and corosync (bench/membership.sh)
+echo "bench: membership: 3 sheep with each cluster driver, in network namespaces"
+mapfile -t MEMBERSHIP < <(bash "$TOP/bench/membership.sh" --rows)
+ROWS+=("${MEMBERSHIP[@]}")
 
 echo
 printf '%-44s %12s %-8s %12s %-10s %7s %s\n' "what" "value" "unit" "baseline" "of" "ratio" ""

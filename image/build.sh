@@ -15,6 +15,16 @@ SHEEP_BIN=$(realpath "${1:?usage: image/build.sh STATIC_SHEEP_BINARY}")
 CACHE=$HERE/cache
 OUT=$HERE/out
 PKGS="busybox-static pxelinux syslinux-common isolinux"
+# Debian's corosync (sheep.cluster=corosync): the daemon, three of its tools,
+# and the packages of the libraries they load (found with ldd below; a library
+# missing from this list stops the build and names itself)
+COROSYNC_PKGS="corosync libcorosync-common4 libqb100 libknet1 libnozzle1 libstatgrab10
+	libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1 libnl-3-200
+	libnl-route-3-200 libcfg7 libcmap4 libquorum5 libvotequorum8 libcpg4 libc6"
+COROSYNC_BINS="corosync corosync-quorumtool corosync-cfgtool corosync-cpgtool"
+# the knet plugins (dlopen'ed, so ldd does not see them) whose libraries the
+# image has anyway; crypto_nss would add NSS (~1.3 MiB): the ring is unencrypted
+KNET_PLUGINS=${KNET_PLUGINS:-"compress_lz4 compress_lz4hc compress_zstd compress_lzma"}
 # the NIC and disk drivers the initramfs carries (their dependencies are added)
 MODULES="virtio_pci virtio_net e1000 virtio_blk ext4 crc32c_generic"
 # console on both the serial line and the screen; the last one is /dev/console
@@ -28,7 +38,7 @@ readelf -d "$SHEEP_BIN" 2>&1 | grep -q "no dynamic section" ||
 mkdir -p "$CACHE/debs"
 kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 [ -n "$kpkg" ] || { echo "build.sh: apt-cache knows no linux-image-amd64 (apt-get update?)" >&2; exit 1; }
-for p in $PKGS $kpkg; do
+for p in $PKGS $COROSYNC_PKGS $kpkg; do
 	if ! ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1; then
 		(cd "$CACHE/debs" && apt-get download "$p" 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
 		ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1 ||
@@ -36,14 +46,12 @@ for p in $PKGS $kpkg; do
 	fi
 done
 X=$CACHE/x
-if [ ! -e "$X/.done-$kpkg" ]; then
-	rm -rf "$X"
-	mkdir -p "$X"
-	for d in "$CACHE/debs"/*.deb; do
-		dpkg-deb -x "$d" "$X"
-	done
-	touch "$X/.done-$kpkg"
-fi
+mkdir -p "$X/.unpacked"
+for d in "$CACHE/debs"/*.deb; do	# each .deb once
+	[ -e "$X/.unpacked/${d##*/}" ] && continue
+	dpkg-deb -x "$d" "$X"
+	touch "$X/.unpacked/${d##*/}"
+done
 kver=${kpkg#linux-image-}
 KMOD=$X/lib/modules/$kver/kernel
 
@@ -55,6 +63,33 @@ cp "$X/bin/busybox" "$R/bin/busybox"
 cp "$SHEEP_BIN" "$R/sbin/sheep"
 ln -s sheep "$R/sbin/dog"
 ln -s busybox "$R/bin/sh"
+
+# corosync: the binaries, and the libraries the cached Debian loader resolves
+# for them (ldd with the cache's libraries only; none from the build host)
+LIBDIRS=$X/lib/x86_64-linux-gnu:$X/usr/lib/x86_64-linux-gnu
+LDSO=$X/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+KNET=usr/lib/x86_64-linux-gnu/kronosnet
+bins=()
+for b in $COROSYNC_BINS; do bins+=("$X/usr/sbin/$b"); done
+for p in $KNET_PLUGINS; do bins+=("$X/$KNET/$p.so"); done
+mkdir -p "$R/usr/sbin" "$R/$KNET" "$R/lib64" "$R/etc/corosync" "$R/var/lib/corosync" "$R/var/log"
+for b in "${bins[@]}"; do
+	[ -e "$b" ] || { echo "build.sh: no $b in the unpacked packages" >&2; exit 1; }
+	cp "$b" "$R/${b#"$X"/}"
+	"$LDSO" --library-path "$LIBDIRS" --list "$b" | awk '/=>/ { print $1, $3 }'
+done | sort -u | while read -r lib path; do
+	case "$path" in
+	"$X"/*) ;;
+	*) echo "build.sh: corosync needs $lib ($path), not in the cached packages (add its package to COROSYNC_PKGS)" >&2
+		exit 1 ;;
+	esac
+	mkdir -p "$R/$(dirname "${path#"$X"/}")"
+	cp -L "$path" "$R/${path#"$X"/}"
+done
+cp -L "$LDSO" "$R/lib/x86_64-linux-gnu/"
+ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2"
+strip --strip-unneeded "$R/usr/sbin/"corosync* "$R/lib/x86_64-linux-gnu/"* "$R/usr/lib/x86_64-linux-gnu/"*.so* \
+	"$R/$KNET/"*.so 2>/dev/null || true
 install -m 755 "$HERE/init" "$R/init"
 cat >"$R/etc/udhcpc.script" <<'EOF'
 #!/bin/sh

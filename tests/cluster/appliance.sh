@@ -9,6 +9,7 @@
 # and leave a shell, never a silent hang.  Prints boot-to-serving times.
 TEST_PORT_OFFSET=280
 source "$(dirname "$0")/../lib.sh"
+once_only
 
 check "make image" need_image
 KARGS="console=ttyS0 panic=-1"

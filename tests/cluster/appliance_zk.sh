@@ -10,6 +10,7 @@
 # and the VDI still reads back and takes writes.
 TEST_PORT_OFFSET=290
 source "$(dirname "$0")/../lib.sh"
+once_only
 ZK_PORT=${SHEEP_ZK_APPLIANCE_PORT:-21851}
 MCAST_PORT=$(port_of 9)
 

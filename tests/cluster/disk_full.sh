@@ -16,7 +16,7 @@ mkdir -p "$MNT" "$T/log"
 CLEANUP_HOOK='umount "$MNT" 2>/dev/null'
 check "mount a 40 MiB tmpfs" mount -t tmpfs -o size=40m tmpfs "$MNT"
 
-"$SHEEP" -b 127.0.0.1 -p "$(port_of 0)" -P "$T/0.pid" -l dir="$T/log" "$MNT/store"
+"$SHEEP" -b 127.0.0.1 -p "$(port_of 0)" -P "$T/0.pid" -c "local:$T/c0" -l dir="$T/log" "$MNT/store"
 check "sheep starts on the small disk" test "$?" = 0 -a -s "$T/0.pid"
 PIDS+=("$(cat "$T/0.pid")")
 check "format" dogp 0 cluster format -c 1

@@ -39,7 +39,8 @@
 # The EXIT trap (lib.sh's cleanup, through CLEANUP_HOOK) kills -9 the
 # corosyncs and sheep started here, then anything still running inside these
 # namespaces, and deletes the namespaces.  Needs root, iproute2, nftables and
-# corosync; a test calls ns_need first, which prints SKIP and exits without them.
+# corosync; a test calls ns_need first, which prints SKIP and exits without them
+# (and under SHEEP_TEST_ONCE=skip: lib.sh's once_only).
 
 NS_PFX=sdt$$
 NS_HUB=${NS_PFX}hub
@@ -56,6 +57,7 @@ CLEANUP_HOOK="ns_teardown${CLEANUP_HOOK:+; $CLEANUP_HOOK}"
 # ns_need: root, ip, nft, corosync and its tools here; else SKIP and exit 0
 ns_need() {
 	local t
+	once_only	# the rings run once per CI run, on the normal build
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: $TEST_NAME: needs root (network namespaces)"; exit 0; }
 	for t in ip nft nsenter unshare corosync corosync-quorumtool corosync-cpgtool corosync-cmapctl; do
 		command -v "$t" >/dev/null ||

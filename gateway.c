@@ -13,13 +13,15 @@
  *
  * Worker threads only.  The ring is replaced by the main thread
  * (gateway_set_ring) and shared by reference count under ring_lock; idle
- * peer connections are cached per node under conn_lock.
+ * peer connections are cached per node under conn_lock, which also lists
+ * the ones lent out, so a new ring cuts those to nodes that left.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "gateway.h"
@@ -46,6 +48,62 @@ struct idle_conn {
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct idle_conn idle[MAX_IDLE_CONNS];
 static int nr_idle;
+/*
+ * Connections lent out (a request in flight on them), so that a membership
+ * change can cut those to nodes that left: a peer whose link died answers
+ * nothing, and a request would otherwise wait for PEER_TIMEOUT_MS before it
+ * is retried on the new epoch (measured: writes stalled 30 s after a link
+ * went down, although every member had dropped the node within 3.5 s).
+ */
+#define MAX_BUSY_CONNS		1024
+static struct idle_conn busy[MAX_BUSY_CONNS];
+static int nr_busy;
+
+static bool nid_in(const struct node_id *nid, const struct sd_node *nodes, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (node_id_eq(&nodes[i].nid, nid))
+			return true;
+	return false;
+}
+
+/* after a membership change: drop idle and cut busy connections to the departed */
+static void cut_departed(const struct sd_node *nodes, int nr)
+{
+	pthread_mutex_lock(&conn_lock);
+	for (int i = 0; i < nr_idle;) {
+		if (nid_in(&idle[i].nid, nodes, nr)) {
+			i++;
+			continue;
+		}
+		close(idle[i].fd);
+		idle[i] = idle[--nr_idle];
+	}
+	/* the owner sees its request fail at once and closes the fd (conn_put) */
+	for (int i = 0; i < nr_busy; i++)
+		if (!nid_in(&busy[i].nid, nodes, nr))
+			shutdown(busy[i].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&conn_lock);
+}
+
+/* caller holds conn_lock */
+static void busy_add(const struct node_id *nid, int fd)
+{
+	if (fd >= 0 && nr_busy < MAX_BUSY_CONNS) {
+		busy[nr_busy].nid = *nid;
+		busy[nr_busy++].fd = fd;
+	}
+}
+
+/* caller holds conn_lock */
+static void busy_del(int fd)
+{
+	for (int i = 0; i < nr_busy; i++)
+		if (busy[i].fd == fd) {
+			busy[i] = busy[--nr_busy];
+			return;
+		}
+}
 
 void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
 {
@@ -57,6 +115,7 @@ void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
 	if (old && --old->refcnt == 0)
 		ring_free(old);
 	pthread_mutex_unlock(&ring_lock);
+	cut_departed(nodes, nr);
 }
 
 struct ring *gateway_get_ring(void)
@@ -119,6 +178,8 @@ static int peer_connect(const struct node_id *nid)
 /* an idle connection to nid if we have one (*cached), else a new one */
 static int conn_get_ex(const struct node_id *nid, bool *cached)
 {
+	int fd;
+
 	*cached = false;
 	pthread_mutex_lock(&conn_lock);
 	for (int i = 0; i < nr_idle; i++) {
@@ -126,13 +187,18 @@ static int conn_get_ex(const struct node_id *nid, bool *cached)
 			int fd = idle[i].fd;
 
 			idle[i] = idle[--nr_idle];
+			busy_add(nid, fd);
 			pthread_mutex_unlock(&conn_lock);
 			*cached = true;
 			return fd;
 		}
 	}
 	pthread_mutex_unlock(&conn_lock);
-	return peer_connect(nid);
+	fd = peer_connect(nid);
+	pthread_mutex_lock(&conn_lock);
+	busy_add(nid, fd);
+	pthread_mutex_unlock(&conn_lock);
+	return fd;
 }
 
 static int conn_get(const struct node_id *nid)
@@ -146,15 +212,14 @@ static void conn_put(const struct node_id *nid, int fd, bool healthy)
 {
 	if (fd < 0)
 		return;
-	if (healthy) {
-		pthread_mutex_lock(&conn_lock);
-		if (nr_idle < MAX_IDLE_CONNS) {
-			idle[nr_idle].nid = *nid;
-			idle[nr_idle++].fd = fd;
-			fd = -1;
-		}
-		pthread_mutex_unlock(&conn_lock);
+	pthread_mutex_lock(&conn_lock);
+	busy_del(fd);
+	if (healthy && nr_idle < MAX_IDLE_CONNS) {
+		idle[nr_idle].nid = *nid;
+		idle[nr_idle++].fd = fd;
+		fd = -1;
 	}
+	pthread_mutex_unlock(&conn_lock);
 	if (fd >= 0)
 		close(fd);
 }

@@ -118,7 +118,9 @@ round() {
 	# shellcheck disable=SC2086
 	check "$n nodes: sheep $i leaves for every other member" retry 60 gone_from "$i" $others
 	echo "info: $n nodes: link down: sheep leave seen by all after $(ms_since "$t0") ms"
-	# a write in flight to the silent node waits for the peer timeout (30 s)
+	# the writer sends through every node, the cut one too: its request
+	# there waits for the writer's own 30 s socket timeout (between sheep,
+	# a new epoch cuts requests to departed nodes at once)
 	check "$n nodes: writes resume" retry 60 acks_at_least $((a0 + 5))
 	echo "info: $n nodes: link down: writes resumed $(ms_since "$t0") ms after it"
 	t0=$(date +%s%N)

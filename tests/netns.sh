@@ -413,3 +413,8 @@ heal() {
 	done
 	return 0
 }
+
+# HAVE_DRIVER: 1 if this sheep carries the corosync driver (`sheep -v`);
+# without it the suites check the bare corosync rings and skip the rest
+HAVE_DRIVER=1
+"$SHEEP" -v 2>&1 | grep -q corosync || HAVE_DRIVER=0

@@ -19,8 +19,6 @@ CS_TOKEN=${CS_TOKEN:-1000}
 source "$TOP/tests/netns.sh"
 ns_need
 BASE=0
-HAVE_DRIVER=1
-"$SHEEP" -v 2>&1 | grep -q corosync || HAVE_DRIVER=0
 
 # round N: the whole scenario on N fresh nodes
 round() {

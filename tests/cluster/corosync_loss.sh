@@ -29,8 +29,6 @@ CS_TOTEM_EXTRA=${CS_TOTEM_EXTRA:-$(printf '\ttoken_retransmits_before_loss_const
 source "$TOP/tests/netns.sh"
 ns_need
 BASE=0
-HAVE_DRIVER=1
-"$SHEEP" -v 2>&1 | grep -q corosync || HAVE_DRIVER=0
 ALL="0 1 2"
 
 # flaps: in 5 s of sampling, how many times node 0's corosync did not see a

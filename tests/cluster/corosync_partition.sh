@@ -16,8 +16,6 @@ CS_TOKEN=${CS_TOKEN:-1000}
 source "$TOP/tests/netns.sh"
 ns_need
 BASE=0
-HAVE_DRIVER=1
-"$SHEEP" -v 2>&1 | grep -q corosync || HAVE_DRIVER=0
 
 # minority_quorumless NODES...: each one's corosync is up but not quorate
 minority_quorumless() {

@@ -51,6 +51,7 @@
 #define REJOIN_S		5	/* a joiner re-sends its JOIN this often */
 #define MAX_RECORD		(8u << 20)
 #define WAIT_ENV		"SHEEP_COROSYNC_WAIT"
+#define LOST_QUORUM		"corosync: this node lost quorum (a partition, or too many nodes gone)"
 
 static cpg_handle_t cpg;
 static quorum_handle_t qh;
@@ -219,7 +220,7 @@ static void quorum_changed(quorum_handle_t h, uint32_t q, uint64_t ring_seq, uin
 	(void)nodes;
 	quorate = q;
 	if (!q && in_group)
-		start_over("corosync: this node lost quorum (a partition, or too many nodes gone)");
+		start_over(LOST_QUORUM);
 }
 
 static void lost_corosync(const char *what, cs_error_t err)
@@ -238,16 +239,27 @@ static void post_dispatch(void)
 
 static int start_join(void);
 
+/* connected and quorate, asked to join and not yet in the group: join now */
+static void join_if_ready(void)
+{
+	if (quorate && want_join && !in_group && start_join())
+		start_over("corosync: cannot join the sheep group");
+}
+
+static void dispatch_cpg(void)
+{
+	cs_error_t err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
+
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+		lost_corosync("cpg_dispatch", err);
+}
+
 static void cpg_ready(int fd, uint32_t events, void *data)
 {
-	cs_error_t err;
-
 	(void)fd;
 	(void)events;
 	(void)data;
-	err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
-	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
-		lost_corosync("cpg_dispatch", err);
+	dispatch_cpg();
 	post_dispatch();
 }
 
@@ -261,8 +273,7 @@ static void quorum_ready(int fd, uint32_t events, void *data)
 	err = quorum_dispatch(qh, CS_DISPATCH_ALL);
 	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
 		lost_corosync("quorum_dispatch", err);
-	if (quorate && want_join && !in_group && start_join())
-		start_over("corosync: cannot join the sheep group");
+	join_if_ready();
 }
 
 /*
@@ -455,20 +466,15 @@ static int start_join(void)
 	return evlog_join(&join_node, join_opaque, join_len);
 }
 
-static int try_connect(void)
+/* connect_corosync succeeded: we are this incarnation, watched by the loop */
+static int now_connected(void)
 {
-	int ret = connect_corosync(true);
-
-	if (ret)
-		return ret;
 	connected = true;
 	self_inc = inc_of(my_nodeid, (uint32_t)getpid());
 	evlog_init(&corosync_ops, self_inc);
-	if (register_fds())
-		start_over("corosync: cannot watch the connection");
 	sd_notice("corosync: connected as node %" PRIu32 "%s", my_nodeid,
 		  quorate ? "" : "; waiting for quorum");
-	return 0;
+	return register_fds();
 }
 
 static void tick(int fd, uint32_t events, void *data)
@@ -479,10 +485,11 @@ static void tick(int fd, uint32_t events, void *data)
 	(void)data;
 	(void)!read(fd, &n, sizeof(n));
 	if (!connected) {
-		if (try_connect())
+		if (connect_corosync(true))
 			return;
-		if (quorate && want_join && start_join())
-			start_over("corosync: cannot join the sheep group");
+		if (now_connected())
+			start_over("corosync: cannot watch the connection");
+		join_if_ready();
 		return;
 	}
 	/*
@@ -491,18 +498,15 @@ static void tick(int fd, uint32_t events, void *data)
 	 * local round trip, which a dead corosync fails at once.  A quorum
 	 * lost without a word from the quorum service ends here too.
 	 */
+	dispatch_cpg();
 	{
-		cs_error_t err = cpg_dispatch(cpg, CS_DISPATCH_ALL);
 		int q = 0;
+		cs_error_t err = quorum_getquorate(qh, &q);
 
-		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
-			lost_corosync("cpg_dispatch", err);
-		err = quorum_getquorate(qh, &q);
 		if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
 			lost_corosync("quorum_getquorate", err);
 		if (err == CS_OK && !q && in_group)
-			start_over("corosync: this node lost quorum (a partition, or too many "
-				   "nodes gone)");
+			start_over(LOST_QUORUM);
 	}
 	/* a joiner nobody has answered: make sure its JOIN reached the deciders */
 	if (in_group && !evlog_joined() && !evlog_founding() &&
@@ -535,7 +539,7 @@ static int corosync_init(const char *option)
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (tick_fd < 0 || timerfd_settime(tick_fd, 0, &its, NULL) < 0 ||
 	    register_event(tick_fd, tick, NULL) < 0)
-		return -errno ? -errno : -EIO;
+		return errno ? -errno : -EIO;
 	ret = connect_corosync(wait_for_corosync);
 	if (ret == -ECONNREFUSED && wait_for_corosync) {
 		sd_notice("corosync: not there yet; waiting for it (and quorum) to rejoin");
@@ -543,14 +547,7 @@ static int corosync_init(const char *option)
 	}
 	if (ret)
 		return ret;
-	connected = true;
-	self_inc = inc_of(my_nodeid, (uint32_t)getpid());
-	evlog_init(&corosync_ops, self_inc);
-	if (register_fds())
-		return -EIO;
-	if (!quorate)
-		sd_notice("corosync: connected as node %" PRIu32 "; waiting for quorum", my_nodeid);
-	return 0;
+	return now_connected();
 }
 
 static int corosync_join(const struct sd_node *myself, void *opaque, size_t len)

@@ -296,21 +296,15 @@ static void apply_decision_partial(const struct ev_hdr *h, const void *payload, 
 static void apply_leave(const struct ev_hdr *h)
 {
 	struct sd_node nodes[SD_MAX_NODES];
-	bool was_member = false;
+	int i;
 
 	drop_pending(&h->node, h->inc);
 	drop_blocks_of(&h->node, h->inc);
-	for (int i = 0; i < nr_members; i++) {
-		if (!same_member(&members[i], &h->node, h->inc))
-			continue;
-		memmove(&members[i], &members[i + 1],
-			sizeof(members[0]) * (size_t)(nr_members - i - 1));
-		nr_members--;
-		was_member = true;
-		break;
-	}
-	if (!was_member)
+	i = member_index(&h->node, h->inc);
+	if (i < 0)
 		return;
+	memmove(&members[i], &members[i + 1], sizeof(members[0]) * (size_t)(nr_members - i - 1));
+	nr_members--;
 	last_change = last_pos;
 	if (joined && !is_self(&h->node, h->inc)) {
 		member_nodes(nodes);

@@ -16,7 +16,7 @@ COROSYNC_LIBS = -lcpg -lquorum -lcfg
 ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS) $(COROSYNC_LIBS)
 
 # cluster drivers linked into the binary: each registers itself
-DRIVERS  = cluster_local.o cluster_zookeeper.o cluster_corosync.o
+DRIVERS  = cluster_local.o cluster_zookeeper.o cluster_corosync.o cluster_accord.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
 CORE    += objlock.o

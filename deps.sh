@@ -21,6 +21,8 @@ packages=(
 	fio iperf3
 	# tests/cluster/compat.sh builds Sheepdog 1.0 itself as the other side
 	autoconf automake libtool pkg-config liburcu-dev yasm
+	# the accord tests build Accord's conductor (BerkeleyDB, CPG) as the other side
+	libdb-dev
 )
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

@@ -9,7 +9,8 @@
 #   cs_start I / cs_kill I      corosync on host I (knet, nodelist of all N
 #                         hosts, votequorum, socket IPC; token CS_TOKEN ms,
 #                         token_coefficient CS_TOKEN_COEFF ms, more totem
-#                         lines in CS_TOTEM_EXTRA); its state dir
+#                         lines in CS_TOTEM_EXTRA; CS_NODES="I J ..." limits
+#                         the nodelist to those hosts); its state dir
 #                         and log under $T/cs/nI.
 #   cs_wait_members I K [S]     host I's corosync sees K members, quorate (up
 #                         to S seconds, default 30); cs_wait_ring K HOSTS...
@@ -140,7 +141,7 @@ ${CS_TOTEM_EXTRA:-}
 }
 nodelist {
 EOF
-	for ((k = 0; k < NS_N; k++)); do
+	for k in ${CS_NODES:-$(seq 0 $((NS_N - 1)))}; do
 		printf 'node {\n\tring0_addr: %s\n\tnodeid: %d\n\tname: n%d\n}\n' "$(ip_of "$k")" $((k + 1)) "$k"
 	done
 	cat <<EOF

@@ -1,37 +1,51 @@
 #!/bin/bash
 # bench/membership.sh - how fast each cluster driver sees sheep come and go:
-# local, zookeeper and corosync, in one run on this machine.
+# local, zookeeper, corosync and accord, in one run on this machine.
 #
 # Three test hosts are network namespaces joined by a bridge in a hub
 # namespace (10.211.0.0/24, hub 10.211.0.254; nothing on the host's own
 # network).  Each host runs one sheep; with -c corosync each also runs its
 # corosync (knet, token 1000 ms, votequorum, a nodelist of the three, socket
 # IPC, its own /run); with -c zookeeper one ZooKeeper server runs in the hub
-# (timeout=5s); -c local uses a directory of this machine.  Measured three
-# times per driver (median printed, polling `dog node list -r` from the hub
-# every 50 ms):
+# (timeout=5s); with -c accord one Accord conductor runs in a fourth host
+# (its own one-node corosync; built from ../shared by tests/accord.sh, the
+# row says skipped without it); -c local uses a directory of this machine.
+# Measured three times per driver (median printed, polling `dog node list
+# -r` from the hub every 50 ms):
 #   join:    from launching the three sheep at once until all three list 3;
 #   leave:   from kill -9 of one sheep until both survivors list 2;
-#   node lost (zookeeper, corosync): from `ip link set eth0 down` in one
-#            host until both survivors list 2.
+#   node lost (zookeeper, corosync, accord): from `ip link set eth0 down`
+#            in one host until both survivors list 2.
 # Baseline, where the driver has a bound of its own, and the ratio
 # measured/bound: local, its 100 ms probe of the members' lock files;
 # zookeeper, the session timeout (its server expires sessions on a 1 s
 # tick: up to timeout + 1 s); corosync, the token timeout it runs with
 # (runtime.config.totem.token: token + 650 ms token_coefficient per node
 # over 2) plus the consensus timeout (1.2 x that), after which a node that
-# lost the token and answers no join is declared failed.  A sheep killed
-# with corosync alive leaves at once (CPG sees its IPC close): no bound.
+# lost the token and answers no join is declared failed; accord, the
+# conductor's TCP keepalive (Accord's defaults: 1 s idle, then 2 probes 1 s
+# apart) after which it closes the lost sheep's connection and sends LEFT.
+# A sheep killed with corosync alive leaves at once (CPG sees its IPC
+# close), as it does with accord (the conductor sees its connection reset):
+# no bound.
 # Usage: bash bench/membership.sh [--rows]  (root; iproute2, corosync and
-# ZooKeeper from deps.sh; about a minute).  --rows prints only the table
-# rows (bench/run.sh adds them to its table); progress goes to stderr.
-# Ports: SHEEP_TEST_PORT_BASE (+ 0..2 for sheep, + 10 for ZooKeeper), but
-# only inside its own namespaces.
+# ZooKeeper from deps.sh; about a minute and a half).  --rows prints only
+# the table rows (bench/run.sh adds them to its table); progress goes to
+# stderr.  MEMBERSHIP_DRIVERS="local zookeeper corosync accord" (the
+# default) picks the rows; MEMBERSHIP_RUNS (3) the rounds;
+# MEMBERSHIP_SETTLE=S waits S seconds between the rejoin and the link down
+# (default 0: at once, as a host lost while the cluster is busy).
+# Ports: SHEEP_TEST_PORT_BASE (+ 0..2 for sheep, + 10 for ZooKeeper, + 90
+# for the conductor), but only inside its own namespaces.
 TEST_PORT_OFFSET=0
 source "$(dirname "$0")/../tests/lib.sh"
+source "$TOP/tests/accord.sh"
 ROWS_ONLY=
 [ "${1:-}" = --rows ] && ROWS_ONLY=1
 RUNS=${MEMBERSHIP_RUNS:-3}
+SETTLE=${MEMBERSHIP_SETTLE:-0}
+DRIVERS=${MEMBERSHIP_DRIVERS:-local zookeeper corosync accord}
+want() { [[ " $DRIVERS " == *" $1 "* ]]; }
 TOKEN=1000
 ZK_TIMEOUT=5000
 NET=10.211.0
@@ -44,8 +58,9 @@ T_START=$(date +%s%N)
 say() { echo "membership: $* ($((($(date +%s%N) - T_START) / 1000000000)) s)" >&2; }
 # row WHAT VALUE UNIT BASELINE OF RATIO NOTE: one line of bench/run.sh's table
 row() { printf '%-44s %12s %-8s %12s %-10s %7s %s\n' "$@"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a ~ /^[0-9.]+$/) printf "%.2f", a / b; else print "-" }'; }
+# median V...: a round that did not converge within its limit L counts as ">L"
+median() { printf '%s\n' "$@" | sed 's/^>\(.*\)/\1 >/' | sort -n | awk '{ v[NR] = $2 $1 } END { print v[int((NR + 1) / 2)] }'; }
 runs() { local IFS=/; echo "runs $*"; }
 
 skip() {
@@ -87,35 +102,42 @@ CLEANUP_HOOK=teardown
 
 # the hub with its bridge, hosts 0..2 with eth0 on it
 setup_net() {
-	local i ns
+	local i
 	ip netns add "$HUB" && NS_MADE+=("$HUB") || return 1
 	in_ns "$HUB" ip link set lo up
 	in_ns "$HUB" ip link add br0 type bridge || return 1
 	in_ns "$HUB" ip addr add "$NET.254/24" dev br0
 	in_ns "$HUB" ip link set br0 up
 	for i in 0 1 2; do
-		ns=$(ns_of "$i")
-		ip netns add "$ns" && NS_MADE+=("$ns") || return 1
-		on_node "$i" ip link set lo up
-		in_ns "$HUB" ip link add "h$i" type veth peer name "e$i" || return 1
-		in_ns "$HUB" ip link set "e$i" netns "$ns" || return 1
-		on_node "$i" ip link set "e$i" name eth0
-		on_node "$i" ip addr add "$(ip_of "$i")/24" dev eth0
-		on_node "$i" ip link set eth0 up
-		in_ns "$HUB" ip link set "h$i" master br0
-		in_ns "$HUB" ip link set "h$i" up
+		add_host "$i" || return 1
 	done
+}
+
+# add_host I: host I, its eth0 on the hub's bridge (accord's conductor gets host 3)
+add_host() {
+	local i=$1 ns
+	ns=$(ns_of "$i")
+	ip netns add "$ns" && NS_MADE+=("$ns") || return 1
+	on_node "$i" ip link set lo up
+	in_ns "$HUB" ip link add "h$i" type veth peer name "e$i" || return 1
+	in_ns "$HUB" ip link set "e$i" netns "$ns" || return 1
+	on_node "$i" ip link set "e$i" name eth0
+	on_node "$i" ip addr add "$(ip_of "$i")/24" dev eth0
+	on_node "$i" ip link set eth0 up
+	in_ns "$HUB" ip link set "h$i" master br0
+	in_ns "$HUB" ip link set "h$i" up
 }
 
 # ---- corosync, one per host ----------------------------------------------
 
+# cs_start I: corosync in host I; its nodelist hosts 0..2, or CS_NODES="I ..."
 cs_start() {
 	local i=$1 d="$T/cs$1" k
 	mkdir -p "$d"
 	{
 		printf 'totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: knet\n' "$PFX"
 		printf '\ttoken: %d\n\tcrypto_cipher: none\n\tcrypto_hash: none\n}\nnodelist {\n' "$TOKEN"
-		for k in 0 1 2; do
+		for k in ${CS_NODES:-0 1 2}; do
 			printf 'node {\n\tring0_addr: %s\n\tnodeid: %d\n\tname: n%d\n}\n' "$(ip_of "$k")" $((k + 1)) "$k"
 		done
 		printf '}\nquorum {\n\tprovider: corosync_votequorum\n}\n'
@@ -133,10 +155,13 @@ cs_start() {
 cs_ring_ok() {
 	local i
 	for i in 0 1 2; do
-		on_node "$i" timeout 5 corosync-quorumtool -s 2>/dev/null |
-			awk '/^Quorate:/ { q = $2 } /^Nodes:/ { n = $2 } END { exit !(q == "Yes" && n == 3) }' ||
-			return 1
+		cs_quorate "$i" 3 || return 1
 	done
+}
+# cs_quorate I N: host I's corosync sees N nodes and is quorate
+cs_quorate() {
+	on_node "$1" timeout 5 corosync-quorumtool -s 2>/dev/null |
+		awk -v want="$2" '/^Quorate:/ { q = $2 } /^Nodes:/ { n = $2 } END { exit !(q == "Yes" && n == want) }'
 }
 
 cmap() { on_node 0 corosync-cmapctl -g "$1" 2>/dev/null | awk '{ print $NF }'; }
@@ -181,7 +206,8 @@ listing() {
 }
 
 # until_all N T0 NODES...: poll every 50 ms until each of NODES lists N
-# members; prints the ms from T0 (date +%s%N) to that poll; fails after 60 s
+# members; prints the ms from T0 (date +%s%N) to that poll; fails after
+# LIMIT_MS (60 s)
 until_all() {
 	local n=$1 t0=$2 i ok now
 	shift 2
@@ -192,7 +218,7 @@ until_all() {
 		done
 		now=$(date +%s%N)
 		[ -n "$ok" ] && { echo $(((now - t0) / 1000000)); return 0; }
-		[ $((now - t0)) -lt 60000000000 ] || return 1
+		[ $((now - t0)) -lt $((${LIMIT_MS:-60000} * 1000000)) ] || return 1
 		sleep 0.05
 	done
 }
@@ -231,7 +257,9 @@ diag() {
 
 # measure NAME DRIVER LOSS: RUNS rounds of join, leave (kill -9 of sheep 2)
 # and, with LOSS, node lost (sheep 2 restarted, then its host's eth0 down);
-# fills J, L and N with the milliseconds of each round
+# fills J, L and N with the milliseconds of each round.  With LOST_LIMIT_MS
+# a node lost that the survivors do not see within it is recorded as
+# ">LOST_LIMIT_MS" (after LOST_DIAG, if set, says why) and the rounds go on
 measure() {
 	local name=$1 drv=$2 loss=$3 r i t0 ms lp=()
 	J=() L=() N=()
@@ -254,9 +282,14 @@ measure() {
 			launch 2 "${drv//%d/$r}" || return 1
 			record 2
 			RJ=$(until_all 3 "$(date +%s%N)" 0 1 2) || return 1
+			sleep "$SETTLE"
 			t0=$(date +%s%N)
 			on_node 2 ip link set eth0 down
-			ms=$(until_all 2 "$t0" 0 1) || return 1
+			if ! ms=$(LIMIT_MS=${LOST_LIMIT_MS:-60000} until_all 2 "$t0" 0 1); then
+				[ -n "${LOST_LIMIT_MS:-}" ] || return 1
+				ms=">$LOST_LIMIT_MS"
+				[ -z "${LOST_DIAG:-}" ] || "$LOST_DIAG" "$r"
+			fi
 			N+=("$ms")
 		fi
 		say "$name round $r: join ${J[-1]} ms, leave ${L[-1]} ms${loss:+, rejoin $RJ ms, node lost ${N[-1]} ms}"
@@ -269,15 +302,17 @@ measure() {
 
 ZK_PORT=$(port_of 10)
 setup_net || skip "cannot make network namespaces"
-if [ -n "$HAVE_CS" ]; then
+if [ -n "$HAVE_CS" ] && want corosync; then
 	for i in 0 1 2; do cs_start "$i"; done
 fi
-[ -n "$HAVE_ZK" ] && zk_hub_start
+[ -n "$HAVE_ZK" ] && want zookeeper && zk_hub_start
 OUT=()
 J=() L=() N=()
 
 # ---- local: flock'd files in one directory of this machine ----------------
-if measure local "local:$T/local%d" ""; then
+if ! want local; then
+	:
+elif measure local "local:$T/local%d" ""; then
 	OUT+=("$(row "membership: local join 3 sheep" "$(median "${J[@]}")" ms "" "" "" "$(runs "${J[@]}")")")
 	m=$(median "${L[@]}")
 	OUT+=("$(row "membership: local leave after kill -9" "$m" ms 100 probe "$(ratio "$m" 100)" "$(runs "${L[@]}")")")
@@ -289,7 +324,9 @@ fi
 stop_all
 
 # ---- zookeeper: one server in the hub --------------------------------------
-if [ -z "$HAVE_ZK" ]; then
+if ! want zookeeper; then
+	:
+elif [ -z "$HAVE_ZK" ]; then
 	OUT+=("$(row "membership: zookeeper skipped (no java/zookeeper)" "" "" "" "" "" "")")
 elif ! retry 30 zk_hub_ok; then
 	OUT+=("$(row "membership: zookeeper skipped (server down)" "" "" "" "" "" "")")
@@ -305,10 +342,12 @@ else
 	OUT+=("$(row "membership: zookeeper failed (no convergence in 60 s)" "" "" "" "" "" "")")
 fi
 stop_all
-[ -n "$HAVE_ZK" ] && { kill -9 "${ZK_PIDS[1]}" 2>/dev/null; wait_gone "${ZK_PIDS[1]}"; }
+[ -n "$HAVE_ZK" ] && want zookeeper && { kill -9 "${ZK_PIDS[1]}" 2>/dev/null; wait_gone "${ZK_PIDS[1]}"; }
 
 # ---- corosync: one per host --------------------------------------------------
-if [ -z "$HAVE_CS" ]; then
+if ! want corosync; then
+	:
+elif [ -z "$HAVE_CS" ]; then
 	OUT+=("$(row "membership: corosync skipped (not installed)" "" "" "" "" "" "")")
 elif ! retry 30 cs_ring_ok; then
 	OUT+=("$(row "membership: corosync skipped (no quorate ring)" "" "" "" "" "" "")")
@@ -330,6 +369,81 @@ else
 		diag
 		OUT+=("$(row "membership: corosync failed (no convergence in 60 s)" "" "" "" "" "" "")")
 	fi
+fi
+stop_all
+# the ring is done with: accord's conductor runs on a corosync of its own
+for i in 0 1 2; do
+	[ -n "${CS_PIDS[i]:-}" ] || continue
+	kill -9 "${CS_PIDS[i]}" 2>/dev/null
+	wait_gone "${CS_PIDS[i]}"
+	unset "CS_PIDS[i]"
+done
+
+# ---- accord: one conductor in host 3, on a one-node corosync there ---------
+# ac_need (tests/accord.sh) builds the conductor from ../shared once, or says
+# SKIP and exits: run it in a subshell, the other rows stand either way.
+# A node lost is seen when the conductor closes the lost sheep's connection:
+# its keepalive does that only while nothing it sent is unacknowledged; with
+# a reply or a notification in flight when the link went down, the kernel
+# retransmits instead, keepalive waits, and the connection lives until
+# net.ipv4.tcp_retries2 gives up (15 by default: about 15 minutes).  Such a
+# round counts as ">LOST_LIMIT_MS" (20 s) and ac_lost_diag shows the socket.
+# MEMBERSHIP_AC_RETRIES2=N sets tcp_retries2 in the conductor's host.
+# Between rounds such a connection (its sheep long killed) is closed with
+# `ss -K` in the conductor's host, so that every round starts with none.
+AC=3
+# ac_lost_diag ROUND: the conductor's connection to sheep 2 (Send-Q, timer);
+# AC_UNACKED counts the rounds where it held unacknowledged bytes
+AC_UNACKED=0
+ac_lost_diag() {
+	local s
+	s=$(on_node $AC ss -tnoH state established "( sport = :$AC_PORT and dst $(ip_of 2) )" 2>/dev/null)
+	awk '$2 > 0 { f = 1 } END { exit !f }' <<<"$s" && AC_UNACKED=$((AC_UNACKED + 1))
+	s=$(awk '{ printf "%sSend-Q %s %s", sep, $2, $NF; sep = "; " }' <<<"$s")
+	say "accord round $1: node lost not seen within $LOST_LIMIT_MS ms; the conductor's connection to it: ${s:-none}"
+}
+# ac_no_clients: the conductor holds no client connection (closing any
+# left to host 2)
+ac_no_clients() {
+	on_node $AC ss -K -tn "( sport = :$AC_PORT and dst $(ip_of 2) )" >/dev/null 2>&1
+	! on_node $AC ss -tnH state established "( sport = :$AC_PORT )" | grep -q .
+}
+if ! want accord; then
+	:
+elif [ -z "$HAVE_CS" ]; then
+	OUT+=("$(row "membership: accord skipped (no corosync for its conductor)" "" "" "" "" "" "")")
+elif ! "$SHEEP" -v 2>&1 | grep -q accord; then
+	OUT+=("$(row "membership: accord skipped (this sheep has no accord driver)" "" "" "" "" "" "")")
+elif ! AC_NEED=$(ac_need 2>&1 && echo "conductor $CONDUCTOR") || [ "${AC_NEED#conductor }" = "$AC_NEED" ]; then
+	case $AC_NEED in
+	SKIP:*)	why=$(sed -n 's/.*no Accord source here (\(.*\))$/\1/p' <<<"$AC_NEED" | head -1)
+		OUT+=("$(row "membership: accord skipped (no Accord source: ${why:-$AC_NEED})" "" "" "" "" "" "")") ;;
+	*)	say "accord: $(tail -3 <<<"$AC_NEED" | tr '\n' ' ')"
+		OUT+=("$(row "membership: accord failed (conductor build failed)" "" "" "" "" "" "")") ;;
+	esac
+elif ! { CONDUCTOR=${AC_NEED#conductor } && add_host $AC && CS_NODES=$AC cs_start $AC &&
+	{ [ -z "${MEMBERSHIP_AC_RETRIES2:-}" ] ||
+		on_node $AC sysctl -qw net.ipv4.tcp_retries2="$MEMBERSHIP_AC_RETRIES2"; } &&
+	retry 30 cs_quorate $AC 1 && ac_start $AC >"$T/ac-start.out" 2>&1; }; then
+	say "accord: $(cat "$T/ac-start.out" 2>/dev/null)"
+	OUT+=("$(row "membership: accord failed (conductor did not start)" "" "" "" "" "" "")")
+elif AFTER_ROUND=ac_no_clients LOST_LIMIT_MS=20000 LOST_DIAG=ac_lost_diag measure accord "accord:$(ac_addr $AC),id=m$$r%d" loss; then
+	# the conductor's own keepalive (Accord's defaults, conductor.c:
+	# keepidle 1 s, keepintvl 1 s, keepcnt 2) closes a lost client
+	BOUND=3000
+	note="conductor keepalive 1 s idle + 2 x 1 s probes, tcp_retries2 $(on_node $AC sysctl -n net.ipv4.tcp_retries2)"
+	late=$(printf '%s\n' "${N[@]}" | grep -c '^>')
+	[ "$late" -eq 0 ] || note="$note; $late of ${#N[@]} not seen within 20 s, $AC_UNACKED of them with bytes unacknowledged (retransmitting: keepalive waits)"
+	OUT+=("$(row "membership: accord join 3 sheep" "$(median "${J[@]}")" ms "" "" "" "$(runs "${J[@]}")")")
+	m=$(median "${L[@]}")
+	OUT+=("$(row "membership: accord leave after kill -9" "$m" ms "" "" "" "$(runs "${L[@]}"); the conductor sees the reset")")
+	m=$(median "${N[@]}")
+	OUT+=("$(row "membership: accord node lost (link down)" "$m" ms "$BOUND" keepalive "$(ratio "$m" "$BOUND")" "$(runs "${N[@]}"); $note")")
+else
+	say "accord: a round did not converge within 60 s"
+	diag
+	tail -3 "$T/ac/n$AC/acrd.log" 2>/dev/null | sed 's/^/membership: conductor: /' >&2
+	OUT+=("$(row "membership: accord failed (no convergence in 60 s)" "" "" "" "" "" "")")
 fi
 
 if [ -z "$ROWS_ONLY" ]; then

@@ -205,7 +205,7 @@ row "disk: seq write 1 MiB direct / dd+fdatasync" "$SEQW_DIRECT/$SEQW_BUF" "MiB/
 row "disk: 4 MiB direct + fdatasync, 24 writers" "$SEQW_SYNC" "MiB/s" "" "" "" "seqws"
 row "disk: 1 MiB seq read direct" "$SEQR_DIRECT" "MiB/s" "" "" "" ""
 
-# join and leave detection of local, zookeeper and corosync (bench/membership.sh)
+# join and leave detection of local, zookeeper, corosync and accord (bench/membership.sh)
 echo "bench: membership: 3 sheep with each cluster driver, in network namespaces"
 mapfile -t MEMBERSHIP < <(bash "$TOP/bench/membership.sh" --rows)
 ROWS+=("${MEMBERSHIP[@]}")

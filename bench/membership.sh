@@ -29,7 +29,7 @@
 # close), as it does with accord (the conductor sees its connection reset):
 # no bound.
 # Usage: bash bench/membership.sh [--rows]  (root; iproute2, corosync and
-# ZooKeeper from deps.sh; about a minute and a half).  --rows prints only
+# ZooKeeper from deps.sh; one to two minutes).  --rows prints only
 # the table rows (bench/run.sh adds them to its table); progress goes to
 # stderr.  MEMBERSHIP_DRIVERS="local zookeeper corosync accord" (the
 # default) picks the rows; MEMBERSHIP_RUNS (3) the rounds;

@@ -20,10 +20,12 @@
  * a LEAVE for the rest.  A kill -9'd sheep's connection closes at once; a
  * conductor that dies takes its clients with it (the others send LEFT for
  * every client of its corosync node).
- * A watch on BASE/q/ and a 1 s tick (which is also our probe of the
- * conductor) drive catching up.  Losing the conductor (end of stream, an
- * error, no answer within the timeout) or a LEFT that names us ends our
- * membership: we start over in place at once (sheep_restart: exec), so
+ * A watch on BASE/q/ and a 1 s tick drive catching up.  Every tick also
+ * writes BASE/beat: a write is answered only after corosync delivered it,
+ * so it proves our conductor still takes part in the order (one whose
+ * corosync died goes on answering reads from a frozen store).  Losing the
+ * conductor (end of stream, an error, no answer within the timeout) or a
+ * LEFT that names us ends our membership: we start over in place at once (sheep_restart: exec), so
  * nothing more is acknowledged under the old membership, and the new image
  * joins through the first listed conductor that answers.
  * Main thread only.
@@ -118,7 +120,7 @@ struct conductor {
 static struct conductor cond[MAX_CONDUCTORS];
 static int nr_cond, cur = -1;	/* cur: the conductor we talk to */
 static int timeout_ms;
-static char base[128], next_key[160];
+static char base[128], next_key[160], beat_key[160];
 static int cfd = -1, tick_fd = -1;
 static char *rx;
 static size_t rx_len, rx_cap;
@@ -604,6 +606,25 @@ static void conductor_handler(int fd, uint32_t events, void *data)
 		process();
 }
 
+/*
+ * A write through the conductor's total order, answered only once corosync
+ * has delivered it: proof that our conductor still takes part in the order.
+ * (A conductor whose corosync died keeps answering reads from its own,
+ * frozen store, and drops writes without a word.)
+ */
+static void beat(void)
+{
+	struct abuf b = { 0 };
+	int r;
+
+	req_begin(&b, OP_WRITE, F_CREATE, sizeof(self_inc), 0);
+	put_key(&b, beat_key);
+	put_arg(&b, &self_inc, sizeof(self_inc));
+	r = call(&b, NULL);
+	if (r > 0)
+		lost(-EIO, "cannot write %s: result %#x", beat_key, r);
+}
+
 static void tick(int fd, uint32_t events, void *data)
 {
 	uint64_t n;
@@ -611,7 +632,8 @@ static void tick(int fd, uint32_t events, void *data)
 	(void)events;
 	(void)data;
 	(void)!read(fd, &n, sizeof(n));
-	process();	/* its first read also tells us the conductor still answers */
+	beat();
+	process();
 }
 
 /* HOST, HOST:PORT, [V6], [V6]:PORT; a bare IPv6 address takes the default port */
@@ -823,6 +845,7 @@ static int accord_init(const char *option)
 	}
 	snprintf(base, sizeof(base), "/sheep/%s", id);
 	snprintf(next_key, sizeof(next_key), "%s/next", base);
+	snprintf(beat_key, sizeof(beat_key), "%s/beat", base);
 	wait = getenv(WAIT_ENV) != NULL;
 	unsetenv(WAIT_ENV);
 	r = connect_any(wait);

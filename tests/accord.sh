@@ -48,7 +48,9 @@ ac_addr() { echo "$(ip_of "$1"):$AC_PORT"; }
 ac_start() {
 	local i=$1 d="$T/ac/n$1" k
 	mkdir -p "$d"
-	on_node "$i" "$CONDUCTOR" -f -m -p "$AC_PORT" "$d" >>"$d/stdout" 2>&1 &
+	# nsenter execs the conductor: $! is the conductor itself
+	nsenter --net="/run/netns/$(ns_name "$i")" -- "$CONDUCTOR" -f -m -p "$AC_PORT" "$d" \
+		>>"$d/stdout" 2>&1 &
 	AC_PIDS[i]=$!
 	CS_PIDS+=("$!")	# netns.sh's teardown kills it with the corosyncs
 	disown "$!"

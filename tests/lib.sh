@@ -320,14 +320,15 @@ need_image() { make -s -C "$TOP" image >"$T/image-build.log" 2>&1 || { cat "$T/i
 
 # vm_start NAME QEMU_ARGS...: a VM whose serial console is logged to
 # $T/NAME/console.log and reachable on $T/NAME/con.sock (vm_send); killed
-# with the sheep at the end
+# with the sheep at the end.  VM_EXEC, if set, is a command prefix that execs
+# QEMU (e.g. "nsenter --net=/run/netns/NS --": QEMU in a network namespace)
 vm_start() {
 	local name=$1
 	shift
 	mkdir -p "$T/$name"
 	: >"$T/$name/console.log"
 	date +%s%N >"$T/$name/t0"
-	qemu-system-x86_64 -accel tcg -m "${VM_MEM:-512}" -display none -monitor none -no-reboot \
+	${VM_EXEC:-} qemu-system-x86_64 -accel tcg -m "${VM_MEM:-512}" -display none -monitor none -no-reboot \
 		-chardev "socket,id=con,path=$T/$name/con.sock,server=on,wait=off,logfile=$T/$name/console.log" \
 		-serial chardev:con "$@" >"$T/$name/qemu.out" 2>&1 &
 	echo $! >"$T/$name/pid"

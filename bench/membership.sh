@@ -79,6 +79,7 @@ HAVE_ZK=1
 { command -v java >/dev/null && [ -e /usr/share/java/zookeeper.jar ]; } || HAVE_ZK=
 
 ns_of() { echo "${PFX}n$1"; }
+ns_name() { ns_of "$1"; }	# tests/netns.sh's name for it (accord.sh's ac_start)
 ip_of() { echo "$NET.$(($1 + 1))"; }
 in_ns() {
 	local ns=$1

@@ -21,9 +21,12 @@
  * conductor that dies takes its clients with it (the others send LEFT for
  * every client of its corosync node).
  * A watch on BASE/q/ and a 1 s tick drive catching up.  Every tick also
- * writes BASE/beat: a write is answered only after corosync delivered it,
- * so it proves our conductor still takes part in the order (one whose
- * corosync died goes on answering reads from a frozen store).  Losing the
+ * counts our beat in BASE/beat/<client id>: a write is answered only after
+ * corosync delivered it, so it proves our conductor still takes part in the
+ * order (one whose corosync died goes on answering reads from a frozen
+ * store); and a member whose count stops for the timeout is taken for dead
+ * even while its conductor still lists it (a conductor sees a lost host
+ * late when a reply to it is unacknowledged).  Losing the
  * conductor (end of stream, an error, no answer within the timeout) or a
  * LEFT that names us ends our membership: we start over in place at once (sheep_restart: exec), so
  * nothing more is acknowledged under the old membership, and the new image
@@ -63,7 +66,7 @@
 /* ---- Accord's wire format ------------------------------------------------ */
 
 enum { T_REQUEST = 0, T_RESPONSE = 1, T_NOTIFY = 2 };
-enum { OP_WRITE = 0, OP_READ = 1, OP_TX = 3, OP_CMP = 4, OP_ADD_WATCH = 9 };
+enum { OP_WRITE = 0, OP_READ = 1, OP_DEL = 2, OP_TX = 3, OP_CMP = 4, OP_ADD_WATCH = 9 };
 enum { F_CREATE = 0x2, F_EXCL = 0x8 };
 enum { R_SUCCESS = 0, R_EXIST = 0x51, R_NOTFOUND = 0x52, R_NOTEQUAL = 0x53 };
 #define N_CREATED	0x1
@@ -120,7 +123,7 @@ struct conductor {
 static struct conductor cond[MAX_CONDUCTORS];
 static int nr_cond, cur = -1;	/* cur: the conductor we talk to */
 static int timeout_ms;
-static char base[128], next_key[160], beat_key[160];
+static char base[128], next_key[160];
 static int cfd = -1, tick_fd = -1;
 static char *rx;
 static size_t rx_len, rx_cap;
@@ -128,7 +131,13 @@ static uint32_t next_id;
 static uint64_t self_inc, pos;	/* pos: the next record to apply */
 static uint64_t *live;		/* the client ids of the latest member array, sorted */
 static size_t nr_live;
-static bool up, busy, dirty;	/* up: init has succeeded; losses start over from here */
+static bool up, busy, dirty;
+static uint64_t beats;		/* our beat count */
+/* the beat counts of the others, when we last read them and when they moved */
+static struct beat_seen {
+	uint64_t inc, count, read, changed;
+} *seen;
+static size_t nr_seen;	/* up: init has succeeded; losses start over from here */
 
 static uint64_t now_ms(void)
 {
@@ -413,6 +422,12 @@ static int call(struct abuf *req, struct amsg *rsp)
 	}
 }
 
+static char *beat_key_of(uint64_t inc, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/beat/%016" PRIx64, base, inc);
+	return buf;
+}
+
 /* a TX carries each sub-request, header and all, as one argument */
 static void tx_add(struct abuf *tx, struct abuf *sub, size_t at)
 {
@@ -503,9 +518,78 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 	}
 }
 
+/* the beat count of client inc, read through our conductor; 0: none yet */
+static uint64_t read_beat(uint64_t inc)
+{
+	struct abuf b = { 0 };
+	struct amsg m;
+	const char *p;
+	uint64_t n = 0;
+	char key[200];
+	uint32_t len;
+	int r;
+
+	req_begin(&b, OP_READ, 0, sizeof(n), 0);
+	put_key(&b, beat_key_of(inc, key, sizeof(key)));
+	r = call(&b, &m);
+	if (r < 0)
+		return 0;
+	if (r == R_SUCCESS && get_arg(&m, 0, &p, &len) && len == sizeof(n))
+		memcpy(&n, p, sizeof(n));
+	if (r >= 0)
+		free(m.body);
+	return n;
+}
+
+static void drop_beat(uint64_t inc)
+{
+	struct abuf b = { 0 };
+	char key[200];
+
+	req_begin(&b, OP_DEL, 0, 0, 0);
+	put_key(&b, beat_key_of(inc, key, sizeof(key)));
+	call(&b, NULL);	/* NOTFOUND: another member dropped it first */
+}
+
+/*
+ * Alive: Accord still lists it, and its beat count moved within the
+ * timeout.  Accord alone is not enough: a conductor notices a lost host
+ * through TCP keepalive only while nothing it sent is unacknowledged, else
+ * only when retransmission gives up (tcp_retries2: minutes).  Each member's
+ * count is read at most once a tick.
+ */
 static bool alive(const struct evlog_member *m)
 {
-	return bsearch(&m->inc, live, nr_live, sizeof(*live), cmp_u64) != NULL;
+	uint64_t now = now_ms(), n;
+	struct beat_seen *b = NULL;
+
+	if (!bsearch(&m->inc, live, nr_live, sizeof(*live), cmp_u64))
+		return false;
+	if (m->inc == self_inc)
+		return true;
+	for (size_t i = 0; i < nr_seen; i++)
+		if (seen[i].inc == m->inc)
+			b = &seen[i];
+	if (!b) {
+		seen = xrealloc(seen, (nr_seen + 1) * sizeof(*seen));
+		b = &seen[nr_seen++];
+		*b = (struct beat_seen){ .inc = m->inc, .changed = now };
+	}
+	if (now - b->read >= TICK_MS) {
+		b->read = now;
+		n = read_beat(m->inc);
+		if (n != b->count) {
+			b->count = n;
+			b->changed = now;
+		}
+	}
+	if (now - b->changed <= (uint64_t)timeout_ms)
+		return true;
+	sd_notice("accord: client %016" PRIx64 " has not beaten for %" PRIu64 " ms: taken for dead",
+		  m->inc, now - b->changed);
+	drop_beat(m->inc);
+	*b = seen[--nr_seen];
+	return false;
 }
 
 static const struct evlog_ops accord_ops = {
@@ -615,14 +699,16 @@ static void conductor_handler(int fd, uint32_t events, void *data)
 static void beat(void)
 {
 	struct abuf b = { 0 };
+	char key[200];
 	int r;
 
-	req_begin(&b, OP_WRITE, F_CREATE, sizeof(self_inc), 0);
-	put_key(&b, beat_key);
-	put_arg(&b, &self_inc, sizeof(self_inc));
+	beats++;
+	req_begin(&b, OP_WRITE, F_CREATE, sizeof(beats), 0);
+	put_key(&b, beat_key_of(self_inc, key, sizeof(key)));
+	put_arg(&b, &beats, sizeof(beats));
 	r = call(&b, NULL);
 	if (r > 0)
-		lost(-EIO, "cannot write %s: result %#x", beat_key, r);
+		lost(-EIO, "cannot write %s: result %#x", key, r);
 }
 
 static void tick(int fd, uint32_t events, void *data)
@@ -845,7 +931,6 @@ static int accord_init(const char *option)
 	}
 	snprintf(base, sizeof(base), "/sheep/%s", id);
 	snprintf(next_key, sizeof(next_key), "%s/next", base);
-	snprintf(beat_key, sizeof(beat_key), "%s/beat", base);
 	wait = getenv(WAIT_ENV) != NULL;
 	unsetenv(WAIT_ENV);
 	r = connect_any(wait);
@@ -887,6 +972,7 @@ static int accord_init(const char *option)
 	if (r)
 		return r;
 	up = true;
+	beat();	/* the members count our beats from our JOIN on */
 	sd_info("accord: base %s, timeout %d ms", base, timeout_ms);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "daemon.h"
 #include "evlog.h"
 #include "sheep.h"
 #include "util.h"
@@ -49,7 +50,7 @@ struct block_ev {
 static const struct evlog_ops *ops;
 static struct sd_node self;
 static uint64_t self_inc;
-static bool joined, join_sent;
+static bool joined, join_sent, leaving;
 static struct evlog_member members[SD_MAX_NODES];
 static int nr_members;
 static struct list_node pending_joins, blocks;
@@ -303,6 +304,12 @@ static void apply_leave(const struct ev_hdr *h)
 	i = member_index(&h->node, h->inc);
 	if (i < 0)
 		return;
+	/*
+	 * The others dropped us (they took us for dead: a freeze, a lost
+	 * link): we are no member any more, whatever we thought.  Start over.
+	 */
+	if (joined && !leaving && is_self(&h->node, h->inc))
+		sheep_restart("the cluster has dropped this sheep (the others took it for dead)");
 	memmove(&members[i], &members[i + 1], sizeof(members[0]) * (size_t)(nr_members - i - 1));
 	nr_members--;
 	last_change = last_pos;
@@ -616,6 +623,7 @@ bool evlog_node_of(uint64_t inc, struct sd_node *node)
 
 int evlog_leave(void)
 {
+	leaving = true;
 	if (!join_sent)
 		return 0;
 	return ops->append(EV_LEAVE, &self, self_inc, NULL, 0);

@@ -1,7 +1,8 @@
 /*
  * evlog.h - the membership state machine shared by the log-based cluster
- * drivers (local, zookeeper).  A driver keeps one totally ordered log of
- * events (JOIN, ACCEPT or REFUSE, LEAVE, NOTIFY, BLOCK, UNBLOCK, UPDATE);
+ * drivers (local, zookeeper, accord; corosync below).  A driver keeps one
+ * totally ordered log of events (JOIN, ACCEPT or REFUSE, LEAVE, NOTIFY,
+ * BLOCK, UNBLOCK, UPDATE);
  * every member replays it from the start through evlog_apply(), so all of
  * them compute the same member list and block queue at every position, and
  * a member delivers events to the core only from its own ACCEPT on.  The
@@ -11,6 +12,8 @@
  * is stale and ignored everywhere (the acceptor decides again), so drivers
  * whose appends are not serialized with their reads stay correct.
  * Members are told apart by (address, port, incarnation): a pid, a session.
+ * A member that applies a LEAVE of itself it did not ask for (the others
+ * took it for dead) starts over in place (sheep_restart).
  *
  * Partial history (ops->bootstrap_ok set: corosync): a member sees only the
  * records delivered after it connected, so it cannot replay the past.  Then

@@ -383,12 +383,14 @@ done
 # ---- accord: one conductor in host 3, on a one-node corosync there ---------
 # ac_need (tests/accord.sh) builds the conductor from ../shared once, or says
 # SKIP and exits: run it in a subshell, the other rows stand either way.
-# A node lost is seen when the conductor closes the lost sheep's connection:
-# its keepalive does that only while nothing it sent is unacknowledged; with
-# a reply or a notification in flight when the link went down, the kernel
-# retransmits instead, keepalive waits, and the connection lives until
-# net.ipv4.tcp_retries2 gives up (15 by default: about 15 minutes).  Such a
-# round counts as ">LOST_LIMIT_MS" (20 s) and ac_lost_diag shows the socket.
+# A node lost is seen when the conductor closes the lost sheep's connection
+# or when its beat count stops for the driver's timeout (timeout=5s here, as
+# zookeeper's row), whichever comes first.  The conductor's keepalive closes
+# it only while nothing it sent is unacknowledged; with a reply in flight
+# when the link went down the kernel retransmits instead and the connection
+# lives until net.ipv4.tcp_retries2 gives up (about 15 minutes): the beat is
+# what bounds it.  A round not seen within LOST_LIMIT_MS (20 s) counts as
+# ">20000" and ac_lost_diag shows the socket.
 # MEMBERSHIP_AC_RETRIES2=N sets tcp_retries2 in the conductor's host.
 # Between rounds such a connection (its sheep long killed) is closed with
 # `ss -K` in the conductor's host, so that every round starts with none.
@@ -428,18 +430,19 @@ elif ! { CONDUCTOR=${AC_NEED#conductor } && add_host $AC && CS_NODES=$AC cs_star
 	retry 30 cs_quorate $AC 1 && ac_start $AC >"$T/ac-start.out" 2>&1; }; then
 	say "accord: $(cat "$T/ac-start.out" 2>/dev/null)"
 	OUT+=("$(row "membership: accord failed (conductor did not start)" "" "" "" "" "" "")")
-elif AFTER_ROUND=ac_no_clients LOST_LIMIT_MS=20000 LOST_DIAG=ac_lost_diag measure accord "accord:$(ac_addr $AC),id=m$$r%d" loss; then
-	# the conductor's own keepalive (Accord's defaults, conductor.c:
-	# keepidle 1 s, keepintvl 1 s, keepcnt 2) closes a lost client
-	BOUND=3000
-	note="conductor keepalive 1 s idle + 2 x 1 s probes, tcp_retries2 $(on_node $AC sysctl -n net.ipv4.tcp_retries2)"
+elif AFTER_ROUND=ac_no_clients LOST_LIMIT_MS=20000 LOST_DIAG=ac_lost_diag measure accord "accord:$(ac_addr $AC),timeout=5s,id=m$$r%d" loss; then
+	# the beat timeout (5 s) and the 1 s tick that reads the beats; the
+	# conductor's keepalive (1 s idle + 2 x 1 s probes) is sooner when
+	# nothing to the lost sheep is in flight
+	BOUND=6000
+	note="beat timeout 5 s + 1 s tick; conductor keepalive 1 s idle + 2 x 1 s probes, tcp_retries2 $(on_node $AC sysctl -n net.ipv4.tcp_retries2)"
 	late=$(printf '%s\n' "${N[@]}" | grep -c '^>')
 	[ "$late" -eq 0 ] || note="$note; $late of ${#N[@]} not seen within 20 s, $AC_UNACKED of them with bytes unacknowledged (retransmitting: keepalive waits)"
 	OUT+=("$(row "membership: accord join 3 sheep" "$(median "${J[@]}")" ms "" "" "" "$(runs "${J[@]}")")")
 	m=$(median "${L[@]}")
 	OUT+=("$(row "membership: accord leave after kill -9" "$m" ms "" "" "" "$(runs "${L[@]}"); the conductor sees the reset")")
 	m=$(median "${N[@]}")
-	OUT+=("$(row "membership: accord node lost (link down)" "$m" ms "$BOUND" keepalive "$(ratio "$m" "$BOUND")" "$(runs "${N[@]}"); $note")")
+	OUT+=("$(row "membership: accord node lost (link down)" "$m" ms "$BOUND" "timeout+tick" "$(ratio "$m" "$BOUND")" "$(runs "${N[@]}"); $note")")
 else
 	say "accord: a round did not converge within 60 s"
 	diag

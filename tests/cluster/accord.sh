@@ -13,7 +13,9 @@
 #   a sheep's link goes down (the conductor's keepalive drops it; it starts
 #   over, then rejoins when the link is back); the conductor is frozen past
 #   the timeout of two sheep (they start over, the same processes, and rejoin
-#   when it answers again) and within that of the other three (they stay).  Afterwards every acknowledged write reads back
+#   when it answers again) and within that of the other three (they stay);
+#   a sheep is frozen (SIGSTOP) until the others drop it (its beat stands
+#   still), then thawed: it starts over and rejoins.  Afterwards every acknowledged write reads back
 #   through every sheep, dog vdi check passes, 3 identical replicas per
 #   object.  Times are printed as info: lines.
 TEST_PORT_OFFSET=460
@@ -178,6 +180,22 @@ for i in 0 3 4; do
 done
 check "the same 5 processes" test "$(for i in 0 1 2 3 4; do pid_of "$i"; done | xargs)" = "$pids"
 check "writes go on" retry 3 writes_go_on
+
+# a sheep frozen past the others' timeouts: its conductor still lists it
+# (the kernel keeps its connection), but its beat stands still, so the others
+# drop it; thawed, it finds its own LEAVE in the log and starts over
+pid=$(pid_of 1)
+t0=$(date +%s%N)
+kill -STOP "$pid"
+check "sheep 1 frozen: the others drop it (its beat stood still)" retry 30 gone_from 1 0 2 3 4
+echo "info: a frozen sheep dropped by every other member after $(ms_since "$t0") ms (timeouts 5 and 10 s)"
+check "writes go on without it" writes_go_on
+kill -CONT "$pid"
+check "thawed: sheep 1 sees it was dropped and starts over" \
+	retry 30 grep -q "the cluster has dropped this sheep" "$T/1/sheep.log"
+check "sheep 1 rejoins, the same process" retry 60 all_list 0 1 2 3 4
+check "the same process" test "$(pid_of 1)" = "$pid"
+check "writes go on" writes_go_on
 
 writer_stop
 echo "info: $(acks) writes acknowledged"

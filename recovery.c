@@ -185,6 +185,90 @@ struct candidate {
 	struct obj_version ver;
 };
 
+/* ---- is the newest copy among the members? ------------------------------ */
+
+static pthread_mutex_t past_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ring **past;	/* rings of earlier epochs, by epoch, built when asked */
+static uint32_t nr_past;
+
+/* the ring of epoch e from the epoch log; NULL if we have no record of it */
+static struct ring *past_ring(uint32_t e)
+{
+	if (e >= nr_past) {
+		uint32_t n = MAX(e + 1, nr_past * 2);
+
+		past = xrealloc(past, n * sizeof(*past));
+		memset(past + nr_past, 0, (n - nr_past) * sizeof(*past));
+		nr_past = n;
+	}
+	if (!past[e]) {
+		struct sd_node *nodes = xmalloc(SD_MAX_NODES * sizeof(*nodes));
+		int n = store_read_epoch(e, nodes, SD_MAX_NODES, NULL);
+
+		if (n > 0)
+			past[e] = ring_build(nodes, n, e);
+		free(nodes);
+	}
+	return past[e];
+}
+
+static void forget_past(void)
+{
+	pthread_mutex_lock(&past_lock);
+	for (uint32_t e = 0; e < nr_past; e++)
+		if (past[e])
+			ring_free(past[e]);
+	free(past);
+	past = NULL;
+	nr_past = 0;
+	pthread_mutex_unlock(&past_lock);
+}
+
+static bool in_ring(const struct ring *r, const struct node_id *nid)
+{
+	for (int i = 0; i < r->nr_nodes; i++)
+		if (node_id_eq(&r->nodes[i].nid, nid))
+			return true;
+	return false;
+}
+
+/*
+ * May the newest copy the members have (of epoch from) be taken as the
+ * newest there is?  An acknowledged write reached every holder of its
+ * epoch.  If every epoch since from had a holder that is a member now (and
+ * every member answered), a newer write would show as a member's newer
+ * copy, so there is none.  An epoch whose holders are all gone may have
+ * taken newer writes with them: then a member's older copy (one it kept
+ * from an earlier epoch) is no base for reads or writes until one of them
+ * is back.
+ */
+static bool vouched(uint64_t oid, uint32_t from, const struct ring *now)
+{
+	int copies = gateway_object_copies(oid, 0);
+	bool ok = true;
+
+	pthread_mutex_lock(&past_lock);
+	for (uint32_t e = MAX(from, 1); e < now->epoch && ok; e++) {
+		struct ring *r = past_ring(e);
+		int idx[SD_MAX_COPIES], n;
+		bool kept = false;
+
+		if (!r)
+			continue;	/* no record of that epoch here */
+		n = ring_pick_nodes(r, oid, copies, idx);
+		for (int i = 0; i < n && !kept; i++)
+			kept = in_ring(now, &r->nodes[idx[i]].nid);
+		if (!kept) {
+			ok = false;
+			sd_warn("oid %016" PRIx64 ": every holder of epoch %" PRIu32 " is gone; "
+				"the copies here (of epoch %" PRIu32 ") may be older: waiting for one",
+				oid, e, from);
+		}
+	}
+	pthread_mutex_unlock(&past_lock);
+	return ok;
+}
+
 /*
  * Make our copy of oid as new as the newest copy of any member.  Every
  * member must answer (having no copy is an answer): one that does not may
@@ -218,6 +302,12 @@ static int resolve(uint64_t oid, uint32_t epoch)
 			ret = res;	/* unknown: maybe the newest copy is there */
 		}
 	}
+	if (!ret && (nr || have)) {
+		struct obj_version top = have && obj_version_cmp(&mine, &best) > 0 ? mine : best;
+
+		if (!vouched(oid, top.epoch, r))
+			ret = SD_RES_HALT;
+	}
 	if (!ret && nr && (!have || obj_version_cmp(&best, &mine) > 0)) {
 		ret = SD_RES_NO_OBJ;
 		for (int i = 0; i < nr; i++) {
@@ -228,7 +318,7 @@ static int resolve(uint64_t oid, uint32_t epoch)
 				break;
 		}
 	}
-	if (ret && ret != SD_RES_NO_SPACE && ret != SD_RES_NEW_NODE_VER)
+	if (ret && ret != SD_RES_NO_SPACE && ret != SD_RES_NEW_NODE_VER && ret != SD_RES_HALT)
 		sd_err("oid %016" PRIx64 ": cannot recover it yet: result %02x", oid, ret);
 	free(c);
 	gateway_put_ring(r);
@@ -488,6 +578,8 @@ static int recover_epoch(uint32_t e, uint64_t gen)
 			have = store_get_version(oid, &mine) == SD_RES_SUCCESS;
 			if (!have || obj_version_cmp(&mine, &best) < 0)
 				res = resolve(oid, e);
+			else if (!vouched(oid, mine.epoch, r))
+				res = SD_RES_HALT;
 			if (res == SD_RES_SUCCESS)
 				mark_done(oid, e);
 			else if (res == SD_RES_NO_SPACE)
@@ -642,6 +734,7 @@ void recovery_reset(void)
 {
 	pthread_mutex_lock(&rec_lock);
 	want_epoch = finished_epoch = 0;
+	forget_past();	/* epochs start over at 1 */
 	/* as Sheepdog, a freshly formatted node is not "in recovery" (dog node recovery) */
 	quiet_next = true;
 	oidset_clear(&done);

@@ -6,14 +6,17 @@
  * cluster starts again) each node treats all of its objects as unverified.
  * Before an object is read or written here it is made current (obj_acquire):
  * the node asks the other members for their versions and, if one is newer,
- * fetches that copy whole.  Meanwhile a background thread does the same for
- * every object the node should hold, in bulk: it gathers every member's
- * object list with versions and fetches what is missing or behind here, so
- * objects several epochs behind and stale copies of a node that was away
- * are both repaired.  When it is done the node broadcasts COMPLETE_RECOVERY;
- * when every member has, each node removes the objects it no longer holds,
- * so the last copy of anything is never removed before its new holders
- * have it.
+ * fetches that copy whole.  The newest copy the members have counts only if
+ * every epoch since its own had a holder that is still a member (vouched);
+ * else newer acknowledged writes may have left with those holders, and the
+ * object answers SD_RES_HALT until one is back.  Meanwhile a background
+ * thread does the same for every object the node should hold, in bulk: it
+ * gathers every member's object list with versions and fetches what is
+ * missing or behind here, so objects several epochs behind and stale copies
+ * of a node that was away are both repaired.  When it is done the node
+ * broadcasts COMPLETE_RECOVERY; when every member has, each node removes the
+ * objects it no longer holds, so the last copy of anything is never removed
+ * before its new holders have it.
  *
  * Locking: objlock.c's per-object stripes (IO shares, recovery of an object
  * is exclusive); rec_lock guards the epoch, the done set and the statistics.
@@ -188,6 +191,12 @@ struct candidate {
 /* ---- is the newest copy among the members? ------------------------------ */
 
 static pthread_mutex_t past_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The last epoch every member finished recovering here (we saw them all
+ * complete): each holder then had the newest copy of everything it holds,
+ * so nothing before it needs vouching.  In memory: 0 after a start.
+ */
+static uint32_t settled;
 static struct ring **past;	/* rings of earlier epochs, by epoch, built when asked */
 static uint32_t nr_past;
 
@@ -247,6 +256,7 @@ static bool vouched(uint64_t oid, uint32_t from, const struct ring *now)
 	int copies = gateway_object_copies(oid, 0);
 	bool ok = true;
 
+	from = MAX(from, __atomic_load_n(&settled, __ATOMIC_RELAXED));
 	pthread_mutex_lock(&past_lock);
 	for (uint32_t e = MAX(from, 1); e < now->epoch && ok; e++) {
 		struct ring *r = past_ring(e);
@@ -735,6 +745,7 @@ void recovery_reset(void)
 	pthread_mutex_lock(&rec_lock);
 	want_epoch = finished_epoch = 0;
 	forget_past();	/* epochs start over at 1 */
+	__atomic_store_n(&settled, 0, __ATOMIC_RELAXED);
 	/* as Sheepdog, a freshly formatted node is not "in recovery" (dog node recovery) */
 	quiet_next = true;
 	oidset_clear(&done);
@@ -884,6 +895,8 @@ void recovery_node_done(const struct node_id *nid, uint32_t epoch)
 	}
 	/* every member has what it should: drop our copies of the rest */
 	gc_epoch = epoch;
+	if (epoch > settled)
+		__atomic_store_n(&settled, epoch, __ATOMIC_RELAXED);
 	gw = xzalloc(sizeof(*gw));
 	gw->epoch = epoch;
 	gw->work.fn = gc_fn;

@@ -3,8 +3,10 @@
  * registers its ops table from a constructor, so the list is exactly what
  * the Makefile linked; nothing here names a driver.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster.h"
@@ -60,4 +62,32 @@ const char *cdrv_names(char *buf, size_t len)
 		off += n;
 	}
 	return buf;
+}
+
+int cdrv_parse_timeout(const char *v, int *ms)
+{
+	char *end;
+	double d = strtod(v, &end);
+	int t;
+
+	if (end == v || d <= 0)
+		return -EINVAL;
+	if (!strcmp(end, "ms") || !*end)
+		t = d > 600000 ? 600001 : (int)d;
+	else if (!strcmp(end, "s"))
+		t = d > 600 ? 600001 : (int)(d * 1000);
+	else
+		return -EINVAL;
+	if (t < 1000 || t > 600000)
+		return -EINVAL;
+	*ms = t;
+	return 0;
+}
+
+int cdrv_parse_id(const char *v, char *id, size_t len)
+{
+	if (!*v || strlen(v) >= len || strchr(v, '/'))
+		return -EINVAL;
+	snprintf(id, len, "%s", v);
+	return 0;
 }

@@ -38,6 +38,13 @@ const char *cdrv_names(char *buf, size_t len);
 /* a driver's own words for why init failed, for the operator; "" if none */
 void cdrv_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cdrv_error(void);
+/*
+ * the coordination drivers' shared options: timeout=V (a bare number is ms,
+ * as Sheepdog's timeout=3000; or Ns, Nms; 1 s to 600 s) and id=NAME (no '/',
+ * shorter than len): 0, or -EINVAL for a bad value
+ */
+int cdrv_parse_timeout(const char *v, int *ms);
+int cdrv_parse_id(const char *v, char *id, size_t len);
 
 #define cdrv_register_driver(drv)					\
 	static void __attribute__((constructor)) register_##drv(void)	\

@@ -771,25 +771,13 @@ static int parse_option(const char *option, char *id, size_t idlen)
 	snprintf(id, idlen, "default");
 	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "timeout=", 8)) {
-			char *end;
-			double v = strtod(tok + 8, &end);
-
-			if (end == tok + 8 || v <= 0)
-				goto bad_timeout;
-			if (!strcmp(end, "ms") || !*end)	/* a bare number: ms */
-				timeout_ms = (int)v;
-			else if (!strcmp(end, "s"))
-				timeout_ms = (int)(v * 1000);
-			else
-				goto bad_timeout;
-			if (timeout_ms < 1000 || timeout_ms > 600000)
+			if (cdrv_parse_timeout(tok + 8, &timeout_ms))
 				goto bad_timeout;
 		} else if (!strncmp(tok, "id=", 3)) {
-			if (!tok[3] || strlen(tok + 3) >= idlen || strchr(tok + 3, '/')) {
+			if (cdrv_parse_id(tok + 3, id, idlen)) {
 				cdrv_set_error("accord: bad id '%s' (a name without '/')", tok + 3);
 				return -EINVAL;
 			}
-			snprintf(id, idlen, "%s", tok + 3);
 		} else if (strchr(tok, '=')) {
 			cdrv_set_error("accord: unknown option '%s' (timeout=, id=)", tok);
 			return -EINVAL;
@@ -1013,19 +1001,11 @@ static int accord_join(const struct sd_node *myself, void *opaque, size_t len)
 	return ret;
 }
 
-static int accord_leave(void)
-{
-	int ret = evlog_leave();
-
-	/* closing is leaving too: the conductor sends LEFT for us */
-	return ret;
-}
-
 static struct cluster_driver cdrv_accord = {
 	.name = "accord",
 	.init = accord_init,
 	.join = accord_join,
-	.leave = accord_leave,
+	.leave = evlog_leave,
 	.notify = evlog_notify,
 	.block = evlog_block,
 	.unblock = evlog_unblock,

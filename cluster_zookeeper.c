@@ -307,26 +307,13 @@ static int parse_option(const char *option, char *hosts, size_t hlen, int *timeo
 	snprintf(id, idlen, "default");
 	for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strncmp(tok, "timeout=", 8)) {
-			char *end;
-			double v = strtod(tok + 8, &end);
-
-			if (end == tok + 8 || v <= 0)
-				goto bad_timeout;
-			/* a bare number is milliseconds, as Sheepdog's (timeout=3000) */
-			if (!strcmp(end, "ms") || !*end)
-				*timeout_ms = (int)v;
-			else if (!strcmp(end, "s"))
-				*timeout_ms = (int)(v * 1000);
-			else
-				goto bad_timeout;
-			if (*timeout_ms < 1000 || *timeout_ms > 600000)
+			if (cdrv_parse_timeout(tok + 8, timeout_ms))
 				goto bad_timeout;
 		} else if (!strncmp(tok, "id=", 3)) {
-			if (!tok[3] || strlen(tok + 3) >= idlen || strchr(tok + 3, '/')) {
+			if (cdrv_parse_id(tok + 3, id, idlen)) {
 				sd_err("zookeeper: bad id '%s'", tok + 3);
 				return -EINVAL;
 			}
-			snprintf(id, idlen, "%s", tok + 3);
 		} else if (strchr(tok, ':')) {
 			size_t l = strlen(hosts);
 			char *slash = strchr(tok, '/');

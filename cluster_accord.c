@@ -563,13 +563,16 @@ static bool alive(const struct evlog_member *m)
 	uint64_t now = now_ms(), n;
 	struct beat_seen *b = NULL;
 
-	if (!bsearch(&m->inc, live, nr_live, sizeof(*live), cmp_u64))
-		return false;
-	if (m->inc == self_inc)
-		return true;
 	for (size_t i = 0; i < nr_seen; i++)
 		if (seen[i].inc == m->inc)
 			b = &seen[i];
+	if (!bsearch(&m->inc, live, nr_live, sizeof(*live), cmp_u64)) {
+		if (b)
+			*b = seen[--nr_seen];	/* gone from Accord: forget its beats */
+		return false;
+	}
+	if (m->inc == self_inc)
+		return true;
 	if (!b) {
 		seen = xrealloc(seen, (nr_seen + 1) * sizeof(*seen));
 		b = &seen[nr_seen++];

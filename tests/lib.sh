@@ -322,9 +322,12 @@ need_image() { make -s -C "$TOP" image >"$T/image-build.log" 2>&1 || { cat "$T/i
 # $T/NAME/console.log and reachable on $T/NAME/con.sock (vm_send); killed
 # with the sheep at the end.  VM_EXEC, if set, is a command prefix that execs
 # QEMU (e.g. "nsenter --net=/run/netns/NS --": QEMU in a network namespace)
+# VM_MONITOR=1: a human monitor on $T/NAME/mon.sock too (vm_monitor)
 vm_start() {
 	local name=$1
 	shift
+	[ -n "${VM_MONITOR:-}" ] && set -- -chardev "socket,id=mon,path=$T/$name/mon.sock,server=on,wait=off" \
+		-mon chardev=mon,mode=readline "$@"
 	mkdir -p "$T/$name"
 	: >"$T/$name/console.log"
 	date +%s%N >"$T/$name/t0"
@@ -370,3 +373,33 @@ PY
 }
 
 vm_kill() { kill -9 "$(cat "$T/$1/pid")"; wait_dead "$(cat "$T/$1/pid")"; }
+
+# vm_monitor NAME COMMAND: run COMMAND on the human monitor of VM NAME (started
+# with VM_MONITOR=1), e.g. "set_link io off"; print its answer; fail if it
+# answered an error (a command that acts, like set_link, says nothing when it succeeds)
+vm_monitor() {
+	python3 - "$T/$1/mon.sock" "$2" <<'PY'
+import re, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+def prompt():
+    buf = b""
+    while not buf.endswith(b"(qemu) "):
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+prompt()
+s.sendall(sys.argv[2].encode() + b"\r\n")
+out = prompt()
+s.close()
+# the monitor echoes the line (with terminal escapes) before its answer
+out = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out).replace("\r", "")
+out = out.split("\n", 1)[1] if "\n" in out else ""
+out = out.replace("(qemu) ", "")
+print(out, end="")
+sys.exit(1 if re.search(r"^(Error|Device .* not found|unknown command)", out, re.M | re.I) else 0)
+PY
+}

@@ -135,6 +135,7 @@ acked() { grep -c '^A' "$T/ack"; }
 check "the writer writes through vm1" retry 60 eval '[ "$(acked)" -gt 20 ]'
 sleep 8
 
+check "no IO failover before the cut" bash -c "! grep -a 'IO goes over' '$T'/vm[123]/console.log"
 T_CUT=$(date +%s%N)
 check "set_link io off on vm2's monitor" vm_monitor vm2 "set_link io off"
 read -r a1 a2 <<<"$(rx vm2)"
@@ -170,6 +171,10 @@ read -r b1 b2 <<<"$(rx vm2)"
 echo "info: after the switch-back vm2 received $(((b1 - a1) >> 10)) KiB on eth1 (cluster), $(((b2 - a2) >> 10)) KiB on eth2 (IO)"
 check "vm2 receives the IO on eth2 again" eval "[ $((b2 - a2)) -gt $((1 << 20)) ] && [ $((4 * (b1 - a1))) -lt $((b2 - a2)) ]"
 check "the writer has not failed (it ran through the cut and back)" running "$wpid"
+for i in 1 3; do
+	check "vm$i: one failover and one switch-back, no flapping" bash -c \
+		"[ \$(grep -ac 'IO goes over' '$T/vm$i/console.log') = 1 ] && [ \$(grep -ac 'IO goes back' '$T/vm$i/console.log') = 1 ]"
+done
 kill "$wpid" 2>/dev/null
 wait "$wpid" 2>/dev/null
 T_END=$(date +%s%N)
@@ -268,4 +273,7 @@ done
 check "vm1 still lists the three" n_members 1 3
 check "neither vm1 nor vm3 lost its cluster link" \
 	bash -c "! grep -a 'cluster link lost' '$T'/vm[13]/console.log"
+for i in 1 2 3; do
+	echo "info: vm$i's sheep logged $(grep -ac '^err ' "$T/vm$i/console.log") err and $(grep -ac '^warning ' "$T/vm$i/console.log") warning lines; IO path lines: $(grep -ao 'IO path to .*' "$T/vm$i/console.log" | tr -d '\r' | tr '\n' '|')"
+done
 finish

@@ -67,5 +67,14 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 void sd_notify_handler(const struct sd_node *sender, void *msg, size_t msg_len);
 bool sd_block_handler(const struct sd_node *sender);
 void sd_update_node_handler(const struct sd_node *node);
+/*
+ * The driver's link to its coordination service: lost (ok false) as soon as
+ * the driver knows it may be cut off, early enough that the others cannot
+ * have gone on without us yet (a zookeeper client that stopped hearing its
+ * server: 2/3 of the session timeout); back (ok true) when it answers again.
+ * Meanwhile this node serves no IO.  A driver that stays cut off longer than
+ * the others wait starts over (sheep_restart).
+ */
+void sd_link_handler(bool ok);
 
 #endif

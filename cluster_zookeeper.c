@@ -14,7 +14,11 @@
  * main thread.  If our session expires (or we were frozen longer than the
  * session timeout), the cluster has moved on without us: we start over at
  * once (sheep_restart: exec), so no IO is served as a stale member, and
- * rejoin as a new member that recovers like any other.
+ * rejoin as a new member that recovers like any other.  While our client
+ * is not connected (it gives a silent server up after 2/3 of the session
+ * timeout) the link is lost for the core (sd_link_handler): no IO is served
+ * until it reconnects, so a sheep cut off from ZooKeeper -- its cluster NIC
+ * down -- stops before the ensemble expires it and the others go on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -276,6 +280,13 @@ static void process(void)
 {
 	check_session();
 	check_joining();
+	/*
+	 * Our client stops hearing its server after 2/3 of the session
+	 * timeout, the ensemble expires us after all of it: IO stops in
+	 * between, before the others can go on without us.
+	 */
+	if (sys->joined)
+		sd_link_handler(zoo_state(zh) == ZOO_CONNECTED_STATE);
 	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
 		return;	/* the client library reconnects; the session still holds */
 	if (catch_up() || refresh_members())

@@ -422,6 +422,7 @@ static const struct opt_help node_help[] = {
 	{ 'w', false, "watch", "watch the stat every second" },
 	{ 'l', false, "local", "issue request to local node" },
 	{ 'f', false, "force", "ignore the confirmation" },
+	{ 'i', false, "ioaddr", "show each node's IO address (list)" },
 	{ 0, false, NULL, NULL },
 };
 
@@ -805,6 +806,10 @@ static int parse_common(int argc, char **argv, const struct command *c,
 			dog_opts.snapshot = optarg;
 			break;
 		case 'i':
+			if (!optarg) {	/* node list -i: the IO addresses */
+				dog_opts.show_io = true;
+				break;
+			}
 			if ((strncmp(optarg, "0x", 2) || parse_hex32(optarg + 2, &v)) &&
 			    parse_uint(optarg, UINT32_MAX, &v)) {
 				dog_err("The index must be a decimal integer or a hexadecimal "

@@ -41,6 +41,7 @@ struct dog_opts {
 	bool progress;		/* -P (node recovery: follow this node's progress) */
 	bool local;		/* -l (node kill: the node addressed) */
 	bool watch;		/* -w (node stat: every second) */
+	bool show_io;		/* -i (node list: each node's IO address) */
 	int copies;		/* -1: not given */
 	int copy_policy;
 	int bss;		/* -1: not given */

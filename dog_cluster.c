@@ -313,16 +313,25 @@ static int node_list(int argc, char **argv)
 		return EXIT_SYSFAIL;
 	}
 	if (!dog_opts.raw)
-		printf("  Id   Host:Port         V-Nodes       Zone\n");
+		printf("  Id   Host:Port         V-Nodes       Zone%s\n",
+		       dog_opts.show_io ? "   IO Host:Port" : "");
 	for (int i = 0; i < nr; i++) {
-		char a[64], hp[96];
+		const struct node_id *nid = &nodes[i].nid;
+		char a[64], hp[96], io[96] = "-";
 
-		addr_to_str(nodes[i].nid.addr, a, sizeof(a));
-		snprintf(hp, sizeof(hp), "%s:%u", a, nodes[i].nid.port);
+		addr_to_str(nid->addr, a, sizeof(a));
+		snprintf(hp, sizeof(hp), "%s:%u", a, nid->port);
+		if (nid->io_port) {
+			addr_to_str(nid->io_addr, a, sizeof(a));
+			snprintf(io, sizeof(io), "%s:%u", a, nid->io_port);
+		}
 		if (dog_opts.raw)
-			printf("%d %s %u %u\n", i, hp, nodes[i].nr_vnodes, nodes[i].zone);
+			printf("%d %s %u %u", i, hp, nodes[i].nr_vnodes, nodes[i].zone);
 		else
-			printf("%4d   %-20s\t%2u%11u\n", i, hp, nodes[i].nr_vnodes, nodes[i].zone);
+			printf("%4d   %-20s\t%2u%11u", i, hp, nodes[i].nr_vnodes, nodes[i].zone);
+		if (dog_opts.show_io)
+			printf(dog_opts.raw ? " %s" : "   %s", io);
+		printf("\n");
 	}
 	free(nodes);
 	return EXIT_SUCCESS;
@@ -1220,7 +1229,7 @@ static const struct subcommand cluster_subs[] = {
 
 static const struct subcommand node_subs[] = {
 	{ "kill", "<node id>", "l", "kill node", node_kill },
-	{ "list", "", "r", "list nodes", node_list },
+	{ "list", "", "ri", "list nodes", node_list },
 	{ "info", "", "r", "show information about each node", node_info },
 	{ "recovery", "[info|set-throttle <max> <interval>|get-throttle]", "rP",
 	  "show the nodes still recovering, or set/get this node's recovery throttling",

@@ -27,83 +27,18 @@
 #include "gateway.h"
 #include "net.h"
 #include "objlock.h"
+#include "peer.h"
 #include "recovery.h"
 #include "ring.h"
 #include "store.h"
 #include "vdi.h"
+#include "wtag.h"
 
-#define PEER_TIMEOUT_MS		30000
 #define EPOCH_RETRY_MS		50
 #define EPOCH_RETRIES		200	/* 10 s for a membership change to settle */
-#define MAX_IDLE_CONNS		128	/* all peers together; each worker may hold one per peer */
 
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ring *cur_ring;
-
-struct idle_conn {
-	struct node_id nid;
-	int fd;
-};
-
-static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct idle_conn idle[MAX_IDLE_CONNS];
-static int nr_idle;
-/*
- * Connections lent out (a request in flight on them), so that a membership
- * change can cut those to nodes that left: a peer whose link died answers
- * nothing, and a request would otherwise wait for PEER_TIMEOUT_MS before it
- * is retried on the new epoch (measured: writes stalled 30 s after a link
- * went down, although every member had dropped the node within 3.5 s).
- */
-#define MAX_BUSY_CONNS		1024
-static struct idle_conn busy[MAX_BUSY_CONNS];
-static int nr_busy;
-
-static bool nid_in(const struct node_id *nid, const struct sd_node *nodes, int nr)
-{
-	for (int i = 0; i < nr; i++)
-		if (node_id_eq(&nodes[i].nid, nid))
-			return true;
-	return false;
-}
-
-/* after a membership change: drop idle and cut busy connections to the departed */
-static void cut_departed(const struct sd_node *nodes, int nr)
-{
-	pthread_mutex_lock(&conn_lock);
-	for (int i = 0; i < nr_idle;) {
-		if (nid_in(&idle[i].nid, nodes, nr)) {
-			i++;
-			continue;
-		}
-		close(idle[i].fd);
-		idle[i] = idle[--nr_idle];
-	}
-	/* the owner sees its request fail at once and closes the fd (conn_put) */
-	for (int i = 0; i < nr_busy; i++)
-		if (!nid_in(&busy[i].nid, nodes, nr))
-			shutdown(busy[i].fd, SHUT_RDWR);
-	pthread_mutex_unlock(&conn_lock);
-}
-
-/* caller holds conn_lock */
-static void busy_add(const struct node_id *nid, int fd)
-{
-	if (fd >= 0 && nr_busy < MAX_BUSY_CONNS) {
-		busy[nr_busy].nid = *nid;
-		busy[nr_busy++].fd = fd;
-	}
-}
-
-/* caller holds conn_lock */
-static void busy_del(int fd)
-{
-	for (int i = 0; i < nr_busy; i++)
-		if (busy[i].fd == fd) {
-			busy[i] = busy[--nr_busy];
-			return;
-		}
-}
 
 void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
 {
@@ -115,7 +50,7 @@ void gateway_set_ring(const struct sd_node *nodes, int nr, uint32_t epoch)
 	if (old && --old->refcnt == 0)
 		ring_free(old);
 	pthread_mutex_unlock(&ring_lock);
-	cut_departed(nodes, nr);
+	peer_cut_departed(nodes, nr);
 }
 
 struct ring *gateway_get_ring(void)
@@ -156,101 +91,10 @@ static bool nid_is_local(const struct node_id *nid)
 	       nid->port == sys->this_node.nid.port;
 }
 
-/* IO goes to the dedicated IO address when the node has one */
-static int peer_connect(const struct node_id *nid)
-{
-	char host[64];
-	int fd = -1;
-
-	if (nid->io_port) {
-		addr_to_str(nid->io_addr, host, sizeof(host));
-		fd = connect_tcp(host, nid->io_port, 3000);
-	}
-	if (fd < 0) {
-		addr_to_str(nid->addr, host, sizeof(host));
-		fd = connect_tcp(host, nid->port, 3000);
-	}
-	if (fd >= 0)
-		set_io_timeout(fd, PEER_TIMEOUT_MS);
-	return fd;
-}
-
-/* an idle connection to nid if we have one (*cached), else a new one */
-static int conn_get_ex(const struct node_id *nid, bool *cached)
-{
-	int fd;
-
-	*cached = false;
-	pthread_mutex_lock(&conn_lock);
-	for (int i = 0; i < nr_idle; i++) {
-		if (node_id_eq(&idle[i].nid, nid)) {
-			int fd = idle[i].fd;
-
-			idle[i] = idle[--nr_idle];
-			busy_add(nid, fd);
-			pthread_mutex_unlock(&conn_lock);
-			*cached = true;
-			return fd;
-		}
-	}
-	pthread_mutex_unlock(&conn_lock);
-	fd = peer_connect(nid);
-	pthread_mutex_lock(&conn_lock);
-	busy_add(nid, fd);
-	pthread_mutex_unlock(&conn_lock);
-	return fd;
-}
-
-static int conn_get(const struct node_id *nid)
-{
-	bool cached;
-
-	return conn_get_ex(nid, &cached);
-}
-
-static void conn_put(const struct node_id *nid, int fd, bool healthy)
-{
-	if (fd < 0)
-		return;
-	pthread_mutex_lock(&conn_lock);
-	busy_del(fd);
-	if (healthy && nr_idle < MAX_IDLE_CONNS) {
-		idle[nr_idle].nid = *nid;
-		idle[nr_idle++].fd = fd;
-		fd = -1;
-	}
-	pthread_mutex_unlock(&conn_lock);
-	if (fd >= 0)
-		close(fd);
-}
-
-/*
- * One request over an idle connection or a new one.  A cached connection
- * may have died with its peer (a restart): then once more on a new one.
- */
-static int peer_exec_raw(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
-			 struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
-{
-	for (int attempt = 0; attempt < 2; attempt++) {
-		bool cached;
-		int fd = conn_get_ex(nid, &cached), ret;
-
-		if (fd < 0)
-			return SD_RES_NETWORK_ERROR;
-		ret = exec_req(fd, hdr, wbuf, rsp, rbuf, rlen);
-		conn_put(nid, fd, ret == 0);
-		if (!ret)
-			return SD_RES_SUCCESS;
-		if (!cached)
-			break;
-	}
-	return SD_RES_NETWORK_ERROR;
-}
-
 int gateway_peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
 		      struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
 {
-	int ret = peer_exec_raw(nid, hdr, wbuf, rsp, rbuf, rlen);
+	int ret = peer_exec(nid, hdr, wbuf, rsp, rbuf, rlen);
 
 	return ret ? ret : (int)rsp->result;
 }
@@ -278,6 +122,7 @@ struct peer_io {
 	uint32_t objsize;
 	uint32_t epoch;		/* of the write, stamped into the object's version */
 	uint64_t arrival;	/* writes: obj_arrival() when it came (0: not noted) */
+	uint64_t tag;		/* writes: wtag.c's, the same for every replica and resend */
 };
 
 static int local_store_io(const struct peer_io *io)
@@ -348,6 +193,8 @@ static void fill_peer_req(struct sd_req *hdr, const struct peer_io *io, uint32_t
 	hdr->obj.oid = io->oid;
 	hdr->obj.offset = io->offset;
 	hdr->obj.copies = copies;
+	if (io->opcode != SD_OP_READ_PEER)
+		hdr->obj.cow_oid = io->tag;	/* a peer write has no COW source */
 	if (io->wlen || io->opcode == SD_OP_CREATE_AND_WRITE_PEER ||
 	    io->opcode == SD_OP_WRITE_PEER) {
 		hdr->flags = SD_FLAG_CMD_WRITE;
@@ -372,7 +219,7 @@ static int node_io(const struct sd_node *n, const struct peer_io *io, uint32_t e
 		return local_io(&l);
 	}
 	fill_peer_req(&hdr, io, epoch, copies);
-	ret = peer_exec_raw(&n->nid, &hdr, io->wbuf, &rsp, io->rbuf, io->rlen);
+	ret = peer_exec(&n->nid, &hdr, io->wbuf, &rsp, io->rbuf, io->rlen);
 	if (ret)
 		return ret;
 	if (rsp.result == SD_RES_SUCCESS && io->opcode == SD_OP_READ_PEER &&
@@ -394,7 +241,8 @@ static bool epoch_mismatch(int res)
 static int fanout_write(const struct ring *r, const int *idx, int nr, const struct peer_io *io,
 			uint8_t copies)
 {
-	int fds[SD_MAX_COPIES], res[SD_MAX_COPIES], ret = SD_RES_SUCCESS;
+	struct peer_conn conns[SD_MAX_COPIES];
+	int res[SD_MAX_COPIES], err[SD_MAX_COPIES], ret = SD_RES_SUCCESS;
 	uint64_t arrival;
 	struct sd_req hdr;
 
@@ -413,17 +261,17 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 	for (int i = 0; i < nr; i++) {
 		const struct sd_node *n = &r->nodes[idx[i]];
 
-		fds[i] = -1;
+		conns[i] = (struct peer_conn){ .fd = -1 };
 		res[i] = SD_RES_SUCCESS;
+		err[i] = 0;
 		if (nid_is_local(&n->nid))
 			continue;
-		fds[i] = conn_get(&n->nid);
-		if (fds[i] < 0 ||
-		    xwrite2_full(fds[i], &hdr, sizeof(hdr), io->wbuf, hdr.data_length)) {
-			conn_put(&n->nid, fds[i], false);
-			fds[i] = -1;
+		conns[i] = peer_conn_get(&n->nid);
+		if (conns[i].fd < 0) {
 			res[i] = SD_RES_NETWORK_ERROR;
+			continue;
 		}
+		err[i] = xwrite2_full(conns[i].fd, &hdr, sizeof(hdr), io->wbuf, hdr.data_length);
 	}
 	for (int i = 0; i < nr; i++)
 		if (nid_is_local(&r->nodes[idx[i]].nid)) {
@@ -434,20 +282,29 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 			res[i] = local_io(&l);
 		}
 	for (int i = 0; i < nr; i++) {
+		const struct node_id *nid = &r->nodes[idx[i]].nid;
 		struct sd_rsp rsp;
 		char sink[64];
 
-		if (fds[i] < 0)
+		if (conns[i].fd < 0)
 			continue;
-		if (xread_full(fds[i], &rsp, sizeof(rsp)) ||
-		    (rsp.data_length && (rsp.data_length > sizeof(sink) ||
-					 xread_full(fds[i], sink, rsp.data_length)))) {
-			conn_put(&r->nodes[idx[i]].nid, fds[i], false);
-			res[i] = SD_RES_NETWORK_ERROR;
+		if (!err[i])
+			err[i] = xread_full(conns[i].fd, &rsp, sizeof(rsp));
+		if (!err[i] && rsp.data_length)
+			err[i] = rsp.data_length > sizeof(sink) ? -EPROTO :
+				 xread_full(conns[i].fd, sink, rsp.data_length);
+		peer_conn_put(nid, &conns[i], !err[i]);
+		if (!err[i]) {
+			res[i] = (int)rsp.result;
 			continue;
 		}
-		conn_put(&r->nodes[idx[i]].nid, fds[i], true);
-		res[i] = (int)rsp.result;
+		/* the path (an IO NIC) or an idle connection failed: once more, marked as resent */
+		struct sd_req again = hdr;
+
+		res[i] = peer_resend(nid, &again, io->wbuf, &rsp, sink, sizeof(sink), &conns[i],
+				     err[i]);
+		if (res[i] == SD_RES_SUCCESS)
+			res[i] = (int)rsp.result;
 	}
 	for (int i = 0; i < nr; i++) {
 		if (res[i] == SD_RES_NO_OBJ && io->opcode == SD_OP_REMOVE_PEER)
@@ -468,14 +325,33 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 	return ret;
 }
 
-static int do_write_io(const struct peer_io *io, uint8_t hint)
+/*
+ * Cut from the cluster driver (sd_link_handler): the others may be about to
+ * go on without us, so this node serves no IO until the link is back or it
+ * starts over.  Waited out like a membership change.
+ */
+static bool link_lost(void)
 {
-	uint8_t copies = gateway_object_copies(io->oid, hint);
+	return __atomic_load_n(&sys->link_lost, __ATOMIC_ACQUIRE);
+}
 
+static int do_write_io(const struct peer_io *orig, uint8_t hint)
+{
+	uint8_t copies = gateway_object_copies(orig->oid, hint);
+	struct peer_io tagged = *orig, *io = &tagged;
+
+	tagged.tag = wtag_new();
 	for (int attempt = 0;; attempt++) {
-		struct ring *r = gateway_get_ring();
+		struct ring *r;
 		int idx[SD_MAX_COPIES], nr, ret;
 
+		if (link_lost()) {
+			if (attempt >= EPOCH_RETRIES)
+				return SD_RES_HALT;
+			usleep(EPOCH_RETRY_MS * 1000);
+			continue;
+		}
+		r = gateway_get_ring();
 		if (!r)
 			return SD_RES_HALT;
 		nr = ring_pick_nodes(r, io->oid, copies, idx);
@@ -497,10 +373,17 @@ static int do_read_io(const struct peer_io *io, uint8_t hint)
 	uint8_t copies = gateway_object_copies(io->oid, hint);
 
 	for (int attempt = 0;; attempt++) {
-		struct ring *r = gateway_get_ring();
+		struct ring *r;
 		int idx[SD_MAX_COPIES], nr, ret = SD_RES_NO_OBJ;
 		bool retry = false;
 
+		if (link_lost()) {
+			if (attempt >= EPOCH_RETRIES)
+				return SD_RES_HALT;
+			usleep(EPOCH_RETRY_MS * 1000);
+			continue;
+		}
+		r = gateway_get_ring();
 		if (!r)
 			return SD_RES_HALT;
 		nr = ring_pick_nodes(r, io->oid, copies, idx);
@@ -792,6 +675,8 @@ int peer_op(struct request *req)
 	req->rp.data_length = 0;
 	if (hdr->opcode == SD_OP_READ_PEER && (hdr->flags & SD_FLAG_CMD_RECOVERY))
 		return peer_recovery_read(req);
+	if (link_lost())
+		return SD_RES_NETWORK_ERROR;	/* the sender tries another replica, or again */
 	ret = peer_check_epoch(hdr);
 	if (ret)
 		return ret;
@@ -808,8 +693,16 @@ int peer_op(struct request *req)
 		if (ret)
 			return ret;
 	}
-	ret = local_io(&io);
-	if (ret == SD_RES_SUCCESS && hdr->opcode == SD_OP_READ_PEER)
-		req->rp.data_length = io.rlen;
+	if (hdr->opcode == SD_OP_READ_PEER) {
+		ret = local_io(&io);
+		if (ret == SD_RES_SUCCESS)
+			req->rp.data_length = io.rlen;
+		return ret;
+	}
+	/* a write its gateway sent again over another path is applied once */
+	if (wtag_begin(hdr->obj.cow_oid, hdr->flags & SD_FLAG_CMD_RESEND, &ret)) {
+		ret = local_io(&io);
+		wtag_end(hdr->obj.cow_oid, ret);
+	}
 	return ret;
 }

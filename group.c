@@ -569,6 +569,17 @@ void sd_leave_handler(const struct sd_node *left, const struct sd_node *members,
 	}
 }
 
+void sd_link_handler(bool ok)
+{
+	if (__atomic_exchange_n(&sys->link_lost, !ok, __ATOMIC_ACQ_REL) == !ok)
+		return;
+	if (ok)
+		sd_notice("cluster link back: IO resumes");
+	else
+		sd_notice("cluster link lost: IO halted until it is back (or until this node "
+			  "starts over, if the others drop it)");
+}
+
 /*
  * A member announced a new weight, space or zone: when that changes a
  * weight in use or a zone, a new ring, so a new epoch.

@@ -52,6 +52,20 @@ int set_io_timeout(int fd, int timeout_ms)
 	return 0;
 }
 
+int set_liveness(int fd, int user_timeout_ms, int idle_s, int intvl_s, int cnt)
+{
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl_s, sizeof(intvl_s)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+		       sizeof(user_timeout_ms)) < 0)
+		return -errno;
+	return 0;
+}
+
 int listen_tcp(const char *bindaddr, int port)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -225,6 +239,41 @@ int str_to_addr(const char *s, uint8_t addr[16])
 	return -EINVAL;
 }
 
+static bool addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t zeros[12];
+
+	return !memcmp(addr, zeros, 12);
+}
+
+int addr_is_local(const uint8_t addr[16])
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd, ret = 0;
+
+	if (addr_is_v4(addr)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, addr + 12, 4);
+		len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, addr, 16);
+		len = sizeof(*s6);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 /*
  * The address this machine is reached at when nothing names one: the first
  * IPv4 address of an interface that is up and not loopback, else such an IPv6
@@ -260,13 +309,6 @@ int net_first_addr(uint8_t addr[16])
 	}
 	freeifaddrs(all);
 	return found ? 0 : -ENOENT;
-}
-
-static bool addr_is_v4(const uint8_t addr[16])
-{
-	static const uint8_t zeros[12];
-
-	return !memcmp(addr, zeros, 12);
 }
 
 char *addr_to_str(const uint8_t addr[16], char *buf, size_t len)

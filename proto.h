@@ -116,6 +116,8 @@
 #define SD_FLAG_CMD_CREAT	0x0100
 #define SD_FLAG_CMD_EXCL	0x0200
 #define SD_FLAG_CMD_DEL		0x0400
+/* ours: a peer write sent again (another path); obj.cow_oid carries its tag */
+#define SD_FLAG_CMD_RESEND	0x1000
 /* ours: a notify the node sends by itself (no client request waits for it) */
 #define SD_FLAG_CMD_INTERNAL	0x8000
 

@@ -29,6 +29,11 @@
 #include "sheep.h"
 
 #define MAX_INFLIGHT 64
+/* an accepted connection that stops acknowledging is dropped after ~10 s */
+#define CLIENT_USER_TIMEOUT_MS	10000
+#define CLIENT_KEEPIDLE_S	5
+#define CLIENT_KEEPINTVL_S	2
+#define CLIENT_KEEPCNT		3
 
 static int nr_clients;		/* open connections */
 
@@ -668,6 +673,13 @@ static void listen_handler(int fd, uint32_t events, void *data)
 			return;
 		}
 		set_nodelay(cfd);
+		/*
+		 * A client or peer whose path died (an IO NIC cut, no RST) is
+		 * let go: its thread or buffers are not held for good.  Fails
+		 * harmlessly on a Unix socket.
+		 */
+		set_liveness(cfd, CLIENT_USER_TIMEOUT_MS, CLIENT_KEEPIDLE_S, CLIENT_KEEPINTVL_S,
+			     CLIENT_KEEPCNT);
 		client_attach(cfd);
 	}
 }

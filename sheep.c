@@ -178,6 +178,55 @@ static int init_signals(void)
 	return register_event(fd, signal_handler, NULL);
 }
 
+/*
+ * -i given: a host is needed, the port defaults to the main one (the
+ * guide's `-i host=IP`), and an IO address equal to the cluster address is
+ * no second path.
+ */
+static void check_ioaddr(struct node_id *nid, bool given)
+{
+	static const uint8_t zero[16];
+
+	if (!given)
+		return;
+	if (!memcmp(nid->io_addr, zero, 16))
+		die("--ioaddr needs host=IP (an address of this host's IO NIC)");
+	if (!nid->io_port)
+		nid->io_port = nid->port;
+	if (!memcmp(nid->io_addr, nid->addr, 16) && nid->io_port == nid->port) {
+		sd_warn("the IO address is the cluster address: no separate IO path");
+		memset(nid->io_addr, 0, 16);
+		nid->io_port = 0;
+	}
+}
+
+/*
+ * The IO address's listener.  A main listener on every address already
+ * takes the IO address at the main port (a second bind there would fail
+ * with "Address already in use"); the address must still be this host's.
+ */
+static int listen_io(const char *bindaddr, int port, const struct node_id *nid)
+{
+	bool all = !bindaddr || !strcmp(bindaddr, "0.0.0.0") || !strcmp(bindaddr, "::");
+	char a[64];
+	int ret;
+
+	if (!nid->io_port)
+		return 0;
+	addr_to_str(nid->io_addr, a, sizeof(a));
+	if (all && nid->io_port == port) {
+		ret = addr_is_local(nid->io_addr);
+		if (ret)
+			sd_err("IO address %s: %s", a, ret == -EADDRNOTAVAIL ?
+			       "not an address of this host" : strerror(-ret));
+		return ret;
+	}
+	ret = create_listen_ports(a, nid->io_port, NULL);
+	if (ret == -EADDRNOTAVAIL)
+		sd_err("IO address %s: not an address of this host", a);
+	return ret;
+}
+
 /* "host=IP[,port=N]" */
 static void parse_ioaddr(const char *arg, struct node_id *nid)
 {
@@ -409,6 +458,7 @@ static void detach_stdio(void)
 
 static int sheep_main(int argc, char **argv)
 {
+	bool io_given = false;
 	const char *bindaddr = NULL, *cluster = "corosync", *myaddr = NULL, *dir = "/tmp", *jdir;
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
@@ -454,6 +504,7 @@ static int sheep_main(int argc, char **argv)
 			usage(0);
 		case 'i':
 			parse_ioaddr(optarg, nid);
+			io_given = true;
 			break;
 		case 'j':
 			parse_journal(optarg);
@@ -539,8 +590,7 @@ static int sheep_main(int argc, char **argv)
 		str_to_addr("127.0.0.1", nid->addr);
 	}
 	nid->port = (uint16_t)port;
-	if (nid->io_port == 0 && nid->io_addr[15])
-		nid->io_port = (uint16_t)port;
+	check_ioaddr(nid, io_given);
 	if (!zone_set)
 		memcpy(&zone, nid->addr + 12, 4);	/* the reference's default */
 	sys->this_node.zone = (uint32_t)zone;
@@ -614,15 +664,9 @@ static int sheep_main(int argc, char **argv)
 	ret = create_listen_ports(bindaddr, port, sock_path[0] ? sock_path : NULL);
 	if (ret)
 		die("cannot listen on port %d: %s", port, strerror(-ret));
-	if (nid->io_addr[15] || nid->io_addr[0]) {
-		char a[64];
-
-		addr_to_str(nid->io_addr, a, sizeof(a));
-		ret = create_listen_ports(a, nid->io_port, NULL);
-		if (ret)
-			die("cannot listen on IO address %s:%u: %s", a, nid->io_port,
-			    strerror(-ret));
-	}
+	ret = listen_io(bindaddr, port, nid);
+	if (ret)
+		die("cannot listen on the IO address: %s", strerror(-ret));
 
 	ret = group_init(cluster);
 	if (ret) {

@@ -40,6 +40,8 @@ struct system_info {
 
 	bool vnodes_fixed;		/* -V: unformatted, this node asks for fixed vnodes */
 	bool exiting;			/* graceful stop requested */
+	/* the cluster driver lost its link: serve no IO (sd_link_handler; atomic) */
+	bool link_lost;
 };
 
 extern struct system_info *sys;

@@ -420,8 +420,10 @@ loss_clear() { on_node "$1" nft delete table inet lossy 2>/dev/null; return 0; }
 io_down() { on_node "$1" ip link set eth1 down; }
 io_up() { on_node "$1" ip link set eth1 up; }
 # io_loss I PCT [in|out|both]: nftables drops PCT % of host I's eth1 packets
+# (100: every one)
 io_loss() {
-	local i=$1 pct=$2 dir=${3:-both}
+	local i=$1 pct=$2 dir=${3:-both} some=
+	[ "$pct" -lt 100 ] && some="numgen random mod 100 < $pct"
 	io_loss_clear "$i"
 	on_node "$i" nft -f - <<EOF || return 1
 table inet iolossy {
@@ -434,10 +436,12 @@ table inet iolossy {
 }
 EOF
 	if [ "$dir" != out ]; then
-		on_node "$i" nft add rule inet iolossy in iifname eth1 numgen random mod 100 '<' "$pct" drop || return 1
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet iolossy in iifname eth1 $some drop || return 1
 	fi
 	if [ "$dir" != in ]; then
-		on_node "$i" nft add rule inet iolossy out oifname eth1 numgen random mod 100 '<' "$pct" drop || return 1
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet iolossy out oifname eth1 $some drop || return 1
 	fi
 }
 io_loss_clear() { on_node "$1" nft delete table inet iolossy 2>/dev/null; return 0; }

@@ -19,7 +19,8 @@
 #     replication traffic is on eth1 again.  Times printed (info: lines):
 #     fault -> "IO goes over" (by the log line's own timestamp), the longest
 #     gap between two acknowledged writes around the fault, NIC back ->
-#     "IO goes back";
+#     "IO goes back"; then the same for the IO NIC of the writer's gateway
+#     (sheep 0's own lines about its peers, its sent traffic);
 #   - after those: every object's replicas are identical, version trailers
 #     included (no write applied twice);
 #   - sheep 1's cluster NIC down: it logs "cluster link lost", leaves every
@@ -27,6 +28,7 @@
 #     acknowledged, a read of data rewritten meanwhile through sheep 0 never
 #     returns the old bytes through it, the others go on; eth0 back: it
 #     rejoins with the same PID, catches up, and reads back what was written;
+#     the log times show it halted before any member dropped it;
 #   - both at once: sheep 2's IO NIC down while sheep 1's cluster NIC is down;
 #   - at the end every acknowledged write reads back through each sheep, dog
 #     vdi check passes, every object has 3 identical replicas in 3 zones.
@@ -92,6 +94,9 @@ back_lines() {
 	# shellcheck disable=SC2046
 	grep -h "IO path to $(addr_of "$1"): $(io_addr_of "$1") answers again; IO goes back to it" $(logs_but "$1") 2>/dev/null
 }
+# gw_over I / gw_back I: sheep I's own lines about any peer
+gw_over() { grep -h "IO path to .*: .* failed (.*); IO goes over " "$T/$1/sheep.log"; }
+gw_back() { grep -h "IO path to .*: .* answers again; IO goes back to it" "$T/$1/sheep.log"; }
 count() { "$@" | grep -c .; }
 more_than() { local n=$1; shift; [ "$(count "$@")" -gt "$n" ]; }
 # wait_line N T0 WHAT FN I: wait (60 s) for FN I to print more than N lines;
@@ -120,6 +125,17 @@ traffic_on_io() {
 		[ $((d - b)) -ge $((256 << 10)) ] && [ $(((c - a) * 4)) -lt $((d - b)) ] || ok=1
 	done
 	return $ok
+}
+
+# traffic_out_io I: the same for what sheep I (the writer's gateway) sends,
+# less what sheep 4 (no IO NIC: its replicas go over eth0) receives
+traffic_out_io() {
+	local a b c d e f
+	a=$(nic_bytes "$1" eth0 tx) b=$(nic_bytes "$1" eth1 tx) e=$(nic_bytes 4 eth0 rx)
+	sleep 5
+	c=$(nic_bytes "$1" eth0 tx) d=$(nic_bytes "$1" eth1 tx) f=$(nic_bytes 4 eth0 rx)
+	echo "info: sheep $1 sent in 5 s of writes: eth0 $(((c - a) / 1024)) KiB ($(((f - e) / 1024)) KiB of it to sheep 4, which has no IO NIC), eth1 $(((d - b) / 1024)) KiB"
+	[ $((d - b)) -ge $((256 << 10)) ] && [ $(((c - a - f + e) * 4)) -lt $((d - b)) ]
 }
 
 # placement_strict COPIES ZONE0 ...: as lib.sh's placement, but replicas must
@@ -176,16 +192,20 @@ not_stale() {
 	return 1
 }
 
-# io_scenario NAME I DOWN UP: the IO NIC fault DOWN I and its end UP I under writes
+# io_scenario NAME I DOWN UP: the IO NIC fault DOWN I and its end UP I under
+# writes.  The lines looked for: the peers' about sheep I, or with GW=1
+# (I is the writer's gateway, sheep 0) its own about any peer
 io_scenario() {
-	local name=$1 i=$2 down=$3 up=$4 e0 o0 b0 t0
+	local name=$1 i=$2 down=$3 up=$4 e0 o0 b0 t0 over=over_lines back=back_lines
+	local who="a peer logs that IO to sheep $i" traffic=traffic_on_io
+	[ -n "${GW:-}" ] && over=gw_over back=gw_back traffic=traffic_out_io who="sheep $i logs that its IO to a peer"
 	writer_ensure 3600 0 4
-	e0=$(writer_errors) o0=$(count over_lines "$i") b0=$(count back_lines "$i")
+	e0=$(writer_errors) o0=$(count "$over" "$i") b0=$(count "$back" "$i")
 	check "$name: the writer writes" writes_go_on 5 30
 	t0=$(date +%s%N)
 	check "$name on sheep $i: set" "$down" "$i"
-	check "$name: a peer logs that IO to sheep $i goes over its cluster address" \
-		wait_line "$o0" "$t0" "$name: fault -> 'IO goes over'" over_lines "$i"
+	check "$name: $who goes over the cluster address" \
+		wait_line "$o0" "$t0" "$name: fault -> 'IO goes over'" "$over" "$i"
 	check "$name: writes go on" writes_go_on 10 60
 	echo "info: $name: longest gap between acknowledged writes: $(ack_gap "$t0")"
 	check "$name: no write of the writer failed" test "$(writer_errors)" = "$e0"
@@ -193,9 +213,9 @@ io_scenario() {
 	check "$name: nobody left the membership" all_list $ALL
 	t0=$(date +%s%N)
 	check "$name: ended" "$up" "$i"
-	check "$name ended: a peer logs that IO to sheep $i goes back to its IO address" \
-		wait_line "$b0" "$t0" "$name ended: NIC back -> 'IO goes back'" back_lines "$i"
-	check "$name ended: sheep $i's replication traffic is on eth1 again" traffic_on_io "$i"
+	check "$name ended: $who goes back to the IO address" \
+		wait_line "$b0" "$t0" "$name ended: NIC back -> 'IO goes back'" "$back" "$i"
+	check "$name ended: sheep $i's replication traffic is on eth1 again" "$traffic" "$i"
 	check "$name ended: writes go on" writes_go_on 5 30
 	check "$name ended: no write of the writer failed" test "$(writer_errors)" = "$e0"
 }
@@ -277,6 +297,7 @@ check "t reads back through sheep 2's IO address" cmp -s "$T/t" <(dogio 2 vdi re
 io_scenario "IO NIC link down" 2 io_down io_up
 io_loss100() { io_loss "$1" 100; }
 io_scenario "IO NIC dropping 100%" 3 io_loss100 io_loss_clear
+GW=1 io_scenario "the gateway's IO NIC link down" 0 io_down io_up
 
 # no membership change so far: every write reached every replica exactly once
 writer_pause
@@ -293,6 +314,22 @@ left_ms() {
 	# shellcheck disable=SC2046
 	ts=$(grep -h "$(addr_of 1) left" $(logs_but 1) | sort -k2,3 | tail -1 | awk '{ print $2 " " $3 }')
 	echo $((($(date -d "$ts" +%s%N) - $1) / 1000000))
+}
+# halted_first: sheep 1's newest "cluster link lost" line is older than each
+# other member's newest "sheep 1 left": it stopped IO before anyone dropped it
+halted_first() {
+	local lost l k first=
+	lost=$(grep "cluster link lost" "$T/1/sheep.log" | tail -1 | awk '{ print $2 " " $3 }')
+	[ -n "$lost" ] || return 1
+	for k in $(all_but 1 5); do
+		l=$(grep -h "$(addr_of 1) left" "$T/$k/sheep.log" | tail -1 | awk '{ print $2 " " $3 }')
+		if [ -z "$l" ] || [[ ! "$lost" < "$l" ]]; then
+			echo "sheep 1 halted at '$lost', sheep $k dropped it at '$l'"
+			return 1
+		fi
+		if [ -z "$first" ] || [[ "$l" < "$first" ]]; then first=$l; fi
+	done
+	echo "info: sheep 1 halted IO $((($(date -d "$first" +%s%N) - $(date -d "$lost" +%s%N)) / 1000000)) ms before the first member dropped it"
 }
 lost_more() { [ "$(grep -c "cluster link lost" "$T/1/sheep.log")" -gt "$1" ]; }
 # cluster_scenario NAME [IO_DOWN_NODE]: sheep 1's eth0 down (and the IO NIC
@@ -318,6 +355,7 @@ cluster_scenario() {
 	check "$name: sheep 1 refuses a write sent to its IO address" io_write_refused 1
 	check "$name: sheep 1 drops out of every other member's list" retry 60 gone_from 1 0 2 3 4
 	echo "info: $name: sheep 1 gone from all lists $(left_ms "$t0") ms after the NIC went down (the last 'left' line)"
+	check "$name: sheep 1 halted IO before any member dropped it (log times)" halted_first
 	check "$name: and still refuses writes through its IO address" io_write_refused 1
 	head -c "$M" /dev/urandom >"$T/x.new"
 	check "$name: x rewritten through sheep 0" dogp 0 vdi write x 0 "$M" <"$T/x.new"

@@ -28,7 +28,7 @@ HDRS     = $(wildcard *.h)
 
 UNIT_TESTS = tests/unit/test_proto tests/unit/test_util tests/unit/test_store tests/unit/test_journal \
              tests/unit/test_ring tests/unit/test_inode_index
-UNIT_TESTS += tests/unit/test_sha1
+UNIT_TESTS += tests/unit/test_sha1 tests/unit/test_wtag
 
 all: sheep dog
 

@@ -30,7 +30,10 @@
  * conductor (end of stream, an error, no answer within the timeout) or a
  * LEFT that names us ends our membership: we start over in place at once (sheep_restart: exec), so
  * nothing more is acknowledged under the old membership, and the new image
- * joins through the first listed conductor that answers.
+ * joins through the first listed conductor that answers.  A beat unanswered
+ * for half the timeout after the last answered one loses the link for the
+ * core (sd_link_handler): no IO is served from then on, before the others
+ * can take us for dead, until an answer comes or we start over.
  * Main thread only.
  */
 #include <errno.h>
@@ -59,6 +62,7 @@
 #define CONNECT_TIMEOUT_MS	3000	/* per conductor, at most */
 #define GREET_TIMEOUT_MS	3000	/* a conductor sends our JOINED in milliseconds */
 #define TICK_MS			1000
+#define LEASE_SLICE_MS		200	/* how often a wait for the conductor checks our lease */
 #define MAX_CONDUCTORS		16
 #define MAX_MSG			(64u << 20)
 #define WAIT_ENV		"SHEEP_ACCORD_WAIT"
@@ -133,6 +137,7 @@ static uint64_t *live;		/* the client ids of the latest member array, sorted */
 static size_t nr_live;
 static bool up, busy, dirty;
 static uint64_t beats;		/* our beat count */
+static uint64_t beat_acked;	/* when the conductor last answered a beat of ours */
 /* the beat counts of the others, when we last read them and when they moved */
 static struct beat_seen {
 	uint64_t inc, count, read, changed;
@@ -396,7 +401,16 @@ static int call(struct abuf *req, struct amsg *rsp)
 		uint64_t now = now_ms();
 		struct amsg m;
 
-		ret = recv_msg(&m, now >= deadline ? 0 : (int)(deadline - now));
+		/*
+		 * The others take us for dead once our beat has not moved for
+		 * the timeout: half of it without an answer, and no IO is served
+		 * until one comes (sd_link_handler).
+		 */
+		if (sys->joined && beat_acked && now - beat_acked > (uint64_t)timeout_ms / 2)
+			sd_link_handler(false);
+		ret = recv_msg(&m, now >= deadline ? 0 : (int)MIN(deadline - now, LEASE_SLICE_MS));
+		if (ret == 0 && now_ms() < deadline)
+			continue;
 		if (ret == 0)
 			return lost(-ETIMEDOUT, "no answer within %d ms", timeout_ms);
 		if (ret < 0)
@@ -712,6 +726,11 @@ static void beat(void)
 	r = call(&b, NULL);
 	if (r > 0)
 		lost(-EIO, "cannot write %s: result %#x", key, r);
+	if (!r) {
+		beat_acked = now_ms();
+		if (sys->joined)
+			sd_link_handler(true);
+	}
 }
 
 static void tick(int fd, uint32_t events, void *data)

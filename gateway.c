@@ -703,6 +703,9 @@ int peer_op(struct request *req)
 	if (wtag_begin(hdr->obj.cow_oid, hdr->flags & SD_FLAG_CMD_RESEND, &ret)) {
 		ret = local_io(&io);
 		wtag_end(hdr->obj.cow_oid, ret);
+	} else {
+		sd_notice("oid %016" PRIx64 ": a write resent over another path was taken here "
+			  "already (result %02x): not applied again", hdr->obj.oid, ret);
 	}
 	return ret;
 }

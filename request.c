@@ -29,10 +29,10 @@
 #include "sheep.h"
 
 #define MAX_INFLIGHT 64
-/* an accepted connection that stops acknowledging is dropped after ~10 s */
-#define CLIENT_USER_TIMEOUT_MS	10000
+/* an accepted connection that stops acknowledging is dropped after ~30 s */
+#define CLIENT_USER_TIMEOUT_MS	30000
 #define CLIENT_KEEPIDLE_S	5
-#define CLIENT_KEEPINTVL_S	2
+#define CLIENT_KEEPINTVL_S	5
 #define CLIENT_KEEPCNT		3
 
 static int nr_clients;		/* open connections */

@@ -205,26 +205,23 @@ static void check_ioaddr(struct node_id *nid, bool given)
  * takes the IO address at the main port (a second bind there would fail
  * with "Address already in use"); the address must still be this host's.
  */
-static int listen_io(const char *bindaddr, int port, const struct node_id *nid)
+static void listen_io(const char *bindaddr, int port, const struct node_id *nid)
 {
 	bool all = !bindaddr || !strcmp(bindaddr, "0.0.0.0") || !strcmp(bindaddr, "::");
 	char a[64];
 	int ret;
 
 	if (!nid->io_port)
-		return 0;
+		return;
 	addr_to_str(nid->io_addr, a, sizeof(a));
-	if (all && nid->io_port == port) {
+	if (all && nid->io_port == port)
 		ret = addr_is_local(nid->io_addr);
-		if (ret)
-			sd_err("IO address %s: %s", a, ret == -EADDRNOTAVAIL ?
-			       "not an address of this host" : strerror(-ret));
-		return ret;
-	}
-	ret = create_listen_ports(a, nid->io_port, NULL);
+	else
+		ret = create_listen_ports(a, nid->io_port, NULL);
 	if (ret == -EADDRNOTAVAIL)
-		sd_err("IO address %s: not an address of this host", a);
-	return ret;
+		die("IO address %s: not an address of this host", a);
+	if (ret)
+		die("cannot listen on the IO address %s:%u: %s", a, nid->io_port, strerror(-ret));
 }
 
 /* "host=IP[,port=N]" */
@@ -664,9 +661,7 @@ static int sheep_main(int argc, char **argv)
 	ret = create_listen_ports(bindaddr, port, sock_path[0] ? sock_path : NULL);
 	if (ret)
 		die("cannot listen on port %d: %s", port, strerror(-ret));
-	ret = listen_io(bindaddr, port, nid);
-	if (ret)
-		die("cannot listen on the IO address: %s", strerror(-ret));
+	listen_io(bindaddr, port, nid);
 
 	ret = group_init(cluster);
 	if (ret) {

@@ -59,7 +59,9 @@ threading.Thread(target=serve, args=(9092, b""), daemon=True).start()
 serve(9093, b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 ' >/dev/null 2>&1 &
 disown $!
-sleep 0.5
+# both listening (python starts slowly on a busy machine)
+check "the two fake servers listen" retry 20 bash -c \
+	"ip netns exec $(ns_name 0) ss -ltn | grep -q ':9092 ' && ip netns exec $(ns_name 0) ss -ltn | grep -q ':9093 '"
 expect_fail "a silent server: not an Accord conductor" 1 \
 	"$(ip_of 0):9092 \(accepted the connection but sent no Accord greeting: not an Accord conductor" \
 	bad "accord:$(ip_of 0):9092"
@@ -178,12 +180,20 @@ echo "info: frozen conductor: all 5 back $(ms_since "$t0") ms after it resumed"
 for i in 0 3 4; do
 	check "frozen conductor: sheep $i (10 s) rode it out" test "$(grep -c 'restarting' "$T/$i/sheep.log")" = "$([ "$i" = 3 ] && echo 1 || echo 0)"
 done
+check "frozen conductor: sheep 0 (10 s) served no IO from half its timeout on, then again" \
+	retry 10 bash -c "grep -q 'cluster link lost' '$T/0/sheep.log' && grep -q 'cluster link back' '$T/0/sheep.log'"
 check "the same 5 processes" test "$(for i in 0 1 2 3 4; do pid_of "$i"; done | xargs)" = "$pids"
 check "writes go on" retry 3 writes_go_on
 
 # a sheep frozen past the others' timeouts: its conductor still lists it
 # (the kernel keeps its connection), but its beat stands still, so the others
-# drop it; thawed, it finds its own LEAVE in the log and starts over
+# drop it; thawed, it finds its own LEAVE in the log and starts over.  The
+# writer goes through sheep 0, 2 and 3 from here: one stuck on the frozen
+# sheep waits out its 30 s socket timeout (the conductor freeze above halts
+# IO through every sheep for a while, so it may have moved to sheep 1)
+writer_stop
+writer_start 3600 0 2 3
+check "the writer runs through sheep 0" writes_go_on
 pid=$(pid_of 1)
 t0=$(date +%s%N)
 kill -STOP "$pid"

@@ -21,6 +21,24 @@ check "sheep starts (with an IO address)" start_sheep 0 -i host=127.0.0.1,port=$
 check "the IO address serves the protocol too" dogp 5 node list
 expect_fail "sheep rejects a bad IO address" 1 "invalid IO address" "$SHEEP" -i host=300.1.2.3 "$T/x"
 expect_fail "sheep rejects a bad IO option" 1 "invalid --ioaddr option" "$SHEEP" -i nic=eth1 "$T/x"
+expect_fail "sheep rejects an IO port without an IO host" 1 "needs host=IP" "$SHEEP" -i port=7100 "$T/x"
+expect_fail "sheep rejects an IO address that is not this host's" 1 \
+	"IO address 192.0.2.1: not an address of this host" "$SHEEP" -i host=192.0.2.1 "$T/x"
+expect_fail "... also with an IO port of its own" 1 \
+	"IO address 192.0.2.1: not an address of this host" "$SHEEP" -i host=192.0.2.1,port=7100 "$T/x"
+# the guide's `-i host=IP` (no port) with the main listener on every address:
+# the main one serves the IO address (Sheepdog: "Address already in use")
+check "sheep -i host=127.0.0.2 without -b starts" "$SHEEP" -p "$(port_of 6)" -P "$T/6.pid" \
+	-c "local:$T/c6" -i host=127.0.0.2 "$T/6"
+[ -s "$T/6.pid" ] && PIDS+=("$(cat "$T/6.pid")")
+check "... and answers on its IO address" "$DOG" node list -a 127.0.0.2 -p "$(port_of 6)"
+check "... which dog node list -i shows" bash -c \
+	"'$DOG' node list -i -p $(port_of 6) | grep -q '127.0.0.2:$(port_of 6)\$'"
+check "... and dog node list -r -i as a last field" bash -c \
+	"'$DOG' node list -r -i -p $(port_of 6) | grep -qx '0 [0-9.]*:$(port_of 6) [0-9]* [0-9]* 127.0.0.2:$(port_of 6)'"
+check "dog node list without -i is unchanged" bash -c \
+	"'$DOG' node list -p $(port_of 6) | head -1 | grep -qx '  Id   Host:Port         V-Nodes       Zone'"
+kill "$(cat "$T/6.pid")"
 expect_fail "a second sheep on the same store is refused" 1 "already using" \
 	"$SHEEP" -b 127.0.0.1 -p "$(port_of 1)" "$T/0"
 expect_fail "a second sheep on the same port is refused" 1 "cannot listen" \

@@ -21,6 +21,8 @@
 #     gap between two acknowledged writes around the fault, NIC back ->
 #     "IO goes back"; then the same for the IO NIC of the writer's gateway
 #     (sheep 0's own lines about its peers, its sent traffic);
+#   - sheep 2's IO NIC dropping every packet it sends (requests arrive and
+#     are applied, replies are lost: the resends must not apply them again);
 #   - after those: every object's replicas are identical, version trailers
 #     included (no write applied twice);
 #   - sheep 1's cluster NIC down: it logs "cluster link lost", leaves every
@@ -98,6 +100,9 @@ back_lines() {
 gw_over() { grep -h "IO path to .*: .* failed (.*); IO goes over " "$T/$1/sheep.log"; }
 gw_back() { grep -h "IO path to .*: .* answers again; IO goes back to it" "$T/$1/sheep.log"; }
 count() { "$@" | grep -c .; }
+# absorbed I: resent writes sheep I had applied already and answered without
+# applying them again (gateway.c's notice)
+absorbed() { grep -c "a write resent over another path was taken here already" "$T/$1/sheep.log"; }
 more_than() { local n=$1; shift; [ "$(count "$@")" -gt "$n" ]; }
 # wait_line N T0 WHAT FN I: wait (60 s) for FN I to print more than N lines;
 # print an info line with the ms from T0 to the first new line's timestamp
@@ -196,11 +201,11 @@ not_stale() {
 # writes.  The lines looked for: the peers' about sheep I, or with GW=1
 # (I is the writer's gateway, sheep 0) its own about any peer
 io_scenario() {
-	local name=$1 i=$2 down=$3 up=$4 e0 o0 b0 t0 over=over_lines back=back_lines
+	local name=$1 i=$2 down=$3 up=$4 e0 o0 b0 a0 t0 over=over_lines back=back_lines
 	local who="a peer logs that IO to sheep $i" traffic=traffic_on_io
 	[ -n "${GW:-}" ] && over=gw_over back=gw_back traffic=traffic_out_io who="sheep $i logs that its IO to a peer"
 	writer_ensure 3600 0 4
-	e0=$(writer_errors) o0=$(count "$over" "$i") b0=$(count "$back" "$i")
+	e0=$(writer_errors) o0=$(count "$over" "$i") b0=$(count "$back" "$i") a0=$(absorbed "$i")
 	check "$name: the writer writes" writes_go_on 5 30
 	t0=$(date +%s%N)
 	check "$name on sheep $i: set" "$down" "$i"
@@ -209,6 +214,7 @@ io_scenario() {
 	check "$name: writes go on" writes_go_on 10 60
 	echo "info: $name: longest gap between acknowledged writes: $(ack_gap "$t0")"
 	check "$name: no write of the writer failed" test "$(writer_errors)" = "$e0"
+	echo "info: $name: resent writes sheep $i had taken already (not applied again): $(($(absorbed "$i") - a0))"
 	# shellcheck disable=SC2086
 	check "$name: nobody left the membership" all_list $ALL
 	t0=$(date +%s%N)
@@ -297,6 +303,11 @@ check "t reads back through sheep 2's IO address" cmp -s "$T/t" <(dogio 2 vdi re
 io_scenario "IO NIC link down" 2 io_down io_up
 io_loss100() { io_loss "$1" 100; }
 io_scenario "IO NIC dropping 100%" 3 io_loss100 io_loss_clear
+# requests arrive and are applied, the replies and ACKs are lost: the
+# gateway sends them again over the cluster path, and the replica must not
+# apply them twice (checked below, trailers included)
+io_out100() { io_loss "$1" 100 out; }
+io_scenario "IO NIC dropping 100% of what it sends" 2 io_out100 io_loss_clear
 GW=1 io_scenario "the gateway's IO NIC link down" 0 io_down io_up
 
 # no membership change so far: every write reached every replica exactly once

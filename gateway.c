@@ -314,7 +314,7 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		}
 	for (int i = 0; i < nr; i++) {
 		const struct node_id *nid = &r->nodes[idx[i]].nid;
-		struct sd_rsp rsp;
+		struct sd_rsp rsp = { 0 };
 		char sink[64];
 
 		if (conns[i].fd < 0)

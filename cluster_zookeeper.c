@@ -276,6 +276,22 @@ static void check_joining(void)
 	sheep_request_exit();
 }
 
+/*
+ * The link as the core sees it.  While it is lost the client library logs
+ * every failed connect (a dozen lines a second with the NIC down): it is
+ * silenced until the link is back, our own line having said it.
+ */
+static void link_state(bool ok)
+{
+	static bool lost;
+
+	if (ok == !lost)
+		return;
+	lost = !ok;
+	zoo_set_debug_level(ok ? ZOO_LOG_LEVEL_ERROR : (ZooLogLevel)0);
+	sd_link_handler(ok);
+}
+
 static void process(void)
 {
 	check_session();
@@ -286,7 +302,7 @@ static void process(void)
 	 * between, before the others can go on without us.
 	 */
 	if (sys->joined)
-		sd_link_handler(zoo_state(zh) == ZOO_CONNECTED_STATE);
+		link_state(zoo_state(zh) == ZOO_CONNECTED_STATE);
 	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
 		return;	/* the client library reconnects; the session still holds */
 	if (catch_up() || refresh_members())

@@ -234,6 +234,37 @@ static bool epoch_mismatch(int res)
 }
 
 /*
+ * Replica failures are retried every EPOCH_RETRY_MS until the membership
+ * settles: a halted or departing replica would log twenty lines a second.
+ * At most FAILURE_LOG_BURST a second, the rest counted in the next line.
+ */
+#define FAILURE_LOG_BURST	5
+
+static bool failure_log_due(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t second, dropped;
+	static int n;
+	uint64_t now = now_usec() / 1000000, told = 0;
+	bool due;
+
+	pthread_mutex_lock(&lock);
+	if (now != second) {
+		told = dropped;
+		second = now;
+		n = 0;
+		dropped = 0;
+	}
+	due = n++ < FAILURE_LOG_BURST;
+	if (!due)
+		dropped++;
+	pthread_mutex_unlock(&lock);
+	if (told)
+		sd_err("%" PRIu64 " more replica failures not logged in the last second", told);
+	return due;
+}
+
+/*
  * Apply a write-type io on every holder in parallel: send to the remote ones,
  * do the local one, then collect.  Returns the first failure, or success
  * only if every holder succeeded.
@@ -283,7 +314,7 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		}
 	for (int i = 0; i < nr; i++) {
 		const struct node_id *nid = &r->nodes[idx[i]].nid;
-		struct sd_rsp rsp;
+		struct sd_rsp rsp = { 0 };
 		char sink[64];
 
 		if (conns[i].fd < 0)
@@ -314,7 +345,8 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 		if (ret == SD_RES_SUCCESS || epoch_mismatch(res[i]))
 			ret = res[i];
 		/* a missing object on remove is fine; on write the caller repairs */
-		if (res[i] != SD_RES_NO_OBJ || io->opcode == SD_OP_CREATE_AND_WRITE_PEER) {
+		if ((res[i] != SD_RES_NO_OBJ || io->opcode == SD_OP_CREATE_AND_WRITE_PEER) &&
+		    failure_log_due()) {
 			char name[64];
 
 			node_id_to_str(&r->nodes[idx[i]].nid, name, sizeof(name));

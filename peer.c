@@ -40,7 +40,8 @@
 #define PATH_KEEPIDLE_S		1
 #define PATH_KEEPINTVL_S	1
 #define PATH_KEEPCNT		2
-#define PROBE_MS		1000
+#define PROBE_MS		1000	/* a round of probes starts every second */
+#define PROBE_CONNECT_MS	500	/* a SYN lost to a dead link is not waited out */
 #define MAX_IDLE_CONNS		128	/* all peers together; each worker may hold one per peer */
 #define MAX_BUSY_CONNS		1024
 #define MAX_DOWN_PATHS		1024
@@ -430,10 +431,10 @@ static bool probe(const struct node_id *nid)
 	uint32_t level;
 	int fd, ret;
 
-	fd = connect_peer(nid->io_addr, nid->io_port, PROBE_MS);
+	fd = connect_peer(nid->io_addr, nid->io_port, PROBE_CONNECT_MS);
 	if (fd < 0)
 		return false;
-	set_io_timeout(fd, PROBE_MS);
+	set_io_timeout(fd, PROBE_CONNECT_MS);
 	ret = exec_req(fd, &hdr, NULL, &rsp, &level, sizeof(level));
 	close_reset(fd);
 	return ret == 0 && rsp.result == SD_RES_SUCCESS;
@@ -441,12 +442,20 @@ static bool probe(const struct node_id *nid)
 
 static void *probe_main(void *arg)
 {
+	uint64_t round = now_usec();
+
 	(void)arg;
 	for (;;) {
 		struct node_id todo[64];
+		uint64_t now = now_usec();
 		int n = 0;
 
-		usleep(PROBE_MS * 1000);
+		/* a round every PROBE_MS, however long the last one's probes waited */
+		round += PROBE_MS * 1000;
+		if (round > now)
+			usleep((useconds_t)(round - now));
+		else
+			round = now;
 		pthread_mutex_lock(&conn_lock);
 		for (int i = 0; i < nr_down && n < (int)ARRAY_SIZE(todo); i++)
 			todo[n++] = downs[i].nid;

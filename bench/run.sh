@@ -15,6 +15,8 @@
 # 4 MiB writes again with the static (musl) binary, the one we ship; the
 # 4 KiB writes again with a write journal on every node (-j).
 # bench/membership.sh: join and leave detection with each cluster driver.
+# bench/dualnic.sh: failover and switch-back of a dedicated IO NIC, and
+# throughput on the IO and on the cluster path.
 # Every figure is printed with its baseline and the ratio.
 # Ports: SHEEP_BENCH_PORT_BASE (default 7760; tgt keeps only 4 digits), the
 # iSCSI portal SHEEP_BENCH_ISCSI_PORT (13271), iperf3 on base + 9.
@@ -209,6 +211,11 @@ row "disk: 1 MiB seq read direct" "$SEQR_DIRECT" "MiB/s" "" "" "" ""
 echo "bench: membership: 3 sheep with each cluster driver, in network namespaces"
 mapfile -t MEMBERSHIP < <(bash "$TOP/bench/membership.sh" --rows)
 ROWS+=("${MEMBERSHIP[@]}")
+
+# failover to the cluster NIC and back, and each path's throughput (bench/dualnic.sh)
+echo "bench: dualnic: 4 sheep with an IO NIC each, in network namespaces"
+mapfile -t DUALNIC < <(bash "$TOP/bench/dualnic.sh" --rows)
+ROWS+=("${DUALNIC[@]}")
 
 echo
 printf '%-44s %12s %-8s %12s %-10s %7s %s\n' "what" "value" "unit" "baseline" "of" "ratio" ""

@@ -236,6 +236,8 @@ port_free() {
 ZK_PIDS=()
 # zk_start N CLIENT_PORT [SERVER_LINES]: ZooKeeper server N under $T/zkN;
 # standalone without SERVER_LINES, else a member of that ensemble
+# (ZK_ADDR: the address it listens on, default 127.0.0.1; ZK_EXEC: a command
+# prefix that execs java, e.g. "nsenter --net=/run/netns/NS --")
 zk_start() {
 	local n=$1 port=$2 servers=${3:-} d="$T/zk$1" main=org.apache.zookeeper.server.ZooKeeperServerMain
 	mkdir -p "$d/conf" "$d/data"
@@ -247,7 +249,7 @@ zk_start() {
 		echo "minSessionTimeout=2000"
 		echo "dataDir=$d/data"
 		echo "clientPort=$port"
-		echo "clientPortAddress=127.0.0.1"
+		echo "clientPortAddress=${ZK_ADDR:-127.0.0.1}"
 		echo "admin.enableServer=false"
 		echo "4lw.commands.whitelist=*"
 		[ -n "$servers" ] && echo "$servers"
@@ -257,7 +259,7 @@ zk_start() {
 	printf '%s\n' "log4j.rootLogger=WARN, C" "log4j.appender.C=org.apache.log4j.ConsoleAppender" \
 		"log4j.appender.C.layout=org.apache.log4j.PatternLayout" \
 		"log4j.appender.C.layout.ConversionPattern=%d %p %c{1}: %m%n" >"$d/conf/log4j.properties"
-	java -Xmx128m -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+	${ZK_EXEC:-} java -Xmx128m -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
 		"$main" "$d/conf/zoo.cfg" >"$d/log" 2>&1 &
 	ZK_PIDS[$n]=$!
 	echo "$!" >"$d/pid"

@@ -34,6 +34,14 @@
 #   partition "I J" "K L M"     hosts of one group drop every packet from and
 #                         to the other group's addresses (nftables; the hub
 #                         still reaches both); heal clears it.
+#   NS_IO=1 ns_setup N    also a second bridge br1 in the hub for IO: one more
+#                         veth per host (eth1 inside the host), addresses
+#                         $NS_IONET.(I+1)/24 and $NS_IONET.254 on br1 (the
+#                         hub reaches both networks); io_ip_of I, io_down I /
+#                         io_up I (eth1), io_loss I PCT [in|out|both] (its own
+#                         nftables table: loss and io_loss can both be set),
+#                         io_loss_clear I; nic_bytes I NIC rx|tx: bytes the
+#                         host's NIC counted.  start_sheep does not add -i.
 #
 # Nothing is done in the host's own network namespace.  Names carry the
 # test's PID and addresses its TEST_PORT_OFFSET, so suites can run at once.
@@ -47,6 +55,8 @@ NS_PFX=sdt$$
 NS_HUB=${NS_PFX}hub
 # a private /24 per suite: 10.(180 + base/1000 % 60).(offset/10 % 256).0
 NS_NET=10.$((180 + ${SHEEP_TEST_PORT_BASE:-17300} / 1000 % 60)).$(((${TEST_PORT_OFFSET:-0} / 10) % 256))
+# the IO network (NS_IO=1): the same /24 in 10.120-179.x, never an NS_NET
+NS_IONET=10.$((120 + ${SHEEP_TEST_PORT_BASE:-17300} / 1000 % 60)).$(((${TEST_PORT_OFFSET:-0} / 10) % 256))
 NS_N=0
 NS_MADE=()
 CS_PIDS=()
@@ -55,15 +65,19 @@ CS_TOKEN_COEFF=${CS_TOKEN_COEFF:-650}
 WVDI=${WVDI:-w}
 CLEANUP_HOOK="ns_teardown${CLEANUP_HOOK:+; $CLEANUP_HOOK}"
 
-# ns_need: root, ip, nft, corosync and its tools here; else SKIP and exit 0
+# ns_need [zookeeper]: root, ip, nft, corosync and its tools here (with
+# zookeeper: java and ZooKeeper instead of corosync); else SKIP and exit 0
 ns_need() {
-	local t
+	local t tools="corosync corosync-quorumtool corosync-cpgtool corosync-cmapctl"
 	once_only	# the rings run once per CI run, on the normal build
 	[ "$(id -u)" -eq 0 ] || { echo "SKIP: $TEST_NAME: needs root (network namespaces)"; exit 0; }
-	for t in ip nft nsenter unshare corosync corosync-quorumtool corosync-cpgtool corosync-cmapctl; do
+	[ "${1:-}" = zookeeper ] && tools=java
+	for t in ip nft nsenter unshare $tools; do
 		command -v "$t" >/dev/null ||
 			{ echo "SKIP: $TEST_NAME: $t is missing (deps.sh installs it)"; exit 0; }
 	done
+	[ "${1:-}" != zookeeper ] || [ -e /usr/share/java/zookeeper.jar ] ||
+		{ echo "SKIP: $TEST_NAME: ZooKeeper is missing (deps.sh installs it)"; exit 0; }
 }
 
 ns_name() { echo "${NS_PFX}n$1"; }
@@ -102,7 +116,26 @@ ns_setup() {
 		on_hub ip link set "h$i" master br0
 		on_hub ip link set "h$i" up
 	done
+	[ -z "${NS_IO:-}" ] || ns_setup_io "$n"
 }
+
+# ns_setup_io N: br1 in the hub, eth1 in hosts 0..N-1 on it (NS_IO=1 ns_setup)
+ns_setup_io() {
+	local n=$1 i
+	on_hub ip link add br1 type bridge || return 1
+	on_hub ip addr add "$NS_IONET.254/24" dev br1
+	on_hub ip link set br1 up
+	for ((i = 0; i < n; i++)); do
+		on_hub ip link add "i$i" type veth peer name "f$i" || return 1
+		on_hub ip link set "f$i" netns "$(ns_name "$i")" || return 1
+		on_node "$i" ip link set "f$i" name eth1
+		on_node "$i" ip addr add "$(io_ip_of "$i")/24" dev eth1
+		on_node "$i" ip link set eth1 up
+		on_hub ip link set "i$i" master br1
+		on_hub ip link set "i$i" up
+	done
+}
+io_ip_of() { echo "$NS_IONET.$(($1 + 1))"; }
 
 ns_teardown() {
 	local p ns
@@ -381,6 +414,43 @@ EOF
 	fi
 }
 loss_clear() { on_node "$1" nft delete table inet lossy 2>/dev/null; return 0; }
+
+# the IO network's faults (NS_IO=1): eth1 down/up, and loss on eth1 in a
+# table of its own (iolossy), so that loss on eth0 can be set at the same time
+io_down() { on_node "$1" ip link set eth1 down; }
+io_up() { on_node "$1" ip link set eth1 up; }
+# io_loss I PCT [in|out|both]: nftables drops PCT % of host I's eth1 packets
+# (100: every one)
+io_loss() {
+	local i=$1 pct=$2 dir=${3:-both} some=
+	[ "$pct" -lt 100 ] && some="numgen random mod 100 < $pct"
+	io_loss_clear "$i"
+	on_node "$i" nft -f - <<EOF || return 1
+table inet iolossy {
+	chain in {
+		type filter hook input priority 0; policy accept;
+	}
+	chain out {
+		type filter hook output priority 0; policy accept;
+	}
+}
+EOF
+	if [ "$dir" != out ]; then
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet iolossy in iifname eth1 $some drop || return 1
+	fi
+	if [ "$dir" != in ]; then
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet iolossy out oifname eth1 $some drop || return 1
+	fi
+}
+io_loss_clear() { on_node "$1" nft delete table inet iolossy 2>/dev/null; return 0; }
+# nic_bytes I NIC rx|tx: the bytes host I's NIC (eth0, eth1) received or sent
+# (/proc/net/dev is the reader's namespace's)
+nic_bytes() {
+	on_node "$1" cat /proc/net/dev | awk -v nic="$2:" -v f="$3" \
+		'$1 == nic { print (f == "rx" ? $2 : $10) }'
+}
 
 # partition "A..." "B...": hosts in A drop all packets from and to B's
 # addresses and the other way round

@@ -9,6 +9,8 @@
       when that sheep dies; with several, a failed write moves it to the next
       port (a new generation each time), and it gives up only when no port
       has taken a write for 60 s.
+      With WRITER_TIMES=1 in the environment an "A" line also carries the
+      time of the acknowledgement (seconds since the epoch) as a 4th field.
   writer.py verify PORT VDI ACKLOG             every byte must hold the last
       acknowledged write covering it, or a write that was in flight after it
       (an unacknowledged write may or may not have been applied); print a
@@ -58,6 +60,7 @@ def do_write(ports, name, acklog, seconds):
     gen = last_gen(acklog)     # generations stay unique across runs
     deadline = time.time() + seconds
     last_ok = time.time()
+    stamp = os.environ.get("WRITER_TIMES") == "1"
     with open(acklog, "a") as log:
         while time.time() < deadline:
             gen += 1
@@ -82,7 +85,7 @@ def do_write(ports, name, acklog, seconds):
                     pass
                 continue
             last_ok = time.time()
-            log.write("A %d %d\n" % (off, gen))
+            log.write("A %d %d%s\n" % (off, gen, (" %.3f" % time.time()) if stamp else ""))
             log.flush()
     return 0
 
@@ -96,7 +99,7 @@ def do_verify(port, name, acklog):
     acked = 0
     with open(acklog) as log:
         for line in log:
-            kind, off, gen = line.split()
+            kind, off, gen = line.split()[:3]
             off, gen = int(off), int(gen)
             for half in (off // HALF, off // HALF + 1):
                 if kind == "A":

@@ -422,7 +422,7 @@ static const struct opt_help node_help[] = {
 	{ 'w', false, "watch", "watch the stat every second" },
 	{ 'l', false, "local", "issue request to local node" },
 	{ 'f', false, "force", "ignore the confirmation" },
-	{ 'i', false, "ioaddr", "show each node's IO address (list)" },
+	{ 'i', false, "ioaddr", "show each node's IO address" },
 	{ 0, false, NULL, NULL },
 };
 
@@ -488,7 +488,7 @@ static const struct sd_usage {
 	{ "cluster", "check", NULL, "aphT", "check and repair cluster", NULL },
 	{ "cluster", "alter-copy", NULL, "aphTcf", "set the cluster's redundancy level", NULL },
 	{ "node", "kill", "<node id>", "aprhlT", "kill node", NULL },
-	{ "node", "list", NULL, "aprhT", "list nodes", NULL },
+	{ "node", "list", NULL, "aprihT", "list nodes", NULL },
 	{ "node", "info", NULL, "aprhT", "show information about each node", NULL },
 	{ "node", "recovery", "<max> <interval>", "aphPrT",
 	  "show recovery information or set/get recovery speed throttling of nodes",
@@ -638,6 +638,7 @@ static const struct option long_opts[] = {
 	{ "hyper", no_argument, NULL, 'y' },
 	{ "snapshot", required_argument, NULL, 's' },
 	{ "index", required_argument, NULL, 'i' },
+	{ "ioaddr", no_argument, NULL, 'i' },	/* node list */
 	{ "block_size_shift", required_argument, NULL, 'z' },
 	{ "backend", required_argument, NULL, 'b' },
 	{ "force", no_argument, NULL, 'f' },

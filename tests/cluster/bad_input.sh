@@ -36,6 +36,8 @@ check "... which dog node list -i shows" bash -c \
 	"'$DOG' node list -i -p $(port_of 6) | grep -q '127.0.0.2:$(port_of 6)\$'"
 check "... and dog node list -r -i as a last field" bash -c \
 	"'$DOG' node list -r -i -p $(port_of 6) | grep -qx '0 [0-9.]*:$(port_of 6) [0-9]* [0-9]* 127.0.0.2:$(port_of 6)'"
+check "... and --ioaddr, as its help says" bash -c \
+	"'$DOG' node list -h | grep -q -- '-i, --ioaddr' && '$DOG' node list --ioaddr -p $(port_of 6) | grep -q '127.0.0.2:$(port_of 6)\$'"
 check "dog node list without -i is unchanged" bash -c \
 	"'$DOG' node list -p $(port_of 6) | head -1 | grep -qx '  Id   Host:Port         V-Nodes       Zone'"
 kill "$(cat "$T/6.pid")"

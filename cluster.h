@@ -70,10 +70,12 @@ void sd_update_node_handler(const struct sd_node *node);
 /*
  * The driver's link to its coordination service: lost (ok false) as soon as
  * the driver knows it may be cut off, early enough that the others cannot
- * have gone on without us yet (a zookeeper client that stopped hearing its
- * server: 2/3 of the session timeout); back (ok true) when it answers again.
+ * have gone on without us yet (zookeeper: no answer to our own pings for
+ * half the session timeout); back (ok true) when it answers again.
  * Meanwhile this node serves no IO.  A driver that stays cut off longer than
- * the others wait starts over (sheep_restart).
+ * the others wait starts over (sheep_restart).  Unlike the callbacks above,
+ * any thread may call it (it flips an atomic flag and logs): a lease kept
+ * off the main loop is not delayed by a blocking call there.
  */
 void sd_link_handler(bool ok);
 

@@ -50,6 +50,8 @@ static int wake_fd = -1, tick_fd = -1;
 static uint64_t self_inc;
 static int64_t last_seq = -1;
 static int session_timeout_ms;
+static uint64_t last_pong;		/* when ZooKeeper last answered a ping (atomic) */
+static uint64_t last_ping;		/* when we last sent one */
 static char hosts_str[MAX_HOSTS_LEN];	/* for messages */
 static uint64_t lost_since;		/* when the connection went; 0 while connected */
 static char *rec_buf;			/* one record, read from the queue */
@@ -208,11 +210,58 @@ static uint64_t now_ms(void)
 }
 
 /*
+ * The link as the core sees it.  While it is lost the client library logs
+ * every failed connect (a dozen lines a second with the NIC down): it is
+ * silenced until the link is back, our own line having said it.
+ */
+static void link_state(bool ok)
+{
+	static bool lost;
+
+	if (ok == !lost)
+		return;
+	lost = !ok;
+	zoo_set_debug_level(ok ? ZOO_LOG_LEVEL_ERROR : (ZooLogLevel)0);
+	sd_link_handler(ok);
+}
+
+static void pong(int rc, const struct Stat *stat, const void *data)
+{
+	(void)stat;
+	(void)data;
+	if (rc == ZOK || rc == ZNONODE)
+		__atomic_store_n(&last_pong, now_ms(), __ATOMIC_RELEASE);
+}
+
+/*
+ * Our lease: the ensemble expires a session it has not heard from for the
+ * whole timeout, and the others then go on without us.  Our client gives
+ * up on a silent server only after 2/3 of it, a margin a starved machine
+ * can overrun; so we ask ZooKeeper ourselves six times a timeout (at most
+ * four times a second) and count the link lost once no answer came for
+ * half of it.  The watch thread does, not the main loop: a synchronous
+ * call of ours blocks it until the client gives up.
+ */
+static bool lease_holds(void)
+{
+	uint64_t now = now_ms(), pong_at = __atomic_load_n(&last_pong, __ATOMIC_ACQUIRE);
+
+	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
+		return false;
+	if (now - last_ping >= (uint64_t)MAX(250, session_timeout_ms / 6)) {
+		last_ping = now;
+		zoo_aexists(zh, base, 0, pong, NULL);
+	}
+	return now - pong_at <= (uint64_t)session_timeout_ms / 2;
+}
+
+/*
  * Frozen (SIGSTOP, a stalled VM) for longer than the session timeout: the
  * ensemble has expired us even if our client has not heard yet.  Watched by
  * a thread of its own that only sleeps, so a main loop that is merely busy
  * or waits on a slow disk is not taken for a frozen process (the client
- * library's own thread keeps the session alive meanwhile).
+ * library's own thread keeps the session alive meanwhile).  The same thread
+ * keeps our lease (lease_holds).
  */
 static void *freeze_watch(void *arg)
 {
@@ -223,6 +272,8 @@ static void *freeze_watch(void *arg)
 	for (;; last = now) {
 		usleep(TICK_MS * 1000);
 		now = now_ms();
+		if (__atomic_load_n(&sys->joined, __ATOMIC_ACQUIRE))
+			link_state(lease_holds());
 		if (now - last <= (uint64_t)session_timeout_ms)
 			continue;
 		snprintf(why, sizeof(why), "zookeeper: this process was stopped for %" PRIu64
@@ -276,33 +327,10 @@ static void check_joining(void)
 	sheep_request_exit();
 }
 
-/*
- * The link as the core sees it.  While it is lost the client library logs
- * every failed connect (a dozen lines a second with the NIC down): it is
- * silenced until the link is back, our own line having said it.
- */
-static void link_state(bool ok)
-{
-	static bool lost;
-
-	if (ok == !lost)
-		return;
-	lost = !ok;
-	zoo_set_debug_level(ok ? ZOO_LOG_LEVEL_ERROR : (ZooLogLevel)0);
-	sd_link_handler(ok);
-}
-
 static void process(void)
 {
 	check_session();
 	check_joining();
-	/*
-	 * Our client stops hearing its server after 2/3 of the session
-	 * timeout, the ensemble expires us after all of it: IO stops in
-	 * between, before the others can go on without us.
-	 */
-	if (sys->joined)
-		link_state(zoo_state(zh) == ZOO_CONNECTED_STATE);
 	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
 		return;	/* the client library reconnects; the session still holds */
 	if (catch_up() || refresh_members())
@@ -420,6 +448,7 @@ static int zk_init(const char *option)
 		usleep(50000);
 	}
 	self_inc = (uint64_t)zoo_client_id(zh)->client_id;
+	last_pong = now_ms();
 	session_timeout_ms = timeout_ms;
 	snprintf(hosts_str, sizeof(hosts_str), "%s", hosts);
 	snprintf(base, sizeof(base), "/sheep/%s", id);

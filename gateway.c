@@ -329,7 +329,18 @@ static int fanout_write(const struct ring *r, const int *idx, int nr, const stru
 			res[i] = (int)rsp.result;
 			continue;
 		}
-		/* the path (an IO NIC) or an idle connection failed: once more, marked as resent */
+		/*
+		 * The node's IO path failed: once more over its cluster address,
+		 * marked as resent, while the ring is the same.  Anything else
+		 * (a node cut because it left, a dead idle connection) fails the
+		 * fan-out, which is tried again whole on the current ring: a
+		 * write resent to a node that left could wait out a frozen one
+		 * and land after its client gave up and wrote anew.
+		 */
+		if (!conns[i].io || gateway_epoch() != r->epoch) {
+			res[i] = SD_RES_NETWORK_ERROR;
+			continue;
+		}
 		struct sd_req again = hdr;
 
 		res[i] = peer_resend(nid, &again, io->wbuf, &rsp, sink, sizeof(sink), &conns[i],

@@ -16,13 +16,14 @@ mkdir -p "$MNT"
 CLEANUP_HOOK='umount "$MNT" 2>/dev/null'
 check "mount a 10 MiB tmpfs" mount -t tmpfs -o size=10m tmpfs "$MNT"
 
-# equal weights, so the small node is asked for about 2/3 of the objects
+# equal weights, so the small node is asked for about 2/3 of the objects (20 of
+# them: 10 fit a node 2 placed on few objects, at some port bases, in the disk)
 check "node 0 starts" start_sheep 0 -V 128
 check "node 1 starts" start_sheep 1 -V 128
 check "format copies 2, fixed vnodes (-V)" dogp 0 cluster format -c 2 -V
-head -c $((40 << 20)) /dev/urandom >"$T/d.data"
-check "create d" dogp 0 vdi create d 40M
-check "write 40 MiB" dogp 0 vdi write d <"$T/d.data"
+head -c $((80 << 20)) /dev/urandom >"$T/d.data"
+check "create d" dogp 0 vdi create d 80M
+check "write 80 MiB" dogp 0 vdi write d <"$T/d.data"
 n0=$(ls "$T/0/obj" | wc -l)
 n1=$(ls "$T/1/obj" | wc -l)
 

@@ -337,31 +337,6 @@ static int next_io_err(const struct peer_conn *c, int err, bool *again)
 	return 0;
 }
 
-int peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
-	      struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
-{
-	int io_err = 0;
-
-	for (int attempt = 0; attempt < 3; attempt++) {
-		struct peer_conn c = conn_get(nid, io_err);
-		bool again;
-		int ret;
-
-		if (c.fd < 0)
-			break;
-		ret = exec_req(c.fd, hdr, wbuf, rsp, rbuf, rlen);
-		peer_conn_put(nid, &c, ret == 0);
-		if (!ret)
-			return SD_RES_SUCCESS;
-		io_err = next_io_err(&c, ret, &again);
-		if (!again)
-			break;
-		if (is_peer_write(hdr->opcode))
-			hdr->flags |= SD_FLAG_CMD_RESEND;
-	}
-	return SD_RES_NETWORK_ERROR;
-}
-
 int peer_resend(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
 		struct sd_rsp *rsp, void *rbuf, uint32_t rlen, const struct peer_conn *failed,
 		int err)
@@ -388,6 +363,19 @@ int peer_resend(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
 			break;
 	}
 	return SD_RES_NETWORK_ERROR;
+}
+
+int peer_exec(const struct node_id *nid, struct sd_req *hdr, const void *wbuf,
+	      struct sd_rsp *rsp, void *rbuf, uint32_t rlen)
+{
+	struct peer_conn c = conn_get(nid, 0);
+	int ret;
+
+	if (c.fd < 0)
+		return SD_RES_NETWORK_ERROR;
+	ret = exec_req(c.fd, hdr, wbuf, rsp, rbuf, rlen);
+	peer_conn_put(nid, &c, ret == 0);
+	return ret ? peer_resend(nid, hdr, wbuf, rsp, rbuf, rlen, &c, ret) : SD_RES_SUCCESS;
 }
 
 static bool nid_in(const struct node_id *nid, const struct sd_node *nodes, int nr)

@@ -176,11 +176,13 @@ wait_members() {
 
 # placement COPIES ZONE0 ZONE1 ... (zone of node index BASE+k is ZONEk):
 # every object on disk under nodes BASE.. has exactly COPIES replicas, all
-# in different zones, and all replicas of an object hold the same data
+# in different zones, and all replicas of an object hold the same data (with
+# PLACEMENT_STRICT=1 the same version trailer too: no write applied twice)
 placement() {
-	python3 - "$T" "$BASE" "$@" <<'EOF'
+	python3 - "$T" "$BASE" "${PLACEMENT_STRICT:-0}" "$@" <<'EOF'
 import collections, hashlib, os, sys
-top, base, want, zones = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+top, base, strict = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+want, zones = int(sys.argv[4]), sys.argv[5:]
 where = collections.defaultdict(list)
 sums = collections.defaultdict(set)
 for k, z in enumerate(zones):
@@ -191,11 +193,14 @@ for k, z in enumerate(zones):
         if len(f) == 16:
             where[f].append(z)
             with open(os.path.join(d, f), "rb") as fh:
-                # the data; the version trailer may differ by retried writes
-                sums[f].add(hashlib.sha1(fh.read()[:-16]).hexdigest())
+                # the data; the version trailer may differ by retried writes,
+                # unless PLACEMENT_STRICT=1 (no write may be applied twice)
+                data = fh.read()
+                sums[f].add(hashlib.sha1(data if strict else data[:-16]).hexdigest())
 bad = [(o, z) for o, z in where.items() if len(z) != want or len(set(z)) != want]
 diff = [o for o, s in sums.items() if len(s) != 1]
-print("%d objects, %d misplaced, %d with differing replicas" % (len(where), len(bad), len(diff)))
+print("%d objects, %d misplaced, %d with differing replicas%s" % (
+    len(where), len(bad), len(diff), " (trailers included)" if strict else ""))
 for o, z in bad[:5]:
     print("  %s in zones %s" % (o, z))
 for o in diff[:5]:

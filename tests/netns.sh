@@ -392,12 +392,14 @@ reset() {
 link_down() { on_node "$1" ip link set eth0 down; }
 link_up() { on_node "$1" ip link set eth0 up; }
 
-# loss I PCT [in|out|both]: nftables drops PCT % of host I's eth0 packets
-loss() {
-	local i=$1 pct=$2 dir=${3:-both}
-	loss_clear "$i"
+# nic_loss TABLE NIC I PCT [in|out|both]: nftables (table TABLE) drops PCT %
+# of the packets of host I's NIC (100: every one; nft's numgen takes < 100 only)
+nic_loss() {
+	local table=$1 nic=$2 i=$3 pct=$4 dir=${5:-both} some=
+	[ "$pct" -lt 100 ] && some="numgen random mod 100 < $pct"
+	on_node "$i" nft delete table inet "$table" 2>/dev/null
 	on_node "$i" nft -f - <<EOF || return 1
-table inet lossy {
+table inet $table {
 	chain in {
 		type filter hook input priority 0; policy accept;
 	}
@@ -407,43 +409,24 @@ table inet lossy {
 }
 EOF
 	if [ "$dir" != out ]; then
-		on_node "$i" nft add rule inet lossy in iifname eth0 numgen random mod 100 '<' "$pct" drop || return 1
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet "$table" in iifname "$nic" $some drop || return 1
 	fi
 	if [ "$dir" != in ]; then
-		on_node "$i" nft add rule inet lossy out oifname eth0 numgen random mod 100 '<' "$pct" drop || return 1
+		# shellcheck disable=SC2086
+		on_node "$i" nft add rule inet "$table" out oifname "$nic" $some drop || return 1
 	fi
 }
+# loss I PCT [in|out|both]: drops PCT % of host I's eth0 packets
+loss() { nic_loss lossy eth0 "$@"; }
 loss_clear() { on_node "$1" nft delete table inet lossy 2>/dev/null; return 0; }
 
 # the IO network's faults (NS_IO=1): eth1 down/up, and loss on eth1 in a
 # table of its own (iolossy), so that loss on eth0 can be set at the same time
 io_down() { on_node "$1" ip link set eth1 down; }
 io_up() { on_node "$1" ip link set eth1 up; }
-# io_loss I PCT [in|out|both]: nftables drops PCT % of host I's eth1 packets
-# (100: every one)
-io_loss() {
-	local i=$1 pct=$2 dir=${3:-both} some=
-	[ "$pct" -lt 100 ] && some="numgen random mod 100 < $pct"
-	io_loss_clear "$i"
-	on_node "$i" nft -f - <<EOF || return 1
-table inet iolossy {
-	chain in {
-		type filter hook input priority 0; policy accept;
-	}
-	chain out {
-		type filter hook output priority 0; policy accept;
-	}
-}
-EOF
-	if [ "$dir" != out ]; then
-		# shellcheck disable=SC2086
-		on_node "$i" nft add rule inet iolossy in iifname eth1 $some drop || return 1
-	fi
-	if [ "$dir" != in ]; then
-		# shellcheck disable=SC2086
-		on_node "$i" nft add rule inet iolossy out oifname eth1 $some drop || return 1
-	fi
-}
+# io_loss I PCT [in|out|both]: drops PCT % of host I's eth1 packets
+io_loss() { nic_loss iolossy eth1 "$@"; }
 io_loss_clear() { on_node "$1" nft delete table inet iolossy 2>/dev/null; return 0; }
 # nic_bytes I NIC rx|tx: the bytes host I's NIC (eth0, eth1) received or sent
 # (/proc/net/dev is the reader's namespace's)

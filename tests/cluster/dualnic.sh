@@ -143,40 +143,10 @@ traffic_out_io() {
 	[ $((d - b)) -ge $((256 << 10)) ] && [ $(((c - a - f + e) * 4)) -lt $((d - b)) ]
 }
 
-# placement_strict COPIES ZONE0 ...: as lib.sh's placement, but replicas must
+# placement_strict COPIES ZONE0 ...: lib.sh's placement, but replicas must
 # be identical with their 16-byte version trailers: a write applied twice on
 # one replica bumps its counter once more than on the others
-placement_strict() {
-	python3 - "$T" "$BASE" "$@" <<'EOF'
-import collections, hashlib, os, sys
-top, base, want, zones = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-where = collections.defaultdict(list)
-sums = collections.defaultdict(set)
-for k, z in enumerate(zones):
-    d = os.path.join(top, str(base + k), "obj")
-    if not os.path.isdir(d):
-        continue
-    for f in os.listdir(d):
-        if len(f) == 16:
-            where[f].append(z)
-            with open(os.path.join(d, f), "rb") as fh:
-                sums[f].add(hashlib.sha1(fh.read()).hexdigest())
-bad = [(o, z) for o, z in where.items() if len(z) != want or len(set(z)) != want]
-diff = [o for o, s in sums.items() if len(s) != 1]
-print("%d objects, %d misplaced, %d whose replicas differ (trailers included)" % (len(where), len(bad), len(diff)))
-for o, z in bad[:5]:
-    print("  %s in zones %s" % (o, z))
-for o in diff[:5]:
-    for k in range(len(zones)):
-        f = os.path.join(top, str(base + k), "obj", o)
-        if os.path.exists(f):
-            with open(f, "rb") as fh:
-                data = fh.read()
-            print("  %s on node %d: trailer %s, data sha1 %s" % (
-                o, base + k, data[-16:].hex(), hashlib.sha1(data[:-16]).hexdigest()[:12]))
-sys.exit(0 if where and not bad and not diff else 1)
-EOF
-}
+placement_strict() { PLACEMENT_STRICT=1 placement "$@"; }
 
 # io_write_ok I / io_write_refused I: a 4 KiB write to VDI x through sheep
 # I's IO address is acknowledged / fails or hangs (15 s)

@@ -592,6 +592,13 @@ int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	return SD_RES_SUCCESS;
 }
 
+/* worker threads: name (+ tag or snapid, 0/"" for the working VDI) -> vid and inode header */
+int vdi_find(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
+	     struct sd_inode *hdr)
+{
+	return find_vdi(name, tag, snapid, vid, hdr);
+}
+
 int vdi_op_lookup(struct request *req)
 {
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];

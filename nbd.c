@@ -1,0 +1,433 @@
+/*
+ * nbd.c - VDIs exported over NBD (fixed newstyle), `--nbd [ADDR:]PORT`.
+ *
+ * WORK IN PROGRESS (branch nbd, issue 18): the handshake and the option
+ * phase only; the transmission phase, the VDI IO layer and write-back are
+ * still to come (see the plan in the issue-18 notes).
+ *
+ * It owns its listener and its connections.  Each connection is served by
+ * a thread of its own (its handshake blocks on the client); nothing here
+ * runs on the main loop but the accept.  Export names are VDI names,
+ * NAME@TAG or NAME:SNAPID for a snapshot (read-only).  All NBD integers
+ * are big-endian on the wire (Sheepdog's are little-endian).
+ */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "nbd.h"
+#include "net.h"
+#include "sheep.h"
+#include "vdi.h"
+
+#define NBDMAGIC		0x4e42444d41474943ULL
+#define IHAVEOPT		0x49484156454f5054ULL
+#define REPLY_MAGIC		0x0003e889045565a9ULL
+
+#define FLAG_FIXED_NEWSTYLE	(1 << 0)
+#define FLAG_NO_ZEROES		(1 << 1)
+
+enum {
+	OPT_EXPORT_NAME = 1, OPT_ABORT = 2, OPT_LIST = 3, OPT_PEEK_EXPORT = 4,
+	OPT_STARTTLS = 5, OPT_INFO = 6, OPT_GO = 7, OPT_STRUCTURED_REPLY = 8,
+	OPT_LIST_META_CONTEXT = 9, OPT_SET_META_CONTEXT = 10, OPT_EXTENDED_HEADERS = 11,
+};
+
+enum { REP_ACK = 1, REP_SERVER = 2, REP_INFO = 3, REP_META_CONTEXT = 4 };
+#define REP_ERR_UNSUP		0x80000001u
+#define REP_ERR_POLICY		0x80000002u
+#define REP_ERR_INVALID		0x80000003u
+#define REP_ERR_UNKNOWN		0x80000006u
+#define REP_ERR_TOO_BIG		0x80000009u
+
+enum { INFO_EXPORT = 0, INFO_NAME = 1, INFO_DESCRIPTION = 2, INFO_BLOCK_SIZE = 3 };
+
+/* transmission flags */
+#define TF_HAS_FLAGS		(1 << 0)
+#define TF_READ_ONLY		(1 << 1)
+#define TF_SEND_FLUSH		(1 << 2)
+#define TF_SEND_FUA		(1 << 3)
+#define TF_SEND_TRIM		(1 << 5)
+#define TF_SEND_WRITE_ZEROES	(1 << 6)
+#define TF_SEND_DF		(1 << 7)
+#define TF_CAN_MULTI_CONN	(1 << 8)
+#define TF_SEND_CACHE		(1 << 10)
+#define TF_SEND_FAST_ZERO	(1 << 11)
+
+#define MAX_OPTION_LEN		65536	/* longer option data is drained and refused */
+#define BLOCK_MIN		1
+#define BLOCK_PREFERRED		4096
+#define BLOCK_MAX		(32u << 20)
+#define HANDSHAKE_TIMEOUT_MS	10000
+
+struct nbd_conn {
+	int fd;
+	bool no_zeroes;		/* the client asked for no 124 zero bytes after EXPORT_NAME */
+	bool structured;	/* structured replies negotiated */
+	bool done;		/* ABORT, or the transmission phase began */
+	struct nbd_export exp;	/* the export GO or EXPORT_NAME chose */
+};
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	return xwrite_full(fd, buf, len);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	v = htobe16(v);
+	memcpy(p, &v, 2);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	v = htobe32(v);
+	memcpy(p, &v, 4);
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return be16toh(v);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return be32toh(v);
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return be64toh(v);
+}
+
+/* one option reply: header and data */
+static int opt_reply(struct nbd_conn *c, uint32_t opt, uint32_t type, const void *data,
+		     uint32_t len)
+{
+	uint8_t h[20];
+
+	put_be64(h, REPLY_MAGIC);
+	put_be32(h + 8, opt);
+	put_be32(h + 12, type);
+	put_be32(h + 16, len);
+	return xwrite2_full(c->fd, h, sizeof(h), data, len);
+}
+
+static int opt_error(struct nbd_conn *c, uint32_t opt, uint32_t type, const char *msg)
+{
+	sd_info("nbd: option %u refused (%#x): %s", opt, type, msg);
+	return opt_reply(c, opt, type, msg, (uint32_t)strlen(msg));
+}
+
+static uint16_t export_flags(const struct nbd_conn *c)
+{
+	uint16_t f = TF_HAS_FLAGS | TF_SEND_FLUSH | TF_CAN_MULTI_CONN | TF_SEND_CACHE;
+
+	if (c->structured)
+		f |= TF_SEND_DF;
+	if (c->exp.readonly)
+		return f | TF_READ_ONLY;
+	return f | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_FAST_ZERO;
+}
+
+static int info_reply(struct nbd_conn *c, uint32_t opt, uint16_t type)
+{
+	uint8_t b[2 + SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 16];
+	uint32_t len;
+
+	put_be16(b, type);
+	switch (type) {
+	case INFO_EXPORT:
+		put_be64(b + 2, c->exp.size);
+		put_be16(b + 10, export_flags(c));
+		len = 12;
+		break;
+	case INFO_NAME:
+		len = 2 + (uint32_t)strlen(c->exp.name);
+		memcpy(b + 2, c->exp.name, len - 2);
+		break;
+	case INFO_BLOCK_SIZE:
+		put_be32(b + 2, BLOCK_MIN);
+		put_be32(b + 6, BLOCK_PREFERRED);
+		put_be32(b + 10, BLOCK_MAX);
+		len = 14;
+		break;
+	default:
+		return 0;	/* unknown requests are ignored */
+	}
+	return opt_reply(c, opt, REP_INFO, b, len);
+}
+
+/* INFO and GO: name length u32, name, count u16, count info types */
+static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	char name[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 16];
+	uint32_t nlen;
+	uint16_t n;
+	bool asked_name = false;
+	int ret;
+
+	if (len < 6 || (nlen = get_be32(d)) > len - 6 ||
+	    (n = get_be16(d + 4 + nlen), len != 6 + nlen + 2u * n))
+		return opt_error(c, opt, REP_ERR_INVALID, "inconsistent lengths in the option");
+	if (nlen >= sizeof(name))
+		return opt_error(c, opt, REP_ERR_INVALID, "export name too long");
+	memcpy(name, d + 4, nlen);
+	name[nlen] = '\0';
+	ret = nbd_export_find(name, &c->exp);
+	if (ret == -ENOENT)
+		return opt_error(c, opt, REP_ERR_UNKNOWN, "no such VDI");
+	if (ret)
+		return opt_error(c, opt, REP_ERR_INVALID, "bad export name");
+	for (uint16_t i = 0; i < n; i++)
+		asked_name |= get_be16(d + 6 + nlen + 2u * i) == INFO_NAME;
+	ret = info_reply(c, opt, INFO_EXPORT) ?: info_reply(c, opt, INFO_BLOCK_SIZE);
+	if (!ret && asked_name)
+		ret = info_reply(c, opt, INFO_NAME);
+	if (!ret)
+		ret = opt_reply(c, opt, REP_ACK, NULL, 0);
+	if (!ret && opt == OPT_GO)
+		c->done = true;
+	return ret;
+}
+
+/* EXPORT_NAME: no error reply exists, a missing export closes the connection */
+static int opt_export_name(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	char name[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 16];
+	uint8_t b[10 + 124] = { 0 };
+
+	(void)opt;
+	if (len >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, d, len);
+	name[len] = '\0';
+	if (nbd_export_find(name, &c->exp)) {
+		sd_info("nbd: EXPORT_NAME '%s': no such VDI; closing", name);
+		return -ENOENT;
+	}
+	put_be64(b, c->exp.size);
+	put_be16(b + 8, export_flags(c));
+	c->done = true;
+	return send_all(c->fd, b, c->no_zeroes ? 10 : sizeof(b));
+}
+
+static int opt_abort(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	(void)d;
+	(void)len;
+	c->done = true;
+	opt_reply(c, opt, REP_ACK, NULL, 0);	/* the client may be gone already */
+	return -ECONNABORTED;
+}
+
+static int list_one(const char *name, void *arg)
+{
+	struct nbd_conn *c = arg;
+	uint32_t n = (uint32_t)strlen(name);
+	uint8_t b[4 + SD_MAX_VDI_LEN];
+
+	put_be32(b, n);
+	memcpy(b + 4, name, n);
+	return opt_reply(c, OPT_LIST, REP_SERVER, b, 4 + n);
+}
+
+static int opt_list(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	int ret;
+
+	(void)d;
+	if (len)
+		return opt_error(c, opt, REP_ERR_INVALID, "LIST takes no data");
+	ret = nbd_export_list(list_one, c);
+	return ret ? ret : opt_reply(c, opt, REP_ACK, NULL, 0);
+}
+
+static int opt_starttls(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	(void)d;
+	(void)len;
+	return opt_error(c, opt, REP_ERR_POLICY, "TLS is not offered");
+}
+
+static int opt_structured(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	(void)d;
+	if (len)
+		return opt_error(c, opt, REP_ERR_INVALID, "STRUCTURED_REPLY takes no data");
+	c->structured = true;
+	return opt_reply(c, opt, REP_ACK, NULL, 0);
+}
+
+/* one table: option -> handler; anything else is answered ERR_UNSUP */
+static const struct {
+	uint32_t opt;
+	int (*fn)(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len);
+} options[] = {
+	{ OPT_EXPORT_NAME, opt_export_name },
+	{ OPT_ABORT, opt_abort },
+	{ OPT_LIST, opt_list },
+	{ OPT_STARTTLS, opt_starttls },
+	{ OPT_INFO, opt_info_go },
+	{ OPT_GO, opt_info_go },
+	{ OPT_STRUCTURED_REPLY, opt_structured },
+};
+
+/* drain len bytes of option data we will not use */
+static int drain(int fd, uint32_t len)
+{
+	uint8_t sink[4096];
+
+	while (len) {
+		uint32_t n = len < sizeof(sink) ? len : (uint32_t)sizeof(sink);
+		int ret = xread_full(fd, sink, n);
+
+		if (ret)
+			return ret;
+		len -= n;
+	}
+	return 0;
+}
+
+/* greeting, client flags, options until GO/EXPORT_NAME (0) or the end (-errno) */
+static int handshake(struct nbd_conn *c)
+{
+	uint8_t g[18], cf[4];
+	uint32_t flags;
+	int ret;
+
+	put_be64(g, NBDMAGIC);
+	put_be64(g + 8, IHAVEOPT);
+	put_be16(g + 16, FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES);
+	ret = send_all(c->fd, g, sizeof(g)) ?: xread_full(c->fd, cf, sizeof(cf));
+	if (ret)
+		return ret;
+	flags = get_be32(cf);
+	if (flags & ~(uint32_t)(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES))
+		return -EPROTO;		/* the spec: drop the connection */
+	c->no_zeroes = flags & FLAG_NO_ZEROES;
+	while (!c->done) {
+		uint8_t h[16], *d = NULL;
+		uint32_t opt, len;
+		size_t i;
+
+		ret = xread_full(c->fd, h, sizeof(h));
+		if (ret)
+			return ret;
+		if (get_be64(h) != IHAVEOPT)
+			return -EPROTO;	/* cannot resynchronise */
+		opt = get_be32(h + 8);
+		len = get_be32(h + 12);
+		if (len > MAX_OPTION_LEN) {
+			ret = drain(c->fd, len) ?:
+			      opt_error(c, opt, REP_ERR_TOO_BIG, "option data too long");
+			if (ret)
+				return ret;
+			continue;
+		}
+		d = xmalloc(len + 1);
+		ret = xread_full(c->fd, d, len);
+		for (i = 0; !ret && i < ARRAY_SIZE(options); i++)
+			if (options[i].opt == opt)
+				break;
+		if (!ret)
+			ret = i < ARRAY_SIZE(options) ? options[i].fn(c, opt, d, len) :
+			      opt_error(c, opt, REP_ERR_UNSUP, "option not supported");
+		free(d);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int nbd_export_find(const char *name, struct nbd_export *exp)
+{
+	char vname[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN] = "";
+	const char *at = strrchr(name, '@'), *colon = strrchr(name, ':');
+	struct sd_inode *hdr;
+	uint64_t snapid = 0;
+	size_t n = strlen(name);
+	int ret;
+
+	if (at) {
+		n = (size_t)(at - name);
+		if (strlen(at + 1) >= sizeof(tag) || !at[1])
+			return -EINVAL;
+		strcpy(tag, at + 1);
+	} else if (colon) {
+		n = (size_t)(colon - name);
+		if (parse_uint(colon + 1, UINT32_MAX, &snapid) || !snapid)
+			return -EINVAL;
+	}
+	if (!n || n >= sizeof(vname))
+		return -EINVAL;
+	memcpy(vname, name, n);
+	vname[n] = '\0';
+	hdr = xmalloc(SD_INODE_HEADER_SIZE);
+	ret = vdi_find(vname, tag, (uint32_t)snapid, &exp->vid, hdr);
+	if (ret == SD_RES_SUCCESS) {
+		exp->size = hdr->vdi_size;
+		exp->readonly = at || colon || hdr->snap_ctime;
+		snprintf(exp->name, sizeof(exp->name), "%s", name);
+	}
+	free(hdr);
+	return ret == SD_RES_SUCCESS ? 0 : ret == SD_RES_NO_VDI ? -ENOENT : -EIO;
+}
+
+int nbd_export_list(int (*fn)(const char *name, void *arg), void *arg)
+{
+	/* WIP: walk the VDI bitmap and read each working VDI's name */
+	(void)fn;
+	(void)arg;
+	return 0;
+}
+
+static void *conn_main(void *arg)
+{
+	struct nbd_conn *c = arg;
+	int ret;
+
+	set_io_timeout(c->fd, HANDSHAKE_TIMEOUT_MS);
+	ret = handshake(c);
+	if (ret && ret != -ECONNABORTED)
+		sd_info("nbd: handshake ended: %s", strerror(-ret));
+	/* the transmission phase is still to come (WIP) */
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+void nbd_serve(int fd)
+{
+	struct nbd_conn *c = xzalloc(sizeof(*c));
+	pthread_t t;
+
+	c->fd = fd;
+	if (pthread_create(&t, NULL, conn_main, c)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	pthread_detach(t);
+}

@@ -24,6 +24,8 @@
 #include "nbd.h"
 #include "net.h"
 #include "sheep.h"
+#include "event.h"
+#include "gateway.h"
 #include "vdi.h"
 
 #define NBDMAGIC		0x4e42444d41474943ULL
@@ -66,12 +68,29 @@ enum { INFO_EXPORT = 0, INFO_NAME = 1, INFO_DESCRIPTION = 2, INFO_BLOCK_SIZE = 3
 #define BLOCK_MAX		(32u << 20)
 #define HANDSHAKE_TIMEOUT_MS	10000
 
+#define REQUEST_MAGIC		0x25609513u
+#define SIMPLE_REPLY_MAGIC	0x67446698u
+#define CHUNK_MAGIC		0x668e33efu
+#define CHUNK_DONE		1
+#define CHUNK_OFFSET_DATA	1
+
+enum { CMD_READ = 0, CMD_WRITE = 1, CMD_DISC = 2, CMD_FLUSH = 3, CMD_TRIM = 4, CMD_CACHE = 5,
+       CMD_WRITE_ZEROES = 6, CMD_BLOCK_STATUS = 7 };
+#define CMD_FLAG_FUA		(1 << 0)
+
+/* errno values on the wire */
+#define NBD_EPERM		1
+#define NBD_EIO			5
+#define NBD_EINVAL		22
+#define NBD_ENOSPC		28
+
 struct nbd_conn {
 	int fd;
 	bool no_zeroes;		/* the client asked for no 124 zero bytes after EXPORT_NAME */
 	bool structured;	/* structured replies negotiated */
 	bool done;		/* ABORT, or the transmission phase began */
 	struct nbd_export exp;	/* the export GO or EXPORT_NAME chose */
+	uint32_t obj_size;	/* the export's object size */
 };
 
 static int send_all(int fd, const void *buf, size_t len)
@@ -403,6 +422,157 @@ int nbd_export_list(int (*fn)(const char *name, void *arg), void *arg)
 	return 0;
 }
 
+/*
+ * The VDI's object idx: who owns it (0: never written, reads as zeros).
+ * WIP: the flat index only; hyper volumes (B-tree) are refused at export.
+ */
+static int owner_of(const struct nbd_conn *c, uint32_t idx, uint32_t *owner)
+{
+	return gateway_read_obj(vid_to_vdi_oid(c->exp.vid), owner, sizeof(*owner),
+				SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
+}
+
+static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uint32_t off,
+		    uint32_t len)
+{
+	uint32_t owner, vid = c->exp.vid;
+	int ret = owner_of(c, idx, &owner);
+
+	if (ret)
+		return ret;
+	if (!write) {
+		if (!owner) {
+			memset(buf, 0, len);
+			return SD_RES_SUCCESS;
+		}
+		return gateway_read_obj(vid_to_data_oid(owner, idx), buf, len, off);
+	}
+	if (owner == vid)
+		return gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
+	ret = gateway_create_and_write_obj(vid_to_data_oid(vid, idx),
+					   owner ? vid_to_data_oid(owner, idx) : 0, buf, len, off);
+	if (!ret)
+		ret = vdi_index_write(vid_to_vdi_oid(vid), &vid, sizeof(vid),
+				      SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
+	return ret;
+}
+
+static int io_range(struct nbd_conn *c, bool write, char *buf, uint64_t off, uint32_t len)
+{
+	while (len) {
+		uint32_t idx = (uint32_t)(off / c->obj_size), o = (uint32_t)(off % c->obj_size);
+		uint32_t n = MIN(len, c->obj_size - o);
+		int ret = io_piece(c, write, buf, idx, o, n);
+
+		if (ret)
+			return ret;
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return SD_RES_SUCCESS;
+}
+
+static int simple_reply(struct nbd_conn *c, uint32_t err, uint64_t handle, const void *data,
+			uint32_t len)
+{
+	uint8_t h[16];
+
+	put_be32(h, SIMPLE_REPLY_MAGIC);
+	put_be32(h + 4, err);
+	put_be64(h + 8, handle);
+	return xwrite2_full(c->fd, h, sizeof(h), data, err ? 0 : len);
+}
+
+/* a successful READ under structured replies: one data chunk covering it */
+static int data_chunk(struct nbd_conn *c, uint64_t handle, uint64_t off, const void *data,
+		      uint32_t len)
+{
+	uint8_t h[28];
+
+	put_be32(h, CHUNK_MAGIC);
+	put_be16(h + 4, CHUNK_DONE);
+	put_be16(h + 6, CHUNK_OFFSET_DATA);
+	put_be64(h + 8, handle);
+	put_be32(h + 16, len + 8);
+	put_be64(h + 20, off);
+	return xwrite2_full(c->fd, h, sizeof(h), data, len);
+}
+
+static uint32_t wire_errno(int res)
+{
+	switch (res) {
+	case SD_RES_SUCCESS:
+		return 0;
+	case SD_RES_READONLY:
+		return NBD_EPERM;
+	case SD_RES_NO_SPACE:
+		return NBD_ENOSPC;
+	case SD_RES_INVALID_PARMS:
+		return NBD_EINVAL;
+	default:
+		return NBD_EIO;
+	}
+}
+
+/*
+ * WIP: requests one at a time, simple replies but for READ's data chunk;
+ * READ, WRITE, FLUSH (every write is durable today), DISC.  The rest: EINVAL.
+ */
+static int transmission(struct nbd_conn *c)
+{
+	char *buf = xmalloc(BLOCK_MAX);
+	int ret = 0;
+
+	set_io_timeout(c->fd, 0);
+	for (;;) {
+		uint8_t h[28];
+		uint16_t type;
+		uint64_t handle, off;
+		uint32_t len, err = 0;
+		int res;
+
+		ret = xread_full(c->fd, h, sizeof(h));
+		if (ret)
+			break;
+		if (get_be32(h) != REQUEST_MAGIC) {
+			ret = -EPROTO;
+			break;
+		}
+		type = get_be16(h + 6);
+		handle = get_be64(h + 8);
+		off = get_be64(h + 16);
+		len = get_be32(h + 24);
+		if (type == CMD_DISC)
+			break;
+		if (type == CMD_WRITE && len > BLOCK_MAX) {
+			ret = -EPROTO;	/* a payload we will not take: the spec allows a close */
+			break;
+		}
+		if (type == CMD_WRITE && (ret = xread_full(c->fd, buf, len)))
+			break;
+		if ((type == CMD_READ || type == CMD_WRITE) &&
+		    (len > BLOCK_MAX || off > c->exp.size || len > c->exp.size - off))
+			err = type == CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
+		else if (type == CMD_WRITE && c->exp.readonly)
+			err = NBD_EPERM;
+		else if (type == CMD_READ || type == CMD_WRITE)
+			err = wire_errno(io_range(c, type == CMD_WRITE, buf, off, len));
+		else if (type != CMD_FLUSH)
+			err = NBD_EINVAL;
+		if (type == CMD_READ && !err && c->structured && len)
+			res = data_chunk(c, handle, off, buf, len);
+		else
+			res = simple_reply(c, err, handle, buf, type == CMD_READ ? len : 0);
+		if (res) {
+			ret = res;
+			break;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
 static void *conn_main(void *arg)
 {
 	struct nbd_conn *c = arg;
@@ -412,7 +582,16 @@ static void *conn_main(void *arg)
 	ret = handshake(c);
 	if (ret && ret != -ECONNABORTED)
 		sd_info("nbd: handshake ended: %s", strerror(-ret));
-	/* the transmission phase is still to come (WIP) */
+	if (!ret) {
+		struct vdi_state st;
+
+		c->obj_size = vdi_get_state(c->exp.vid, &st) && st.block_size_shift ?
+			      1u << st.block_size_shift : SD_DATA_OBJ_SIZE;
+		ret = transmission(c);
+		if (ret)
+			sd_info("nbd: export %s: connection ended: %s", c->exp.name,
+				strerror(-ret));
+	}
 	close(c->fd);
 	free(c);
 	return NULL;
@@ -430,4 +609,50 @@ void nbd_serve(int fd)
 		return;
 	}
 	pthread_detach(t);
+}
+
+static void accept_handler(int fd, uint32_t events, void *data)
+{
+	(void)events;
+	(void)data;
+	for (;;) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				sd_err("nbd: accept: %m");
+			return;
+		}
+		set_nodelay(cfd);
+		nbd_serve(cfd);
+	}
+}
+
+int nbd_listen(const char *spec)
+{
+	char host[128] = "";
+	const char *colon = strrchr(spec, ':');
+	uint64_t port;
+	int fd;
+
+	if (colon) {
+		size_t n = (size_t)(colon - spec);
+
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec, n);
+		host[n] = '\0';
+		if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
+			memmove(host, host + 1, n - 2);
+			host[n - 2] = '\0';
+		}
+		spec = colon + 1;
+	}
+	if (parse_uint(spec, 65535, &port) || !port)
+		return -EINVAL;
+	fd = listen_tcp(host[0] ? host : NULL, (int)port);
+	if (fd < 0)
+		return fd;
+	set_nonblocking(fd);
+	return register_event(fd, accept_handler, NULL) < 0 ? -EIO : 0;
 }

@@ -16,6 +16,8 @@ struct nbd_export {
 	bool readonly;		/* a snapshot: NAME@TAG or NAME:SNAPID */
 };
 
+/* main thread, at start: listen on [ADDR:]PORT; -EINVAL for a bad spec, else -errno */
+int nbd_listen(const char *spec);
 /* a new connection accepted on the NBD listener: served by a thread of its own */
 void nbd_serve(int fd);
 /* the export a client names: 0, -ENOENT (no such VDI) or -EINVAL (a bad name) */

@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "event.h"
 #include "journal.h"
+#include "nbd.h"
 #include "net.h"
 #include "recovery.h"
 #include "ring.h"
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
 	{ "gateway", no_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "ioaddr", required_argument, NULL, 'i' },
+	{ "nbd", required_argument, NULL, 'N' },
 	{ "journal", required_argument, NULL, 'j' },
 	{ "log", required_argument, NULL, 'l' },
 	{ "nosync", no_argument, NULL, 'n' },
@@ -88,6 +90,7 @@ static void usage(int status)
 		"  -g, --gateway           gateway only: store nothing (0 vnodes)\n"
 		"  -h, --help              this help\n"
 		"  -i, --ioaddr host=IP[,port=N]  dedicated IO NIC address\n"
+		"  -N, --nbd [ADDR:]PORT   export the VDIs over NBD (work in progress)\n"
 		"  -j, --journal size=N[,dir=D][,skip]  write journal of N MiB (or 256M, 1G)\n"
 		"                          in D (default: the store); skip: VDI objects only\n"
 		"  -l, --log level=L[,dir=D][,dst=stdout]  log level: emerg alert crit err\n"
@@ -456,6 +459,7 @@ static void detach_stdio(void)
 static int sheep_main(int argc, char **argv)
 {
 	bool io_given = false;
+	const char *nbd_spec = NULL;
 	const char *bindaddr = NULL, *cluster = "corosync", *myaddr = NULL, *dir = "/tmp", *jdir;
 	bool foreground = false, to_stdout = false, gateway = false, zone_set = false;
 	int port = SD_LISTEN_PORT, level = SDLOG_INFO, workers = DEFAULT_WORKERS, ret, logfd;
@@ -477,7 +481,7 @@ static int sheep_main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-	while ((opt = getopt_long(argc, argv, "b:c:dDfghi:j:l:noP:p:R:vV:w:y:z:", long_options,
+	while ((opt = getopt_long(argc, argv, "b:c:dDfghi:j:l:N:noP:p:R:vV:w:y:z:", long_options,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'b':
@@ -499,6 +503,9 @@ static int sheep_main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(0);
+		case 'N':
+			nbd_spec = optarg;
+			break;
 		case 'i':
 			parse_ioaddr(optarg, nid);
 			io_given = true;
@@ -662,6 +669,12 @@ static int sheep_main(int argc, char **argv)
 	if (ret)
 		die("cannot listen on port %d: %s", port, strerror(-ret));
 	listen_io(bindaddr, port, nid);
+	if (nbd_spec) {
+		ret = nbd_listen(nbd_spec);
+		if (ret)
+			die("cannot serve NBD on '%s': %s", nbd_spec,
+			    ret == -EINVAL ? "want [ADDR:]PORT" : strerror(-ret));
+	}
 
 	ret = group_init(cluster);
 	if (ret) {

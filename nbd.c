@@ -72,11 +72,14 @@ enum { INFO_EXPORT = 0, INFO_NAME = 1, INFO_DESCRIPTION = 2, INFO_BLOCK_SIZE = 3
 #define SIMPLE_REPLY_MAGIC	0x67446698u
 #define CHUNK_MAGIC		0x668e33efu
 #define CHUNK_DONE		1
+#define CHUNK_NONE		0
 #define CHUNK_OFFSET_DATA	1
+#define CHUNK_ERROR		0x8001
 
 enum { CMD_READ = 0, CMD_WRITE = 1, CMD_DISC = 2, CMD_FLUSH = 3, CMD_TRIM = 4, CMD_CACHE = 5,
        CMD_WRITE_ZEROES = 6, CMD_BLOCK_STATUS = 7 };
 #define CMD_FLAG_FUA		(1 << 0)
+#define CMD_FLAG_DF		(1 << 2)
 
 /* errno values on the wire */
 #define NBD_EPERM		1
@@ -165,9 +168,10 @@ static uint16_t export_flags(const struct nbd_conn *c)
 
 	if (c->structured)
 		f |= TF_SEND_DF;
+	/* WIP: TRIM, WRITE_ZEROES and FAST_ZERO once they are served */
 	if (c->exp.readonly)
 		return f | TF_READ_ONLY;
-	return f | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_FAST_ZERO;
+	return f | TF_SEND_FUA;
 }
 
 static int info_reply(struct nbd_conn *c, uint32_t opt, uint16_t type)
@@ -484,17 +488,41 @@ static int simple_reply(struct nbd_conn *c, uint32_t err, uint64_t handle, const
 	return xwrite2_full(c->fd, h, sizeof(h), data, err ? 0 : len);
 }
 
+static void chunk_header(uint8_t *h, uint16_t type, uint64_t handle, uint32_t len)
+{
+	put_be32(h, CHUNK_MAGIC);
+	put_be16(h + 4, CHUNK_DONE);
+	put_be16(h + 6, type);
+	put_be64(h + 8, handle);
+	put_be32(h + 16, len);
+}
+
+/* under structured replies a READ's error or empty answer is a chunk too */
+static int error_chunk(struct nbd_conn *c, uint64_t handle, uint32_t err)
+{
+	uint8_t h[26];
+
+	chunk_header(h, CHUNK_ERROR, handle, 6);
+	put_be32(h + 20, err);
+	put_be16(h + 24, 0);	/* no message */
+	return send_all(c->fd, h, sizeof(h));
+}
+
+static int none_chunk(struct nbd_conn *c, uint64_t handle)
+{
+	uint8_t h[20];
+
+	chunk_header(h, CHUNK_NONE, handle, 0);
+	return send_all(c->fd, h, sizeof(h));
+}
+
 /* a successful READ under structured replies: one data chunk covering it */
 static int data_chunk(struct nbd_conn *c, uint64_t handle, uint64_t off, const void *data,
 		      uint32_t len)
 {
 	uint8_t h[28];
 
-	put_be32(h, CHUNK_MAGIC);
-	put_be16(h + 4, CHUNK_DONE);
-	put_be16(h + 6, CHUNK_OFFSET_DATA);
-	put_be64(h + 8, handle);
-	put_be32(h + 16, len + 8);
+	chunk_header(h, CHUNK_OFFSET_DATA, handle, len + 8);
 	put_be64(h + 20, off);
 	return xwrite2_full(c->fd, h, sizeof(h), data, len);
 }
@@ -545,23 +573,30 @@ static int transmission(struct nbd_conn *c)
 		len = get_be32(h + 24);
 		if (type == CMD_DISC)
 			break;
+		/* FUA is accepted everywhere (every write is durable already), DF on READ */
+		if (get_be16(h + 4) & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ?
+							CMD_FLAG_DF : 0)))
+			err = NBD_EINVAL;
 		if (type == CMD_WRITE && len > BLOCK_MAX) {
 			ret = -EPROTO;	/* a payload we will not take: the spec allows a close */
 			break;
 		}
 		if (type == CMD_WRITE && (ret = xread_full(c->fd, buf, len)))
 			break;
-		if ((type == CMD_READ || type == CMD_WRITE) &&
+		if (err)
+			;	/* a bad flag */
+		else if ((type == CMD_READ || type == CMD_WRITE) &&
 		    (len > BLOCK_MAX || off > c->exp.size || len > c->exp.size - off))
 			err = type == CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
 		else if (type == CMD_WRITE && c->exp.readonly)
 			err = NBD_EPERM;
 		else if (type == CMD_READ || type == CMD_WRITE)
 			err = wire_errno(io_range(c, type == CMD_WRITE, buf, off, len));
-		else if (type != CMD_FLUSH)
-			err = NBD_EINVAL;
-		if (type == CMD_READ && !err && c->structured && len)
-			res = data_chunk(c, handle, off, buf, len);
+		else if (type != CMD_FLUSH && type != CMD_CACHE)
+			err = NBD_EINVAL;	/* CACHE: a hint, nothing to do */
+		if (type == CMD_READ && c->structured)
+			res = err ? error_chunk(c, handle, err) :
+			      len ? data_chunk(c, handle, off, buf, len) : none_chunk(c, handle);
 		else
 			res = simple_reply(c, err, handle, buf, type == CMD_READ ? len : 0);
 		if (res) {

@@ -409,6 +409,10 @@ int nbd_export_find(const char *name, struct nbd_export *exp)
 	vname[n] = '\0';
 	hdr = xmalloc(SD_INODE_HEADER_SIZE);
 	ret = vdi_find(vname, tag, (uint32_t)snapid, &exp->vid, hdr);
+	if (ret == SD_RES_SUCCESS && hdr->store_policy) {
+		free(hdr);
+		return -EINVAL;	/* WIP: a hyper volume's index is a B-tree (inode_index.c) */
+	}
 	if (ret == SD_RES_SUCCESS) {
 		exp->size = hdr->vdi_size;
 		exp->readonly = at || colon || hdr->snap_ctime;
@@ -418,12 +422,30 @@ int nbd_export_find(const char *name, struct nbd_export *exp)
 	return ret == SD_RES_SUCCESS ? 0 : ret == SD_RES_NO_VDI ? -ENOENT : -EIO;
 }
 
+/* every working VDI (not a snapshot, not deleted), lowest vid first */
 int nbd_export_list(int (*fn)(const char *name, void *arg), void *arg)
 {
-	/* WIP: walk the VDI bitmap and read each working VDI's name */
-	(void)fn;
-	(void)arg;
-	return 0;
+	uint8_t *in_use = xmalloc(SD_VDI_BITMAP_SIZE), *del = xmalloc(SD_VDI_BITMAP_SIZE);
+	char name[SD_MAX_VDI_LEN + 1];
+	int ret = 0;
+
+	vdi_copy_bitmap(in_use, false);
+	vdi_copy_bitmap(del, true);
+	for (uint32_t vid = 1; !ret && vid < SD_NR_VDIS; vid++) {
+		struct vdi_state st;
+
+		if (!(in_use[vid / 8] & (1 << (vid % 8))) || (del[vid / 8] & (1 << (vid % 8))) ||
+		    (vdi_get_state(vid, &st) && (st.snapshot || st.deleted)))
+			continue;
+		if (gateway_read_obj(vid_to_vdi_oid(vid), name, SD_MAX_VDI_LEN, 0))
+			continue;	/* unreadable now: left out of the list */
+		name[SD_MAX_VDI_LEN] = '\0';
+		if (name[0])
+			ret = fn(name, arg);
+	}
+	free(in_use);
+	free(del);
+	return ret;
 }
 
 /*

@@ -26,6 +26,7 @@
 #include "sheep.h"
 #include "event.h"
 #include "gateway.h"
+#include "work.h"
 #include "vdi.h"
 
 #define NBDMAGIC		0x4e42444d41474943ULL
@@ -94,7 +95,35 @@ struct nbd_conn {
 	bool done;		/* ABORT, or the transmission phase began */
 	struct nbd_export exp;	/* the export GO or EXPORT_NAME chose */
 	uint32_t obj_size;	/* the export's object size */
+	/* transmission: requests run on workers, replies leave whole under send_lock */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int inflight;		/* under lock */
+	pthread_mutex_t send_lock;
 };
+
+/* one request in flight */
+struct nbd_req {
+	struct work w;
+	struct nbd_conn *c;
+	uint16_t type;
+	uint64_t handle, off;
+	uint32_t len, err;
+	char *buf;
+};
+
+#define MAX_INFLIGHT		64	/* per connection; the reader waits beyond */
+#define NR_ALLOC_LOCKS		256
+
+/* an object's first write (create, maybe from a parent's copy, then the index) is one at a time */
+static pthread_mutex_t alloc_locks[NR_ALLOC_LOCKS];
+static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
+
+static void alloc_locks_init(void)
+{
+	for (int i = 0; i < NR_ALLOC_LOCKS; i++)
+		pthread_mutex_init(&alloc_locks[i], NULL);
+}
 
 static int send_all(int fd, const void *buf, size_t len)
 {
@@ -475,11 +504,23 @@ static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uin
 	}
 	if (owner == vid)
 		return gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
-	ret = gateway_create_and_write_obj(vid_to_data_oid(vid, idx),
-					   owner ? vid_to_data_oid(owner, idx) : 0, buf, len, off);
-	if (!ret)
-		ret = vdi_index_write(vid_to_vdi_oid(vid), &vid, sizeof(vid),
-				      SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
+	/* two writes to one new object at once must not both create it */
+	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
+
+	pthread_mutex_lock(l);
+	ret = owner_of(c, idx, &owner);
+	if (!ret && owner == vid)
+		ret = gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
+	else if (!ret) {
+		ret = gateway_create_and_write_obj(vid_to_data_oid(vid, idx),
+						   owner ? vid_to_data_oid(owner, idx) : 0, buf,
+						   len, off);
+		if (!ret)
+			ret = vdi_index_write(vid_to_vdi_oid(vid), &vid, sizeof(vid),
+					      SD_INODE_HEADER_SIZE +
+					      idx * (uint32_t)sizeof(uint32_t));
+	}
+	pthread_mutex_unlock(l);
 	return ret;
 }
 
@@ -565,22 +606,85 @@ static uint32_t wire_errno(int res)
 	}
 }
 
+/* the answer to r, whole, under the connection's send lock */
+static int reply(struct nbd_req *r)
+{
+	struct nbd_conn *c = r->c;
+	int ret;
+
+	pthread_mutex_lock(&c->send_lock);
+	if (r->type == CMD_READ && c->structured)
+		ret = r->err ? error_chunk(c, r->handle, r->err) :
+		      r->len ? data_chunk(c, r->handle, r->off, r->buf, r->len) :
+		      none_chunk(c, r->handle);
+	else
+		ret = simple_reply(c, r->err, r->handle, r->buf, r->type == CMD_READ ? r->len : 0);
+	pthread_mutex_unlock(&c->send_lock);
+	return ret;
+}
+
+static void req_done(struct nbd_req *r)
+{
+	struct nbd_conn *c = r->c;
+
+	if (reply(r))
+		shutdown(c->fd, SHUT_RDWR);	/* the reader sees it and ends the connection */
+	pthread_mutex_lock(&c->lock);
+	if (--c->inflight == 0 || c->inflight == MAX_INFLIGHT - 1)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* worker thread */
+static void req_work(struct work *w)
+{
+	struct nbd_req *r = container_of(w, struct nbd_req, w);
+
+	if (!r->err && (r->type == CMD_READ || r->type == CMD_WRITE))
+		r->err = wire_errno(io_range(r->c, r->type == CMD_WRITE, r->buf, r->off, r->len));
+	req_done(r);
+}
+
+/* main thread, after req_work */
+static void req_free(struct work *w)
+{
+	struct nbd_req *r = container_of(w, struct nbd_req, w);
+
+	free(r->buf);
+	free(r);
+}
+
+/* the checks a request gets before it runs: 0 or the wire errno */
+static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flags,
+			  uint64_t off, uint32_t len)
+{
+	/* FUA is accepted everywhere (every write is durable already), DF on READ */
+	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0)))
+		return NBD_EINVAL;
+	if (type == CMD_READ || type == CMD_WRITE) {
+		if (len > BLOCK_MAX || off > c->exp.size || len > c->exp.size - off)
+			return type == CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
+		if (type == CMD_WRITE && c->exp.readonly)
+			return NBD_EPERM;
+		return 0;
+	}
+	/* FLUSH: every write is durable when acknowledged; CACHE: a hint */
+	return type == CMD_FLUSH || type == CMD_CACHE ? 0 : NBD_EINVAL;
+}
+
 /*
- * WIP: requests one at a time, simple replies but for READ's data chunk;
- * READ, WRITE, FLUSH (every write is durable today), DISC.  The rest: EINVAL.
+ * Read requests and hand them to workers; they answer in any order.  WIP:
+ * no TRIM, WRITE_ZEROES or BLOCK_STATUS yet (EINVAL).
  */
 static int transmission(struct nbd_conn *c)
 {
-	char *buf = xmalloc(BLOCK_MAX);
 	int ret = 0;
 
 	set_io_timeout(c->fd, 0);
+	pthread_once(&alloc_once, alloc_locks_init);
 	for (;;) {
 		uint8_t h[28];
-		uint16_t type;
-		uint64_t handle, off;
-		uint32_t len, err = 0;
-		int res;
+		struct nbd_req *r;
 
 		ret = xread_full(c->fd, h, sizeof(h));
 		if (ret)
@@ -589,44 +693,43 @@ static int transmission(struct nbd_conn *c)
 			ret = -EPROTO;
 			break;
 		}
-		type = get_be16(h + 6);
-		handle = get_be64(h + 8);
-		off = get_be64(h + 16);
-		len = get_be32(h + 24);
-		if (type == CMD_DISC)
+		r = xzalloc(sizeof(*r));
+		r->c = c;
+		r->type = get_be16(h + 6);
+		r->handle = get_be64(h + 8);
+		r->off = get_be64(h + 16);
+		r->len = get_be32(h + 24);
+		if (r->type == CMD_DISC) {
+			free(r);
 			break;
-		/* FUA is accepted everywhere (every write is durable already), DF on READ */
-		if (get_be16(h + 4) & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ?
-							CMD_FLAG_DF : 0)))
-			err = NBD_EINVAL;
-		if (type == CMD_WRITE && len > BLOCK_MAX) {
+		}
+		if (r->type == CMD_WRITE && r->len > BLOCK_MAX) {
+			free(r);
 			ret = -EPROTO;	/* a payload we will not take: the spec allows a close */
 			break;
 		}
-		if (type == CMD_WRITE && (ret = xread_full(c->fd, buf, len)))
-			break;
-		if (err)
-			;	/* a bad flag */
-		else if ((type == CMD_READ || type == CMD_WRITE) &&
-		    (len > BLOCK_MAX || off > c->exp.size || len > c->exp.size - off))
-			err = type == CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
-		else if (type == CMD_WRITE && c->exp.readonly)
-			err = NBD_EPERM;
-		else if (type == CMD_READ || type == CMD_WRITE)
-			err = wire_errno(io_range(c, type == CMD_WRITE, buf, off, len));
-		else if (type != CMD_FLUSH && type != CMD_CACHE)
-			err = NBD_EINVAL;	/* CACHE: a hint, nothing to do */
-		if (type == CMD_READ && c->structured)
-			res = err ? error_chunk(c, handle, err) :
-			      len ? data_chunk(c, handle, off, buf, len) : none_chunk(c, handle);
-		else
-			res = simple_reply(c, err, handle, buf, type == CMD_READ ? len : 0);
-		if (res) {
-			ret = res;
+		r->err = check_req(c, r->type, get_be16(h + 4), r->off, r->len);
+		if ((r->type == CMD_READ && !r->err) || r->type == CMD_WRITE)
+			r->buf = xmalloc(MAX(r->len, 1));
+		if (r->type == CMD_WRITE && (ret = xread_full(c->fd, r->buf, r->len))) {
+			free(r->buf);
+			free(r);
 			break;
 		}
+		pthread_mutex_lock(&c->lock);
+		while (c->inflight >= MAX_INFLIGHT)
+			pthread_cond_wait(&c->idle, &c->lock);
+		c->inflight++;
+		pthread_mutex_unlock(&c->lock);
+		r->w.fn = req_work;
+		r->w.done = req_free;
+		queue_work(&r->w);
 	}
-	free(buf);
+	/* what is in flight finishes (its replies may fail), then the connection goes */
+	pthread_mutex_lock(&c->lock);
+	while (c->inflight)
+		pthread_cond_wait(&c->idle, &c->lock);
+	pthread_mutex_unlock(&c->lock);
 	return ret;
 }
 
@@ -660,6 +763,9 @@ void nbd_serve(int fd)
 	pthread_t t;
 
 	c->fd = fd;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
 	if (pthread_create(&t, NULL, conn_main, c)) {
 		close(fd);
 		free(c);

@@ -81,6 +81,12 @@ enum { CMD_READ = 0, CMD_WRITE = 1, CMD_DISC = 2, CMD_FLUSH = 3, CMD_TRIM = 4, C
        CMD_WRITE_ZEROES = 6, CMD_BLOCK_STATUS = 7 };
 #define CMD_FLAG_FUA		(1 << 0)
 #define CMD_FLAG_DF		(1 << 2)
+#define CMD_FLAG_REQ_ONE	(1 << 3)
+#define CHUNK_BLOCK_STATUS	5
+#define STATE_HOLE		(1 << 0)
+#define STATE_ZERO		(1 << 1)
+#define ALLOC_CTX_ID		1
+#define ALLOC_CTX		"base:allocation"
 
 /* errno values on the wire */
 #define NBD_EPERM		1
@@ -93,6 +99,8 @@ struct nbd_conn {
 	bool no_zeroes;		/* the client asked for no 124 zero bytes after EXPORT_NAME */
 	bool structured;	/* structured replies negotiated */
 	bool done;		/* ABORT, or the transmission phase began */
+	bool alloc_ctx;		/* base:allocation selected (SET_META_CONTEXT) */
+	char ctx_export[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 16];	/* ... for this export */
 	struct nbd_export exp;	/* the export GO or EXPORT_NAME chose */
 	uint32_t obj_size;	/* the export's object size */
 	/* transmission: requests run on workers, replies leave whole under send_lock */
@@ -106,7 +114,7 @@ struct nbd_conn {
 struct nbd_req {
 	struct work w;
 	struct nbd_conn *c;
-	uint16_t type;
+	uint16_t type, flags;
 	uint64_t handle, off;
 	uint32_t len, err;
 	char *buf;
@@ -259,8 +267,11 @@ static int opt_info_go(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint3
 		ret = info_reply(c, opt, INFO_NAME);
 	if (!ret)
 		ret = opt_reply(c, opt, REP_ACK, NULL, 0);
-	if (!ret && opt == OPT_GO)
+	if (!ret && opt == OPT_GO) {
 		c->done = true;
+		if (strcmp(c->ctx_export, name))
+			c->alloc_ctx = false;	/* selected for another export */
+	}
 	return ret;
 }
 
@@ -332,6 +343,51 @@ static int opt_structured(struct nbd_conn *c, uint32_t opt, const uint8_t *d, ui
 	return opt_reply(c, opt, REP_ACK, NULL, 0);
 }
 
+/*
+ * LIST_META_CONTEXT and SET_META_CONTEXT: export name, then queries.  The
+ * one context we have is base:allocation (never-written objects are holes).
+ */
+static int opt_meta(struct nbd_conn *c, uint32_t opt, const uint8_t *d, uint32_t len)
+{
+	uint32_t nlen, nq, pos;
+	bool want = false;
+	uint8_t b[4 + sizeof(ALLOC_CTX)];
+	int ret;
+
+	if (opt == OPT_SET_META_CONTEXT && !c->structured)
+		return opt_error(c, opt, REP_ERR_INVALID, "structured replies first");
+	if (len < 8 || (nlen = get_be32(d)) > len - 8 || nlen >= sizeof(c->ctx_export))
+		return opt_error(c, opt, REP_ERR_INVALID, "inconsistent lengths in the option");
+	nq = get_be32(d + 4 + nlen);
+	pos = 8 + nlen;
+	for (uint32_t i = 0; i < nq; i++) {
+		uint32_t qlen;
+
+		if (len - pos < 4 || (qlen = get_be32(d + pos)) > len - pos - 4)
+			return opt_error(c, opt, REP_ERR_INVALID, "inconsistent lengths in the option");
+		if ((qlen == sizeof(ALLOC_CTX) - 1 && !memcmp(d + pos + 4, ALLOC_CTX, qlen)) ||
+		    (opt == OPT_LIST_META_CONTEXT && qlen == 5 && !memcmp(d + pos + 4, "base:", 5)))
+			want = true;
+		pos += 4 + qlen;
+	}
+	if (pos != len)
+		return opt_error(c, opt, REP_ERR_INVALID, "inconsistent lengths in the option");
+	if (opt == OPT_LIST_META_CONTEXT && !nq)
+		want = true;
+	if (opt == OPT_SET_META_CONTEXT) {
+		c->alloc_ctx = want;	/* replaces what was selected before */
+		memcpy(c->ctx_export, d + 4, nlen);
+		c->ctx_export[nlen] = '\0';
+	}
+	ret = 0;
+	if (want) {
+		put_be32(b, ALLOC_CTX_ID);
+		memcpy(b + 4, ALLOC_CTX, sizeof(ALLOC_CTX) - 1);
+		ret = opt_reply(c, opt, REP_META_CONTEXT, b, 4 + sizeof(ALLOC_CTX) - 1);
+	}
+	return ret ? ret : opt_reply(c, opt, REP_ACK, NULL, 0);
+}
+
 /* one table: option -> handler; anything else is answered ERR_UNSUP */
 static const struct {
 	uint32_t opt;
@@ -344,6 +400,8 @@ static const struct {
 	{ OPT_INFO, opt_info_go },
 	{ OPT_GO, opt_info_go },
 	{ OPT_STRUCTURED_REPLY, opt_structured },
+	{ OPT_LIST_META_CONTEXT, opt_meta },
+	{ OPT_SET_META_CONTEXT, opt_meta },
 };
 
 /* drain len bytes of option data we will not use */
@@ -606,6 +664,15 @@ static uint32_t wire_errno(int res)
 	}
 }
 
+static int status_chunk(struct nbd_conn *c, uint64_t handle, const void *ext, uint32_t len)
+{
+	uint8_t h[24];
+
+	chunk_header(h, CHUNK_BLOCK_STATUS, handle, 4 + len);
+	put_be32(h + 20, ALLOC_CTX_ID);
+	return xwrite2_full(c->fd, h, sizeof(h), ext, len);
+}
+
 /* the answer to r, whole, under the connection's send lock */
 static int reply(struct nbd_req *r)
 {
@@ -613,7 +680,9 @@ static int reply(struct nbd_req *r)
 	int ret;
 
 	pthread_mutex_lock(&c->send_lock);
-	if (r->type == CMD_READ && c->structured)
+	if (r->type == CMD_BLOCK_STATUS && !r->err)
+		ret = status_chunk(c, r->handle, r->buf, r->len);
+	else if ((r->type == CMD_READ || r->type == CMD_BLOCK_STATUS) && c->structured)
 		ret = r->err ? error_chunk(c, r->handle, r->err) :
 		      r->len ? data_chunk(c, r->handle, r->off, r->buf, r->len) :
 		      none_chunk(c, r->handle);
@@ -636,10 +705,55 @@ static void req_done(struct nbd_req *r)
 }
 
 /* worker thread */
+/*
+ * base:allocation over [off, off + len): runs of never-written objects
+ * (hole and zero) and written ones (0), the total clipped to len; one run
+ * with REQ_ONE.  Into r->buf as (length, flags) pairs, r->len their bytes.
+ */
+static int block_status(struct nbd_req *r, bool one)
+{
+	struct nbd_conn *c = r->c;
+	uint32_t n = 0, cap = 64, *ext = xmalloc(cap * 8), left = r->len;
+	uint64_t off = r->off;
+
+	while (left) {
+		uint32_t idx = (uint32_t)(off / c->obj_size), o = (uint32_t)(off % c->obj_size);
+		uint32_t piece = MIN(left, c->obj_size - o), owner, flags;
+		int ret = owner_of(c, idx, &owner);
+
+		if (ret) {
+			free(ext);
+			return ret;
+		}
+		flags = owner ? 0 : STATE_HOLE | STATE_ZERO;
+		if (n && ext[2 * n - 1] == flags) {
+			ext[2 * n - 2] += piece;
+		} else {
+			if (one && n)
+				break;
+			if (n == cap)
+				ext = xrealloc(ext, (cap *= 2) * 8);
+			ext[2 * n] = piece;
+			ext[2 * n + 1] = flags;
+			n++;
+		}
+		off += piece;
+		left -= piece;
+	}
+	r->buf = xmalloc(n * 8);
+	for (uint32_t i = 0; i < 2 * n; i++)
+		put_be32((uint8_t *)r->buf + 4 * i, ext[i]);
+	r->len = n * 8;
+	free(ext);
+	return SD_RES_SUCCESS;
+}
+
 static void req_work(struct work *w)
 {
 	struct nbd_req *r = container_of(w, struct nbd_req, w);
 
+	if (!r->err && r->type == CMD_BLOCK_STATUS)
+		r->err = wire_errno(block_status(r, r->flags & CMD_FLAG_REQ_ONE));
 	if (!r->err && (r->type == CMD_READ || r->type == CMD_WRITE))
 		r->err = wire_errno(io_range(r->c, r->type == CMD_WRITE, r->buf, r->off, r->len));
 	req_done(r);
@@ -659,8 +773,12 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 			  uint64_t off, uint32_t len)
 {
 	/* FUA is accepted everywhere (every write is durable already), DF on READ */
-	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0)))
+	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0) |
+		      (type == CMD_BLOCK_STATUS ? CMD_FLAG_REQ_ONE : 0)))
 		return NBD_EINVAL;
+	if (type == CMD_BLOCK_STATUS)
+		return c->alloc_ctx && len && off <= c->exp.size && len <= c->exp.size - off ?
+		       0 : NBD_EINVAL;
 	if (type == CMD_READ || type == CMD_WRITE) {
 		if (len > BLOCK_MAX || off > c->exp.size || len > c->exp.size - off)
 			return type == CMD_WRITE ? NBD_ENOSPC : NBD_EINVAL;
@@ -674,7 +792,7 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 
 /*
  * Read requests and hand them to workers; they answer in any order.  WIP:
- * no TRIM, WRITE_ZEROES or BLOCK_STATUS yet (EINVAL).
+ * no TRIM or WRITE_ZEROES yet (EINVAL).
  */
 static int transmission(struct nbd_conn *c)
 {
@@ -708,7 +826,8 @@ static int transmission(struct nbd_conn *c)
 			ret = -EPROTO;	/* a payload we will not take: the spec allows a close */
 			break;
 		}
-		r->err = check_req(c, r->type, get_be16(h + 4), r->off, r->len);
+		r->flags = get_be16(h + 4);
+		r->err = check_req(c, r->type, r->flags, r->off, r->len);
 		if ((r->type == CMD_READ && !r->err) || r->type == CMD_WRITE)
 			r->buf = xmalloc(MAX(r->len, 1));
 		if (r->type == CMD_WRITE && (ret = xread_full(c->fd, r->buf, r->len))) {

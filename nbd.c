@@ -81,7 +81,10 @@ enum { CMD_READ = 0, CMD_WRITE = 1, CMD_DISC = 2, CMD_FLUSH = 3, CMD_TRIM = 4, C
        CMD_WRITE_ZEROES = 6, CMD_BLOCK_STATUS = 7 };
 #define CMD_FLAG_FUA		(1 << 0)
 #define CMD_FLAG_DF		(1 << 2)
+#define CMD_FLAG_NO_HOLE	(1 << 1)
 #define CMD_FLAG_REQ_ONE	(1 << 3)
+#define CMD_FLAG_FAST_ZERO	(1 << 4)
+#define NBD_ENOTSUP		95
 #define CHUNK_BLOCK_STATUS	5
 #define STATE_HOLE		(1 << 0)
 #define STATE_ZERO		(1 << 1)
@@ -205,10 +208,9 @@ static uint16_t export_flags(const struct nbd_conn *c)
 
 	if (c->structured)
 		f |= TF_SEND_DF;
-	/* WIP: TRIM, WRITE_ZEROES and FAST_ZERO once they are served */
 	if (c->exp.readonly)
 		return f | TF_READ_ONLY;
-	return f | TF_SEND_FUA;
+	return f | TF_SEND_FUA | TF_SEND_TRIM | TF_SEND_WRITE_ZEROES | TF_SEND_FAST_ZERO;
 }
 
 static int info_reply(struct nbd_conn *c, uint32_t opt, uint16_t type)
@@ -664,6 +666,70 @@ static uint32_t wire_errno(int res)
 	}
 }
 
+/* the object idx of our VDI forgotten: never written again (reads as zeros) */
+static int unmap(struct nbd_conn *c, uint32_t idx)
+{
+	uint32_t vid = c->exp.vid, owner, zero = 0;
+	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
+	int ret;
+
+	pthread_mutex_lock(l);
+	ret = owner_of(c, idx, &owner);
+	if (!ret && owner)	/* vdi.c drops the object once no VDI points at it */
+		ret = vdi_index_write(vid_to_vdi_oid(vid), &zero, sizeof(zero),
+				      SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
+	pthread_mutex_unlock(l);
+	return ret;
+}
+
+/*
+ * TRIM (a hint: whole objects are unmapped, partial ends left) and
+ * WRITE_ZEROES (whole objects unmapped unless NO_HOLE, the rest written
+ * with zeros; FAST_ZERO: only when unmapping does it all, else ENOTSUP
+ * before anything is touched).
+ */
+static uint32_t trim_or_zero(struct nbd_req *r)
+{
+	struct nbd_conn *c = r->c;
+	bool zero = r->type == CMD_WRITE_ZEROES, no_hole = r->flags & CMD_FLAG_NO_HOLE;
+	uint64_t off = r->off, end = r->off + r->len;
+	char *zeros = NULL;
+	int ret = 0;
+
+	if (zero && (r->flags & CMD_FLAG_FAST_ZERO)) {
+		if (no_hole)
+			return NBD_ENOTSUP;
+		for (uint64_t o = off; o < end;) {
+			uint32_t idx = (uint32_t)(o / c->obj_size), in = (uint32_t)(o % c->obj_size);
+			uint32_t piece = (uint32_t)MIN(end - o, c->obj_size - in), owner;
+
+			if (piece < c->obj_size && (owner_of(c, idx, &owner) || owner))
+				return NBD_ENOTSUP;	/* a partial written object: a write */
+			o += piece;
+		}
+	}
+	while (!ret && off < end) {
+		uint32_t idx = (uint32_t)(off / c->obj_size), in = (uint32_t)(off % c->obj_size);
+		uint32_t piece = (uint32_t)MIN(end - off, c->obj_size - in);
+
+		if (piece == c->obj_size && !no_hole) {
+			ret = unmap(c, idx);
+		} else if (zero) {
+			uint32_t owner;
+
+			ret = owner_of(c, idx, &owner);
+			if (!ret && (owner || no_hole)) {
+				if (!zeros)
+					zeros = xzalloc(c->obj_size);
+				ret = io_piece(c, true, zeros, idx, in, piece);
+			}
+		}
+		off += piece;
+	}
+	free(zeros);
+	return wire_errno(ret);
+}
+
 static int status_chunk(struct nbd_conn *c, uint64_t handle, const void *ext, uint32_t len)
 {
 	uint8_t h[24];
@@ -752,6 +818,8 @@ static void req_work(struct work *w)
 {
 	struct nbd_req *r = container_of(w, struct nbd_req, w);
 
+	if (!r->err && (r->type == CMD_TRIM || r->type == CMD_WRITE_ZEROES))
+		r->err = trim_or_zero(r);
 	if (!r->err && r->type == CMD_BLOCK_STATUS)
 		r->err = wire_errno(block_status(r, r->flags & CMD_FLAG_REQ_ONE));
 	if (!r->err && (r->type == CMD_READ || r->type == CMD_WRITE))
@@ -774,8 +842,15 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 {
 	/* FUA is accepted everywhere (every write is durable already), DF on READ */
 	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0) |
-		      (type == CMD_BLOCK_STATUS ? CMD_FLAG_REQ_ONE : 0)))
+		      (type == CMD_BLOCK_STATUS ? CMD_FLAG_REQ_ONE : 0) |
+		      (type == CMD_WRITE_ZEROES ? CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO : 0)))
 		return NBD_EINVAL;
+	if (type == CMD_TRIM || type == CMD_WRITE_ZEROES) {
+		/* any length within the export (nbdcopy zeroes 99 MiB at once) */
+		if (off > c->exp.size || len > c->exp.size - off)
+			return type == CMD_WRITE_ZEROES ? NBD_ENOSPC : NBD_EINVAL;
+		return c->exp.readonly ? NBD_EPERM : 0;
+	}
 	if (type == CMD_BLOCK_STATUS)
 		return c->alloc_ctx && len && off <= c->exp.size && len <= c->exp.size - off ?
 		       0 : NBD_EINVAL;
@@ -791,8 +866,7 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 }
 
 /*
- * Read requests and hand them to workers; they answer in any order.  WIP:
- * no TRIM or WRITE_ZEROES yet (EINVAL).
+ * Read requests and hand them to workers; they answer in any order.
  */
 static int transmission(struct nbd_conn *c)
 {

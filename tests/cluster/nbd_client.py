@@ -148,6 +148,37 @@ def go(name, structured=False, flags=3):
     return s
 
 
+def pipeline(s, reqs):
+    """Send reqs [(type, off, data or length, expected read data)] from a thread, take
+    the replies here; return (problems, the order of the handles answered)."""
+    import threading
+    base = random.randrange(1 << 40)
+
+    def send():
+        for i, (t, o, d, _w) in enumerate(reqs):
+            if t == 1:
+                req(s, 1, o, len(d), handle=base + i, data=d)
+            else:
+                req(s, t, o, d, handle=base + i)
+    th = threading.Thread(target=send)
+    th.start()
+    bad, order = [], []
+    for _ in reqs:
+        err, h = simple_reply(s)
+        i = h - base
+        if not 0 <= i < len(reqs) or i in order:
+            bad.append("handle %#x unknown or answered twice" % h)
+            break
+        order.append(i)
+        t, o, d, w = reqs[i]
+        if err:
+            bad.append("request %d (type %d at %d): error %d" % (i, t, o, err))
+        elif t == 0 and recvn(s, d) != w:
+            bad.append("read %d at %d: wrong data" % (i, o))
+    th.join()
+    return bad, order
+
+
 def raw_checks():
     s, g = greet(None)
     report(struct.unpack(">QQH", g) == (NBDMAGIC, IHAVEOPT, 3),
@@ -281,31 +312,24 @@ def raw_checks():
     s.close()
     report(ok, "clients gone mid-request (half a WRITE payload; 64 READs unread): the next is served")
 
-    # 200 requests pipelined at once (more than the 64 the server runs): each answered once
+    # 200 requests in flight at once (more than the 64 the server runs), sent by a
+    # thread while this one takes the replies: each handle answered once, right
     s = go("p")
     rnd = random.Random(7)
-    want = {}
+    A = [(160 * MiB + i * 70001, bytes([rnd.randrange(1, 256)]) * 70001) for i in range(100)]
+    B = [(200 * MiB - 3 + i * 65537, bytes([rnd.randrange(1, 256)]) * 65537) for i in range(100)]
+    bad, order = pipeline(s, [(1, o, d, None) for o, d in A])
+    report(not bad, "100 pipelined 70001-byte writes (raw): each answered once, no error", "; ".join(bad[:3]))
+    mixed = []
     for i in range(100):
-        off = 160 * MiB + i * 70001
-        data = bytes([rnd.randrange(1, 256)]) * 70001
-        want[off] = data
-        req(s, 1, off, len(data), handle=1000 + i, data=data)
-    for i in range(100):
-        req(s, 0, 160 * MiB + i * 70001, 70001, handle=2000 + i)
-    seen, bad, order = set(), 0, []
-    for _ in range(200):
-        err, h = simple_reply(s)
-        order.append(h)
-        if h >= 2000:
-            d = recvn(s, 70001) if not err else b""
-            bad += d != want[160 * MiB + (h - 2000) * 70001]
-        bad += err != 0 or h in seen
-        seen.add(h)
-    report(not bad and len(seen) == 200,
-           "200 pipelined 70001-byte writes then reads (raw): every handle answered once, "
-           "data right", "%d bad" % bad)
+        mixed += [(1, B[i][0], B[i][1], None), (0, A[i][0], len(A[i][1]), A[i][1])]
+    bad, order = pipeline(s, mixed)
+    report(not bad, "100 writes and 100 reads of other data interleaved, all in flight: each answered "
+           "once, the reads right", "; ".join(bad[:3]))
     print("info: nbd_client.py: the raw replies' order %s the sending order" %
           ("differs from" if order != sorted(order) else "is"), flush=True)
+    bad, order = pipeline(s, [(0, o, len(d), d) for o, d in B])
+    report(not bad, "then 100 pipelined reads of those writes: right", "; ".join(bad[:3]))
     for i in range(8):
         req(s, 1, 150 * MiB + i * 4096, 4096, handle=3000 + i, data=bytes([0x70 + i]) * 4096)
     req(s, 2, handle=3999)

@@ -160,7 +160,7 @@ check "nbdinfo --list: v, w, c" \
 # ---- 3. fio's nbd engine ---------------------------------------------------
 check "vdi f 16M" dogp 0 vdi create f 16M
 FIO=(fio --name=nbd --ioengine=nbd --uri="$U/f" --rw=randwrite --bsrange=512-70000 --bs_unaligned
-	--size=6M --iodepth=16 --verify=crc32c --verify_fatal=1 --randseed=18 --output-format=terse)
+	--size=6M --iodepth=16 --verify=crc32c --verify_fatal=1 --randseed=18 --verify_state_save=0 --output-format=terse)
 check "fio randwrite, depth 16, unaligned 512..70000 bytes, verify crc32c" "${FIO[@]}" --do_verify=1 --output="$T/fio1"
 check "fio verify-only pass on a new connection" "${FIO[@]}" --verify_only=1 --output="$T/fio2"
 check "qemu-io spoils 4 KiB of it" qemu-io -f raw "$U/f" -c 'write -P 0 1M 4k'

@@ -569,13 +569,19 @@ def libnbd_checks():
 
     # a connection opened before a snapshot: the snapshot stays frozen
     h.pwrite(b"A" * 4096, 61 * O)
+    h.pwrite(b"C" * (2 * O), 56 * O)
     h.flush()
     dog("vdi", "snapshot", "-s", "s2", "p")
     e = errno_of(h.pwrite, b"B" * 4096, 61 * O)
+    et, ez = errno_of(h.trim, O, 56 * O), errno_of(h.zero, O, 57 * O)
     hs = nbd.NBD()
     hs.connect_uri(uri("p@s2"))
     report(hs.pread(4096, 61 * O) == b"A" * 4096, "a write through a connection opened before a "
            "snapshot does not change the snapshot", "the write: %s" % e)
+    report(hs.pread(4096, 56 * O) == b"C" * 4096 and hs.pread(4096, 57 * O) == b"C" * 4096,
+           "nor do a TRIM and a WRITE_ZEROES of whole objects through it",
+           "TRIM: %s, WRITE_ZEROES: %s, the snapshot reads %r, %r" %
+           (et or "acknowledged", ez or "acknowledged", hs.pread(1, 56 * O), hs.pread(1, 57 * O)))
     hs.shutdown()
     hn = nbd.NBD()
     hn.connect_uri(uri("p"))

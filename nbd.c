@@ -688,8 +688,12 @@ static int unmap(struct nbd_conn *c, uint32_t idx)
 {
 	uint32_t vid = c->exp.vid, owner, zero = 0;
 	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
+	struct vdi_state st;
 	int ret;
 
+	/* snapshotted since GO: its index is frozen (data writes get READONLY from the store) */
+	if (vdi_get_state(vid, &st) && st.snapshot)
+		return SD_RES_READONLY;
 	pthread_mutex_lock(l);
 	ret = owner_of(c, idx, &owner);
 	if (!ret && owner)	/* vdi.c drops the object once no VDI points at it */

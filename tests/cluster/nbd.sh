@@ -45,8 +45,8 @@ mput() {
 		"$M" "$1" "$2" "$3"
 }
 mzero() { mput "$1" "$2" 0; }
-# vdi_is FILE VDI: dog reads VDI (through sheep 2, not the gateway) and it equals FILE
-vdi_is() { cmp "$1" <(dogp 2 vdi read "$2"); }
+# vdi_is FILE VDI [-s TAG]: dog reads VDI (through sheep 2, not the gateway) and it equals FILE
+vdi_is() { local f=$1; shift; cmp "$f" <(dogp 2 vdi read "$@"); }
 # data_objects URI: the objects qemu-img map says hold data, e.g. "1 2 7"
 data_objects() {
 	qemu-img map -f raw --output=json "$1" | $PY -c '
@@ -154,6 +154,15 @@ $PY -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(49000000); f.write(b"\x
 check "c has its write and the parent's data elsewhere" qemu-img compare -f raw -F raw "$T/c" "$U/c"
 check "copy-on-write: v@t1 unchanged" qemu-img compare -f raw -F raw "$T/t1" "$U/v@t1"
 check "... and v unchanged" qemu-img compare -f raw -F raw "$M" "$U/v"
+# TRIM of objects shared with the snapshot: unmapped for the VDI that trims, kept for the others
+check "discard of c's object 14 (inherited from t1) and v's object 12 (shared with t1)" bash -c \
+	"qemu-io -f raw -t writeback $U/c -c 'discard 58720256 4M' && qemu-io -f raw -t writeback $U/v -c 'discard 50331648 4M'"
+mzero 50331648 4194304
+$PY -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(58720256); f.write(bytes(4194304))' "$T/c"
+check "... c and v read zeros there, the rest as before" bash -c \
+	"qemu-img compare -f raw -F raw $T/c $U/c && qemu-img compare -f raw -F raw $M $U/v"
+check "... v@t1 unchanged" qemu-img compare -f raw -F raw "$T/t1" "$U/v@t1"
+check "... and through dog" vdi_is "$T/t1" v -s t1
 check "nbdinfo --list: v, w, c" \
 	test "$(nbdinfo --list --json "$U" | $PY -c 'import json,sys; print(*sorted(e["export-name"] for e in json.load(sys.stdin)["exports"]))')" = "c v w"
 

@@ -1,9 +1,14 @@
 /*
  * nbd.c - VDIs exported over NBD (fixed newstyle), `--nbd [ADDR:]PORT`.
  *
- * WORK IN PROGRESS (branch nbd, issue 18): the handshake and the option
- * phase only; the transmission phase, the VDI IO layer and write-back are
- * still to come (see the plan in the issue-18 notes).
+ * Writes are write-back, as a disk with a volatile cache: a plain write is
+ * acknowledged once every replica applied it (gateway_write_obj_lazy, not
+ * synced), FLUSH answers once every write acknowledged before it, on any
+ * connection, is durable on every node (gateway_flush), a FUA write is
+ * durable before its reply.  The VDI IO is the client-side logic dog's
+ * write has: an object this VDI owns is written in place; a new one is
+ * created (copy-on-write from the owner it had, if any) and then entered
+ * in the inode's index.
  *
  * It owns its listener and its connections.  Each connection is served by
  * a thread of its own (its handshake blocks on the client); nothing here
@@ -547,15 +552,23 @@ static int owner_of(const struct nbd_conn *c, uint32_t idx, uint32_t *owner)
 				SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
 }
 
-static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uint32_t off,
+/* how a piece of a request touches its object */
+enum io_mode {
+	IO_READ,
+	IO_WRITE_BACK,		/* acknowledged once every replica has it; durable at FLUSH */
+	IO_WRITE_DURABLE,	/* FUA: durable before the reply */
+};
+
+static int io_piece(struct nbd_conn *c, enum io_mode mode, char *buf, uint32_t idx, uint32_t off,
 		    uint32_t len)
 {
 	uint32_t owner, vid = c->exp.vid;
+	bool lazy = mode == IO_WRITE_BACK;
 	int ret = owner_of(c, idx, &owner);
 
 	if (ret)
 		return ret;
-	if (!write) {
+	if (mode == IO_READ) {
 		if (!owner) {
 			memset(buf, 0, len);
 			return SD_RES_SUCCESS;
@@ -563,18 +576,22 @@ static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uin
 		return gateway_read_obj(vid_to_data_oid(owner, idx), buf, len, off);
 	}
 	if (owner == vid)
-		return gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
+		return (lazy ? gateway_write_obj_lazy : gateway_write_obj)(vid_to_data_oid(vid, idx),
+									   buf, len, off);
 	/* two writes to one new object at once must not both create it */
 	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
 
 	pthread_mutex_lock(l);
 	ret = owner_of(c, idx, &owner);
-	if (!ret && owner == vid)
-		ret = gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
-	else if (!ret) {
-		ret = gateway_create_and_write_obj(vid_to_data_oid(vid, idx),
-						   owner ? vid_to_data_oid(owner, idx) : 0, buf,
-						   len, off);
+	if (!ret && owner == vid) {
+		ret = (lazy ? gateway_write_obj_lazy : gateway_write_obj)(vid_to_data_oid(vid, idx),
+									  buf, len, off);
+	} else if (!ret) {
+		uint64_t cow = owner ? vid_to_data_oid(owner, idx) : 0;
+
+		/* a lazy create's name and size are durable: the entry never points at nothing */
+		ret = (lazy ? gateway_create_obj_lazy : gateway_create_and_write_obj)(
+			vid_to_data_oid(vid, idx), cow, buf, len, off);
 		if (!ret)
 			ret = vdi_index_write(vid_to_vdi_oid(vid), &vid, sizeof(vid),
 					      SD_INODE_HEADER_SIZE +
@@ -584,12 +601,12 @@ static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uin
 	return ret;
 }
 
-static int io_range(struct nbd_conn *c, bool write, char *buf, uint64_t off, uint32_t len)
+static int io_range(struct nbd_conn *c, enum io_mode mode, char *buf, uint64_t off, uint32_t len)
 {
 	while (len) {
 		uint32_t idx = (uint32_t)(off / c->obj_size), o = (uint32_t)(off % c->obj_size);
 		uint32_t n = MIN(len, c->obj_size - o);
-		int ret = io_piece(c, write, buf, idx, o, n);
+		int ret = io_piece(c, mode, buf, idx, o, n);
 
 		if (ret)
 			return ret;
@@ -721,7 +738,8 @@ static uint32_t trim_or_zero(struct nbd_req *r)
 			if (!ret && (owner || no_hole)) {
 				if (!zeros)
 					zeros = xzalloc(c->obj_size);
-				ret = io_piece(c, true, zeros, idx, in, piece);
+				ret = io_piece(c, r->flags & CMD_FLAG_FUA ? IO_WRITE_DURABLE :
+					       IO_WRITE_BACK, zeros, idx, in, piece);
 			}
 		}
 		off += piece;
@@ -822,8 +840,14 @@ static void req_work(struct work *w)
 		r->err = trim_or_zero(r);
 	if (!r->err && r->type == CMD_BLOCK_STATUS)
 		r->err = wire_errno(block_status(r, r->flags & CMD_FLAG_REQ_ONE));
-	if (!r->err && (r->type == CMD_READ || r->type == CMD_WRITE))
-		r->err = wire_errno(io_range(r->c, r->type == CMD_WRITE, r->buf, r->off, r->len));
+	if (!r->err && r->type == CMD_READ)
+		r->err = wire_errno(io_range(r->c, IO_READ, r->buf, r->off, r->len));
+	if (!r->err && r->type == CMD_WRITE)
+		r->err = wire_errno(io_range(r->c, r->flags & CMD_FLAG_FUA ? IO_WRITE_DURABLE :
+					     IO_WRITE_BACK, r->buf, r->off, r->len));
+	/* every write acknowledged before it, on any connection, durable on every node */
+	if (!r->err && r->type == CMD_FLUSH)
+		r->err = wire_errno(gateway_flush());
 	req_done(r);
 }
 
@@ -840,7 +864,7 @@ static void req_free(struct work *w)
 static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flags,
 			  uint64_t off, uint32_t len)
 {
-	/* FUA is accepted everywhere (every write is durable already), DF on READ */
+	/* FUA is accepted everywhere (a no-op where nothing is written), DF on READ */
 	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0) |
 		      (type == CMD_BLOCK_STATUS ? CMD_FLAG_REQ_ONE : 0) |
 		      (type == CMD_WRITE_ZEROES ? CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO : 0)))
@@ -861,7 +885,7 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 			return NBD_EPERM;
 		return 0;
 	}
-	/* FLUSH: every write is durable when acknowledged; CACHE: a hint */
+	/* FLUSH runs in req_work; CACHE: a hint */
 	return type == CMD_FLUSH || type == CMD_CACHE ? 0 : NBD_EINVAL;
 }
 

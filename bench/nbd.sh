@@ -29,10 +29,13 @@
 # Before measuring, the write jobs' own command lines (small) run against
 # nbdkit --filter=log and the FLUSH requests it logged are counted: the jobs
 # must send exactly the flushes described above, and no write with FUA
-# (row "flushes sent").
-# Usage: bash bench/nbd.sh [--rows]  (fio with its nbd engine, qemu-utils,
-# nbdkit).  --rows prints only bench/run.sh's table rows; progress goes to
-# stderr.  NBD_BENCH_SIZE (default 1G: the export, the file, the VDI) and
+# (row "flushes sent").  After the measurements, if strace is there, it
+# counts the three sheep's fsync/fdatasync/syncfs calls during 1 s of the
+# 4 MiB write without and with the final FLUSH: write-back makes the first
+# 0 (else the no-flush rows measured durable writes: the row says so).
+# Usage: bash bench/nbd.sh [--rows]  (about 3 minutes; fio with its nbd
+# engine, qemu-utils, nbdkit).  --rows prints only bench/run.sh's table rows;
+# progress goes to stderr.  NBD_BENCH_SIZE (default 1G: the export, the file, the VDI) and
 # NBD_BENCH_RUNTIME (seconds per job, default BENCH_SECONDS or 5).
 # Ports: SHEEP_BENCH_PORT_BASE (7760) + 60..62 sheep, + 69 sheep's NBD,
 # + 70 qemu-nbd, + 71 nbdkit, + 72 nbdkit with the log filter.
@@ -133,7 +136,7 @@ measure() {
 	for job in "${JOBS[@]}"; do
 		say "$tag: $job"
 		R[$tag-$job]=$(nbd_fio "$tag" "$uri" "$job") || die "fio $job against $tag failed"
-		case $job in seq[wr]*|rw*) sync ;; esac
+		case $job in seqw*|rw*) sync ;; esac
 	done
 }
 get() { awk -v f="$2" '{ print $f }' <<<"${R[$1]}"; }	# get SERVER-JOB FIELD (1 iops, 2 MiB/s, 3 p50)
@@ -209,6 +212,33 @@ dogp 0 cluster format -c 3 >/dev/null || die "format failed"
 dogp 0 vdi create bench "$SIZE" || die "vdi create failed"
 measure sheep "nbd://127.0.0.1:$NBD_PORT/bench"
 
+# what the sheep did with the flush: strace (when there is one) counts the
+# fdatasyncs of the three sheep during a short seqw and seqwf (write-back:
+# none without the flush, the dirty objects' with it)
+SYNCS=()
+# sheep_syncs JOB: the fdatasync/fsync/syncfs calls of the three sheep while JOB runs 1 s
+sheep_syncs() {
+	local p sp=() n=0 c
+	for p in "${PIDS[@]: -3}"; do
+		strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$T/strace-$1.$p" -p "$p" 2>/dev/null &
+		sp+=($!)
+	done
+	sleep 1
+	nbd_fio sheep-strace "nbd://127.0.0.1:$NBD_PORT/bench" "$1" --runtime=1 >/dev/null || return 1
+	sleep 0.5
+	kill -INT "${sp[@]}" 2>/dev/null
+	wait "${sp[@]}" 2>/dev/null
+	for p in "${PIDS[@]: -3}"; do
+		c=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { print s + 0 }' "$T/strace-$1.$p" 2>/dev/null)
+		n=$((n + ${c:-0}))
+	done
+	echo "$n"
+}
+if command -v strace >/dev/null && strace -qq -e trace=none true 2>/dev/null; then
+	say "sheep: fdatasyncs with and without the flush (strace)"
+	for job in seqw seqwf; do SYNCS+=("$job $(sheep_syncs "$job" || echo '?')"); done
+fi
+
 # ---- the table ---------------------------------------------------------------------
 OUT=() VERDICTS=()
 # line TITLE JOB FIELD UNIT BASE_TAG BASE_VALUE NOTE...
@@ -249,6 +279,11 @@ line "nbd: rand read 4 KiB, depth 16" rr16 1 IOPS qemu "$(get qemu-rr16 1)" "$TG
 OUT+=("$(row "nbd: disk seq write 4 MiB, no fsync" "$DISK_W" MiB/s "" "" "" "disk; O_DIRECT, depth 8, a $SIZE file")")
 OUT+=("$(row "  the same buffered (page cache)" "$DISK_BUF" MiB/s "$DISK_W" disk "$(ratio "$DISK_BUF" "$DISK_W")" "psync, never flushed")")
 OUT+=("$(row "nbd: flushes sent per job (nbdkit log)" "ok" "" "" "" "" "$(IFS=,; echo "${FLUSH_SEEN[*]}")")")
+if [ ${#SYNCS[@]} -gt 0 ]; then
+	note="write-back"
+	[ "${SYNCS[0]#seqw }" = 0 ] || note="seqw fsyncs: its writes were not write-back"
+	OUT+=("$(row "nbd: sheep fdatasyncs, 1 s seqw / seqwf" "${SYNCS[0]#seqw }/${SYNCS[1]#seqwf }" "calls" "" "" "" "$note; 3 sheep, strace")")
+fi
 OUT+=("$(row "nbd: export $SIZE, ${SECS} s per job" "" "" "" "" "" "one connection; sync between writing jobs")")
 say "done"
 

@@ -120,10 +120,14 @@ server_pid() {
 	return 1
 }
 stop_server() {
-	local p
+	local p q keep=()
 	p=$(cat "$1")
 	kill "$p" 2>/dev/null
 	wait_dead "$p" || kill -9 "$p" 2>/dev/null
+	wait_dead "$p"
+	# gone: the cleanup must not signal its number again
+	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	PIDS=("${keep[@]}")
 }
 
 declare -A R	# R[server-job] = "iops MiB/s p50"

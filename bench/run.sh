@@ -17,6 +17,8 @@
 # bench/membership.sh: join and leave detection with each cluster driver.
 # bench/dualnic.sh: failover and switch-back of a dedicated IO NIC, and
 # throughput on the IO and on the cluster path.
+# bench/nbd.sh: the NBD export (sheep --nbd) through fio's nbd engine,
+# against qemu-nbd on a file and nbdkit memory, with the targets.
 # Every figure is printed with its baseline and the ratio.
 # Ports: SHEEP_BENCH_PORT_BASE (default 7760; tgt keeps only 4 digits), the
 # iSCSI portal SHEEP_BENCH_ISCSI_PORT (13271), iperf3 on base + 9.
@@ -206,6 +208,11 @@ row "disk: 4 KiB fsync'd write, 16 writers" "$SYNC16_IOPS" "IOPS" "" "" "" ""
 row "disk: seq write 1 MiB direct / dd+fdatasync" "$SEQW_DIRECT/$SEQW_BUF" "MiB/s" "" "" "" "disk = the better one"
 row "disk: 4 MiB direct + fdatasync, 24 writers" "$SEQW_SYNC" "MiB/s" "" "" "" "seqws"
 row "disk: 1 MiB seq read direct" "$SEQR_DIRECT" "MiB/s" "" "" "" ""
+
+# the NBD export with fio's nbd engine, against qemu-nbd and nbdkit (bench/nbd.sh)
+echo "bench: nbd: fio's nbd engine: sheep --nbd, qemu-nbd on a file, nbdkit memory"
+mapfile -t NBD < <(bash "$TOP/bench/nbd.sh" --rows)
+ROWS+=("${NBD[@]}")
 
 # join and leave detection of local, zookeeper, corosync and accord (bench/membership.sh)
 echo "bench: membership: 3 sheep with each cluster driver, in network namespaces"

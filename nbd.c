@@ -498,7 +498,7 @@ int nbd_export_find(const char *name, struct nbd_export *exp)
 		snprintf(exp->name, sizeof(exp->name), "%s", name);
 	}
 	free(hdr);
-	return ret == SD_RES_SUCCESS ? 0 : ret == SD_RES_NO_VDI ? -ENOENT : -EIO;
+	return ret == SD_RES_SUCCESS ? 0 : ret == SD_RES_NO_VDI || ret == SD_RES_NO_TAG ? -ENOENT : -EIO;
 }
 
 /* every working VDI (not a snapshot, not deleted), lowest vid first */
@@ -763,6 +763,8 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 			return type == CMD_WRITE_ZEROES ? NBD_ENOSPC : NBD_EINVAL;
 		return c->exp.readonly ? NBD_EPERM : 0;
 	}
+	if (type == CMD_CACHE && (off > c->exp.size || len > c->exp.size - off))
+		return NBD_EINVAL;	/* the spec: a CACHE beyond the end SHOULD get EINVAL */
 	if (type == CMD_BLOCK_STATUS)
 		return c->alloc_ctx && len && off <= c->exp.size && len <= c->exp.size - off ?
 		       0 : NBD_EINVAL;

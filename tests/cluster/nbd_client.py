@@ -582,12 +582,19 @@ def libnbd_checks():
            "nor do a TRIM and a WRITE_ZEROES of whole objects through it",
            "TRIM: %s, WRITE_ZEROES: %s, the snapshot reads %r, %r" %
            (et or "acknowledged", ez or "acknowledged", hs.pread(1, 56 * O), hs.pread(1, 57 * O)))
-    hs.shutdown()
     hn = nbd.NBD()
     hn.connect_uri(uri("p"))
     now = hn.pread(4096, 61 * O)
     report(e is None and now == b"B" * 4096, "... it goes on into the new working VDI p (as tgt's and "
            "QEMU's sheepdog drivers do), not EPERM", "write %s, p reads %r" % (e, now[:4]))
+    z = hn.pread(O, 57 * O)
+    report(ez is not None or z == bytes(O), "... an acknowledged WRITE_ZEROES there reads zeros in p",
+           "p reads %r" % z[:4])
+    e2 = errno_of(h.pwrite, b"D" * 5000, 59 * O - 2500)
+    report(e2 is None and hn.pread(5000, 59 * O - 2500) == b"D" * 5000 and
+           hs.pread(5000, 59 * O - 2500) == bytes(5000),
+           "... and a write into two never-written objects lands in p, not in the snapshot", repr(e2))
+    hs.shutdown()
     hn.shutdown()
     h.shutdown()
 

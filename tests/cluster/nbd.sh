@@ -190,6 +190,34 @@ if [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$T/proto.out"; then
 fi
 check "every sheep still running" bash -c "kill -0 $(pid_of 0) $(pid_of 1) $(pid_of 2) $(pid_of 3)"
 
+# a VDI deleted while a client has it open: whatever its writes answer, nothing of it stays behind
+check "vdi x 16M" dogp 0 vdi create x 16M
+XVID=$(dogp 0 vdi list -r x | awk '{ print $8 }')
+$PY - "$U/x" "$DOG" "$(port_of 1)" >"$T/del.out" 2>&1 <<'PYEOF'
+import nbd, subprocess, sys
+h = nbd.NBD()
+h.connect_uri(sys.argv[1])
+h.pwrite(b"A" * 4096, 0)
+h.flush()
+subprocess.run([sys.argv[2], "vdi", "delete", "x", "-p", sys.argv[3]], check=True)
+for off in (0, 8 << 20):
+    try:
+        h.pwrite(b"Z" * 4096, off)
+        h.flush()
+        print("a write at %d after the delete: acknowledged" % off)
+    except nbd.Error as e:
+        print("a write at %d after the delete: %s" % (off, e.errno))
+h.shutdown()
+PYEOF
+sed 's/^/info: nbd: /' "$T/del.out"
+# data objects of x: 00 + its vid (6 hex digits) + the index
+xobjs() {
+	local left
+	left=$(ls "$T"/{0,1,2,3}/obj | grep "^00$(printf %06x "0x$XVID")" | sort | uniq -c | xargs)
+	[ -z "$left" ] || { echo "left behind (copies, object): $left"; return 1; }
+}
+check "x (vid $XVID) deleted under an open connection: no data object of it left on any node" retry 5 xobjs
+
 # ---- 5. kill -9 mid-stream -------------------------------------------------
 check "vdi k 32M" dogp 0 vdi create k 32M
 timeout 30 $PY "$CLIENT" write "$U/k" "$T/w1" 4 >"$T/w1.out" 2>&1 &

@@ -630,6 +630,48 @@ def libnbd_checks():
     h.shutdown()
 
 
+def snapshot_race():
+    """Writes into new objects through the NBD gateway while dog takes
+    snapshots through another sheep: every acknowledged write reads back from
+    the working VDI, and no snapshot holds a write acknowledged after its dog
+    returned."""
+    import threading
+    O = 4 * MiB
+    dog("vdi", "create", "r", "1G")
+    h = nbd.NBD()
+    h.connect_uri(uri("r"))
+    acked, marks = [], []
+
+    def snaps():
+        for i in range(6):
+            time.sleep(0.15)
+            dog("vdi", "snapshot", "-s", "t%d" % i, "r")
+            marks.append((i, len(acked)))
+    t = threading.Thread(target=snaps)
+    t.start()
+    k = 0
+    while t.is_alive() and k < 256:
+        h.pwrite(bytes([k % 250 + 1]) * 4096, k * O)	# each one creates an object
+        acked.append(k)
+        k += 1
+    t.join()
+    h.shutdown()
+    g = nbd.NBD()
+    g.connect_uri(uri("r"))
+    lost = [k for k in acked if g.pread(4096, k * O) != bytes([k % 250 + 1]) * 4096]
+    g.shutdown()
+    report(len(marks) == 6 and not lost, "%d writes into new objects while 6 snapshots were taken through "
+           "another sheep: every acknowledged one is in the working VDI" % len(acked),
+           "%d lost, e.g. writes %s" % (len(lost), lost[:8]))
+    late = []
+    for i, n in marks:
+        sh = nbd.NBD()
+        sh.connect_uri(uri("r@t%d" % i))
+        late += ["t%d has write %d" % (i, k) for k in acked[n:] if sh.pread(4096, k * O) != bytes(4096)]
+        sh.shutdown()
+    report(not late, "... and no snapshot holds a write acknowledged after its dog returned", ", ".join(late[:6]))
+
+
 def proto():
     global HOST, PORT, DOG, DOGPORT
     HOST, PORT, DOG, DOGPORT = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
@@ -639,7 +681,7 @@ def proto():
     h.pwrite(b"S" * 4096, 0)
     h.shutdown()
     dog("vdi", "snapshot", "-s", "s1", "p")
-    for part in (raw_checks, libnbd_checks):
+    for part in (raw_checks, libnbd_checks, snapshot_race):
         try:
             part()
         except Exception as e:  # a check that could not even run

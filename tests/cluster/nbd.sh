@@ -5,8 +5,10 @@
 # (tests/cluster/nbd_client.py).  A 4-node cluster, copies 3, sheep 0 the
 # gateway with --nbd.  Every write is checked against a model file, read
 # back through NBD and through dog; snapshots stay frozen, a clone is
-# copy-on-write; kill -9 of a replica and of the gateway mid-stream lose
-# no flushed write and return no wrong data; bad --nbd arguments are refused.
+# copy-on-write, also for a client attached while dog snapshots the VDI; a
+# VDI deleted under a client leaves nothing behind; kill -9 of a replica and
+# of the gateway mid-stream lose no flushed write and return no wrong data;
+# bad --nbd arguments are refused.  About 30 s.
 TEST_PORT_OFFSET=530
 source "$(dirname "$0")/../lib.sh"
 # Debian's python3 has the nbd module (nbdinfo --list/--map, nbdsh use it too)

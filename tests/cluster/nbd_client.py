@@ -4,7 +4,8 @@
 Run with Debian's /usr/bin/python3 (it has python3-libnbd).  Modes:
   nbd_client.py proto HOST PORT DOG DOGPORT
       libnbd (option mode, strict mode off, aio) and raw-socket checks on a
-      VDI "p" it creates with dog; prints PASS:/FAIL: lines.
+      VDI "p" it creates with dog, then writes racing `dog vdi snapshot` on
+      a VDI "r"; prints PASS:/FAIL: lines.
   nbd_client.py write URI LOG SECONDS
       a client writing records in a loop with a FLUSH every 8 writes, each
       acknowledgement and each completed FLUSH logged in LOG; exits 2 on

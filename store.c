@@ -18,8 +18,11 @@
  * apply them in the order they were applied); taken before the journal's.
  *
  * Write-back (store_write_lazy, store_create_lazy; the NBD export's plain
- * writes): applied to the page cache and acknowledged without a sync; the
- * object joins the dirty set (small ones: a journal entry not waited for),
+ * writes): applied as any write (big aligned ones O_DIRECT, which keeps
+ * them out of the ordered data a later metadata sync would have to write
+ * first: 137 -> 388 MiB/s allocating over NBD) and acknowledged without a
+ * sync, so the disk's cache may still hold them; the object joins the
+ * dirty set (small ones: a journal entry not waited for),
  * and store_flush makes every such write durable (journal group commit,
  * then fdatasync of every dirty object).  A lazy create is ordered against
  * the index entry its gateway writes next: the file is sized in full and
@@ -609,7 +612,7 @@ static int write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off, 
 		ret = -EINVAL;	/* would run into the trailer */
 	if (!ret) {
 		jw = journaled(oid, len);
-		if (jw || lazy) {
+		if (jw) {
 			ret = write_data(fd, buf, len, off);
 		} else {
 			char path[PATH_MAX];
@@ -873,7 +876,7 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 			goto out_unlink;
 	}
 	if (len) {
-		ret = lazy ? write_data(fd, buf, len, off) : write_obj_data(fd, tmp, buf, len, off);
+		ret = write_obj_data(fd, tmp, buf, len, off);
 		if (ret)
 			goto out_unlink;
 	}

@@ -638,20 +638,20 @@ def snapshot_race():
     returned."""
     import threading
     O = 4 * MiB
-    dog("vdi", "create", "r", "1G")
+    dog("vdi", "create", "r", "4G")
     h = nbd.NBD()
     h.connect_uri(uri("r"))
     acked, marks = [], []
 
     def snaps():
         for i in range(6):
-            time.sleep(0.15)
+            time.sleep(0.1)
             dog("vdi", "snapshot", "-s", "t%d" % i, "r")
             marks.append((i, len(acked)))
     t = threading.Thread(target=snaps)
     t.start()
     k = 0
-    while t.is_alive() and k < 256:
+    while t.is_alive() and k < 1024:
         h.pwrite(bytes([k % 250 + 1]) * 4096, k * O)	# each one creates an object
         acked.append(k)
         k += 1

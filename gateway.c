@@ -474,14 +474,18 @@ static int check_range(uint64_t oid, uint32_t len, uint32_t off)
 	return SD_RES_SUCCESS;
 }
 
-/* writes to an object of a snapshot are refused: clients must COW */
+/*
+ * Writes to an object of a snapshot are refused (clients must COW), and to
+ * one of a deleted VDI (a client still attached would leave objects no VDI
+ * points at)
+ */
 static int check_writable(uint64_t oid)
 {
 	struct vdi_state st;
 
-	if (is_data_obj(oid) && vdi_get_state(oid_to_vid(oid), &st) && st.snapshot)
-		return SD_RES_READONLY;
-	return SD_RES_SUCCESS;
+	if (!is_data_obj(oid) || !vdi_get_state(oid_to_vid(oid), &st))
+		return SD_RES_SUCCESS;
+	return st.deleted ? SD_RES_NO_VDI : st.snapshot ? SD_RES_READONLY : SD_RES_SUCCESS;
 }
 
 int gateway_read_obj(uint64_t oid, void *buf, uint32_t len, uint32_t off)

@@ -423,6 +423,7 @@ int vdi_op_new(struct request *req)
 	struct sd_inode *inode = NULL, *found;
 	uint32_t base = hdr->vdi.base_vdi_id, vid, old;
 	bool snapshot = base && hdr->vdi.snapid, rebase = false, base_locked = false;
+	bool frozen_early = false;
 	size_t len = SD_INODE_HEADER_SIZE;
 	uint64_t now = now_ctime();
 	int ret;
@@ -462,6 +463,23 @@ int vdi_op_new(struct request *req)
 		/* until the new VDI is in creating: no reclaim of base's index meanwhile */
 		pthread_mutex_lock(index_lock(base));
 		base_locked = true;
+		/*
+		 * A snapshot freezes the working VDI before its index is copied: a
+		 * gateway that creates an object of it (vdi_io.c) checks snap_ctime
+		 * after entering the object, so an entry the copy may have missed
+		 * is noticed and written again in the new VDI.
+		 */
+		if (snapshot && !rebase) {
+			ret = gateway_write_obj(vid_to_vdi_oid(base), &now, sizeof(now),
+						(uint32_t)offsetof(struct sd_inode, snap_ctime));
+			if (ret) {
+				sd_err("%s: cannot mark %06" PRIx32 " as a snapshot: result %02x",
+				       name, base, ret);
+				ret = SD_RES_VDI_WRITE;
+				goto out;
+			}
+			frozen_early = true;
+		}
 		inode = read_full_inode(base, &ret);
 		if (!inode)
 			goto out;
@@ -534,9 +552,9 @@ int vdi_op_new(struct request *req)
 	}
 	if (base)
 		set_creating(vid, base);
-	if (snapshot) {
+	if (snapshot && rebase) {
 		/* the old working VDI becomes the read-only snapshot */
-		uint32_t frozen = rebase ? old : base;
+		uint32_t frozen = old;
 
 		ret = gateway_write_obj(vid_to_vdi_oid(frozen), &now, sizeof(now),
 					(uint32_t)offsetof(struct sd_inode, snap_ctime));
@@ -558,6 +576,13 @@ int vdi_op_new(struct request *req)
 	req->rp.vdi.copies = inode->nr_copies;
 	req->rp.vdi.block_size_shift = inode->block_size_shift;
 out:
+	if (ret && frozen_early) {
+		uint64_t zero = 0;	/* no new working VDI: the old one works on */
+
+		if (gateway_write_obj(vid_to_vdi_oid(base), &zero, sizeof(zero),
+				      (uint32_t)offsetof(struct sd_inode, snap_ctime)))
+			sd_err("%s: %06" PRIx32 " stays marked as a snapshot", name, base);
+	}
 	if (base_locked)
 		pthread_mutex_unlock(index_lock(base));
 	free(inode);

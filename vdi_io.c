@@ -14,7 +14,12 @@
  * reads as zeros, an object that is gone (NO_OBJ) is looked up again, and a
  * write refused as READONLY means a snapshot was taken (dog vdi snapshot):
  * the working VDI is found again by name, and every opener goes on in its
- * new vid (the old cache names it in moved_to).
+ * new vid (the old cache names it in moved_to).  A snapshot taken through
+ * another sheep reaches this one a little later: an object's creation and
+ * an unmap check the inode's snap_ctime in the cluster before and after
+ * changing the index (check_frozen), so no change lands in a frozen index
+ * unseen; a write in place into an object the snapshot shares may still
+ * land in it in those milliseconds.
  *
  * Locking: alloc_locks (striped by oid) make an object's creation and its
  * index entry one step; cache->lock guards the in-memory index against a
@@ -27,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "inode_index.h"
@@ -34,6 +40,8 @@
 #include "vdi_io.h"
 
 #define NR_ALLOC_LOCKS	256
+#define FOLLOW_TRIES	200	/* 10 s for a snapshot to reach this node */
+#define FOLLOW_WAIT_MS	50
 
 struct vdi_cache {
 	struct vdi_cache *next;
@@ -197,13 +205,20 @@ static struct vdi_cache *hold(struct vdi_io *v)
 static bool follow_snapshot(struct vdi_io *v, struct vdi_cache *c)
 {
 	struct sd_inode *hdr;
-	uint32_t vid;
-	int ret;
+	uint32_t vid = c->vid;
+	int ret = SD_RES_SUCCESS;
 
 	if (!v->name[0])
 		return false;
 	hdr = xmalloc(SD_INODE_HEADER_SIZE);
-	ret = vdi_find(v->name, "", 0, &vid, hdr);
+	/* frozen: the new working VDI exists, or is about to (this node may learn of it last) */
+	for (int i = 0; i < FOLLOW_TRIES; i++) {
+		if (i)
+			usleep(FOLLOW_WAIT_MS * 1000);
+		ret = vdi_find(v->name, "", 0, &vid, hdr);
+		if (ret == SD_RES_SUCCESS && vid != c->vid)
+			break;
+	}
 	free(hdr);
 	if (ret || vid == c->vid)
 		return false;
@@ -289,6 +304,20 @@ static int enter(struct vdi_cache *c, uint32_t idx, uint32_t owner)
 	return ret;
 }
 
+/*
+ * Whether c's VDI was frozen by a snapshot, as the cluster has it: the
+ * snapshot marks its inode before copying the index (vdi.c), so an entry
+ * entered before this answers false was copied; READONLY otherwise.
+ */
+static int check_frozen(struct vdi_cache *c)
+{
+	uint64_t ctime = 0;
+	int ret = gateway_read_obj(vid_to_vdi_oid(c->vid), &ctime, sizeof(ctime),
+				   (uint32_t)offsetof(struct sd_inode, snap_ctime));
+
+	return ret ? ret : ctime ? SD_RES_READONLY : SD_RES_SUCCESS;
+}
+
 static int write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool lazy)
 {
 	return lazy ? gateway_write_obj_lazy(oid, buf, len, off) :
@@ -312,11 +341,21 @@ static int write_piece(struct vdi_cache *c, const char *buf, uint32_t idx, uint3
 	} else if (!ret) {
 		uint64_t cow = owner ? vid_to_data_oid(owner, idx) : 0;
 
+		/*
+		 * A snapshot under way elsewhere: never into the frozen index (the
+		 * snapshot would hold a write issued after it), and if it froze
+		 * between the check and the entry, the write goes again into the
+		 * new VDI (READONLY: the caller follows it).
+		 */
+		ret = check_frozen(c);
 		/* a lazy create's name and size are durable: the entry never points at nothing */
-		ret = lazy ? gateway_create_obj_lazy(oid, cow, buf, len, off) :
-			     gateway_create_and_write_obj(oid, cow, buf, len, off);
+		if (!ret)
+			ret = lazy ? gateway_create_obj_lazy(oid, cow, buf, len, off) :
+				     gateway_create_and_write_obj(oid, cow, buf, len, off);
 		if (!ret)
 			ret = enter(c, idx, c->vid);
+		if (!ret)
+			ret = check_frozen(c);
 	}
 	pthread_mutex_unlock(alloc_lock(oid));
 	return ret;
@@ -392,8 +431,13 @@ int vdi_io_unmap(struct vdi_io *v, uint32_t idx)
 		/* a snapshot's index is frozen (the gateway checks data objects only) */
 		ret = vdi_get_state(c->vid, &st) && st.snapshot ? SD_RES_READONLY :
 		      fresh_owner(c, idx, &owner);
+		/* as a create: never into a frozen index; frozen meanwhile: again in the new VDI */
+		if (!ret && owner)
+			ret = check_frozen(c);
 		if (!ret && owner)
 			ret = enter(c, idx, 0);
+		if (!ret && owner)
+			ret = check_frozen(c);
 		pthread_mutex_unlock(alloc_lock(oid));
 		again = ret == SD_RES_READONLY && follow_snapshot(v, c);
 		cache_put(c);

@@ -68,6 +68,14 @@
 bool store_nosync;
 struct store_journal_conf store_journal;
 static pthread_mutex_t obj_locks[NR_OBJ_LOCKS];
+/*
+ * A read through the page cache concurrent with an O_DIRECT write of the
+ * same range can leave pages of the old data cached after the write (the
+ * kernel's invalidation after a direct write may fail on a page being
+ * read); a later small buffered write would then write those stale bytes
+ * back.  Reads hold dio_locks shared, a direct write of an object exclusive.
+ */
+static pthread_rwlock_t dio_locks[NR_OBJ_LOCKS];
 /* objects with lazy writes not yet synced (store_flush empties it) */
 static pthread_mutex_t dirty_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct oidset dirty;
@@ -358,14 +366,32 @@ static void forget_obj_fd(uint64_t oid)
 
 static void init_obj_locks(void)
 {
-	for (int i = 0; i < NR_OBJ_LOCKS; i++)
+	for (int i = 0; i < NR_OBJ_LOCKS; i++) {
 		pthread_mutex_init(&obj_locks[i], NULL);
+		pthread_rwlock_init(&dio_locks[i], NULL);
+	}
 	init_fd_cache();
 }
 
 static pthread_mutex_t *obj_lock(uint64_t oid)
 {
 	return &obj_locks[oid_hash(oid) % NR_OBJ_LOCKS];
+}
+
+static pthread_rwlock_t *dio_lock(uint64_t oid)
+{
+	return &dio_locks[oid_hash(oid) % NR_OBJ_LOCKS];
+}
+
+/* pread of an object's file, never alongside a direct write of it */
+static ssize_t read_obj(uint64_t oid, int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	pthread_rwlock_rdlock(dio_lock(oid));
+	n = xpread_full(fd, buf, len, off);
+	pthread_rwlock_unlock(dio_lock(oid));
+	return n;
 }
 
 /*
@@ -547,9 +573,9 @@ int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rl
 		return err_to_res(errno);
 	/* never past the data: the version trailer is not content */
 	if (read_trailer(fd, &t, &end) == 0 && (uint64_t)off + len > (uint64_t)end)
-		n = off >= end ? 0 : xpread_full(fd, buf, (size_t)(end - off), off);
+		n = off >= end ? 0 : read_obj(oid, fd, buf, (size_t)(end - off), off);
 	else
-		n = xpread_full(fd, buf, len, off);
+		n = read_obj(oid, fd, buf, len, off);
 	put_obj_fd(fd, slot);
 	if (n < 0) {
 		sd_err("oid %016" PRIx64 ": read failed: %s", oid, strerror((int)-n));
@@ -616,9 +642,14 @@ static int write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off, 
 			ret = write_data(fd, buf, len, off);
 		} else {
 			char path[PATH_MAX];
+			bool direct = direct_ok(buf, len, off);
 
 			obj_path(oid, path, sizeof(path));
+			if (direct)
+				pthread_rwlock_wrlock(dio_lock(oid));
 			ret = write_obj_data(fd, path, buf, len, off);
+			if (direct)
+				pthread_rwlock_unlock(dio_lock(oid));
 		}
 	}
 	if (!ret) {
@@ -688,7 +719,7 @@ bool store_holds(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint
 	mine = malloc(len);
 	if (mine && read_trailer(fd, &t, &end) == 0 && t.epoch == epoch &&
 	    (uint64_t)off + len <= (uint64_t)end)
-		same = xpread_full(fd, mine, len, off) == (ssize_t)len && !memcmp(mine, buf, len) &&
+		same = read_obj(oid, fd, mine, len, off) == (ssize_t)len && !memcmp(mine, buf, len) &&
 		       !sync_fd(fd);
 	free(mine);
 	put_obj_fd(fd, slot);
@@ -806,7 +837,7 @@ int store_read_whole(uint64_t oid, void *buf, uint32_t max, uint32_t *size,
 			ret = -E2BIG;
 			break;
 		}
-		n = xpread_full(fd, buf, (size_t)pos, 0);
+		n = read_obj(oid, fd, buf, (size_t)pos, 0);
 		if (n < 0) {
 			ret = (int)n;
 			break;

@@ -19,7 +19,7 @@ ALL_LDFLAGS = -pthread $(LDFLAGS) $(SAN) $(ZK_LIBS) $(COROSYNC_LIBS)
 DRIVERS  = cluster_local.o cluster_zookeeper.o cluster_corosync.o cluster_accord.o
 CORE     = util.o oidset.o journal.o event.o work.o net.o store.o request.o ops.o group.o cluster.o recovery.o evlog.o \
            vdi.o gateway.o ring.o sha1.o inode_index.o daemon.o
-CORE    += objlock.o peer.o wtag.o nbd.o
+CORE    += objlock.o peer.o wtag.o nbd.o vdi_io.o
 CORE    += vdi_alter.o
 DOG      = dog.o dog_vdi.o dog_cluster.o dog_bench.o dog_farm.o dog_inode.o dog_check.o dog_backup.o
 DOG     += dog_vdi_admin.o

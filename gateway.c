@@ -123,6 +123,7 @@ struct peer_io {
 	uint32_t epoch;		/* of the write, stamped into the object's version */
 	uint64_t arrival;	/* writes: obj_arrival() when it came (0: not noted) */
 	uint64_t tag;		/* writes: wtag.c's, the same for every replica and resend */
+	bool lazy;		/* writes: write-back, durable at the next flush (store.h) */
 };
 
 static int local_store_io(const struct peer_io *io)
@@ -156,7 +157,11 @@ static int local_store_io(const struct peer_io *io)
 		 */
 		ret = SD_RES_SUCCESS;
 	else if (io->opcode == SD_OP_WRITE_PEER)
-		ret = store_write(io->oid, io->wbuf, io->wlen, io->offset, io->epoch);
+		ret = (io->lazy ? store_write_lazy : store_write)(io->oid, io->wbuf, io->wlen,
+								  io->offset, io->epoch);
+	else if (io->opcode == SD_OP_CREATE_AND_WRITE_PEER && io->lazy)
+		ret = store_create_lazy(io->oid, io->objsize, io->wbuf, io->wlen, io->offset,
+					io->epoch);
 	else if (io->opcode == SD_OP_CREATE_AND_WRITE_PEER)
 		ret = store_create_and_write(io->oid, io->objsize, NULL, io->wbuf, io->wlen,
 					     io->offset, io->epoch);
@@ -197,7 +202,7 @@ static void fill_peer_req(struct sd_req *hdr, const struct peer_io *io, uint32_t
 		hdr->obj.cow_oid = io->tag;	/* a peer write has no COW source */
 	if (io->wlen || io->opcode == SD_OP_CREATE_AND_WRITE_PEER ||
 	    io->opcode == SD_OP_WRITE_PEER) {
-		hdr->flags = SD_FLAG_CMD_WRITE;
+		hdr->flags = SD_FLAG_CMD_WRITE | (io->lazy ? SD_FLAG_CMD_LAZY : 0);
 		hdr->data_length = io->wlen;
 	} else {
 		hdr->data_length = io->rlen;
@@ -490,10 +495,10 @@ int gateway_read_obj(uint64_t oid, void *buf, uint32_t len, uint32_t off)
 	return do_read_io(&io, 0);
 }
 
-int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
+static int write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off, bool lazy)
 {
 	struct peer_io io = { .opcode = SD_OP_WRITE_PEER, .oid = oid, .offset = off,
-			      .wbuf = buf, .wlen = len };
+			      .wbuf = buf, .wlen = len, .lazy = lazy };
 	int ret = check_range(oid, len, off);
 
 	if (!ret)
@@ -503,12 +508,24 @@ int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
 	return do_write_io(&io, 0);
 }
 
+int gateway_write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
+{
+	return write_obj(oid, buf, len, off, false);
+}
+
+int gateway_write_obj_lazy(uint64_t oid, const void *buf, uint32_t len, uint32_t off)
+{
+	return write_obj(oid, buf, len, off, true);
+}
+
 static int create_and_write(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
-			    uint32_t off, uint8_t copies)
+			    uint32_t off, uint8_t copies, bool lazy)
 {
 	uint32_t size = vdi_object_size(oid);
+	/* a copy-on-write create is durable: after a power loss, zeros are not its old data */
 	struct peer_io io = { .opcode = SD_OP_CREATE_AND_WRITE_PEER, .oid = oid,
-			      .offset = off, .wbuf = buf, .wlen = len, .objsize = size };
+			      .offset = off, .wbuf = buf, .wlen = len, .objsize = size,
+			      .lazy = lazy && !cow_oid };
 	char *whole = NULL;
 	int ret = check_range(oid, len, off);
 
@@ -541,12 +558,18 @@ static int create_and_write(uint64_t oid, uint64_t cow_oid, const void *buf, uin
 int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf,
 				 uint32_t len, uint32_t off)
 {
-	return create_and_write(oid, cow_oid, buf, len, off, 0);
+	return create_and_write(oid, cow_oid, buf, len, off, 0, false);
+}
+
+int gateway_create_obj_lazy(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
+			    uint32_t off)
+{
+	return create_and_write(oid, cow_oid, buf, len, off, 0, true);
 }
 
 int gateway_create_obj_copies(uint64_t oid, const void *buf, uint32_t len, uint8_t copies)
 {
-	return create_and_write(oid, 0, buf, len, 0, copies);
+	return create_and_write(oid, 0, buf, len, 0, copies, false);
 }
 
 int gateway_remove_obj(uint64_t oid)
@@ -554,6 +577,84 @@ int gateway_remove_obj(uint64_t oid)
 	struct peer_io io = { .opcode = SD_OP_REMOVE_PEER, .oid = oid };
 
 	return do_write_io(&io, 0);
+}
+
+/*
+ * Every lazy write acknowledged so far durable: FLUSH_PEER to every node of
+ * the ring at once (a write's replicas, and any node recovery copied it
+ * from), our own store too.  A node that does not answer is waited out
+ * like a membership change: once the ring leaves it out, its replicas'
+ * other copies are the ones made durable.
+ */
+static int flush_ring(const struct ring *r)
+{
+	int ret = SD_RES_SUCCESS, nr = r->nr_nodes;
+	struct peer_conn *conns = xcalloc((size_t)nr, sizeof(*conns));
+	struct sd_req hdr = { .proto_ver = SD_SHEEP_PROTO_VER, .opcode = SD_OP_FLUSH_PEER,
+			      .epoch = r->epoch };
+
+	for (int i = 0; i < nr; i++) {
+		conns[i] = (struct peer_conn){ .fd = -1 };
+		if (nid_is_local(&r->nodes[i].nid))
+			continue;
+		conns[i] = peer_conn_get(&r->nodes[i].nid);
+		if (conns[i].fd < 0)
+			ret = SD_RES_NETWORK_ERROR;
+		else if (xwrite_full(conns[i].fd, &hdr, sizeof(hdr)))
+			peer_conn_put(&r->nodes[i].nid, &conns[i], false);	/* fd -1 now */
+	}
+	for (int i = 0; i < nr; i++)
+		if (nid_is_local(&r->nodes[i].nid)) {
+			int res = store_flush();
+
+			if (res != SD_RES_SUCCESS && !(res == SD_RES_EIO && store_failed(NULL, 0)))
+				ret = res;
+		}
+	for (int i = 0; i < nr; i++) {
+		struct sd_rsp rsp = { 0 };
+
+		if (conns[i].fd < 0) {
+			if (!nid_is_local(&r->nodes[i].nid) && ret == SD_RES_SUCCESS)
+				ret = SD_RES_NETWORK_ERROR;
+			continue;
+		}
+		if (xread_full(conns[i].fd, &rsp, sizeof(rsp)) || rsp.data_length) {
+			peer_conn_put(&r->nodes[i].nid, &conns[i], false);
+			if (ret == SD_RES_SUCCESS)
+				ret = SD_RES_NETWORK_ERROR;
+			continue;
+		}
+		peer_conn_put(&r->nodes[i].nid, &conns[i], true);
+		if (rsp.result != SD_RES_SUCCESS && ret == SD_RES_SUCCESS)
+			ret = (int)rsp.result;
+	}
+	free(conns);
+	return ret;
+}
+
+int gateway_flush(void)
+{
+	for (int attempt = 0;; attempt++) {
+		struct ring *r = gateway_get_ring();
+		int ret;
+
+		if (!r)
+			return SD_RES_HALT;
+		ret = flush_ring(r);
+		gateway_put_ring(r);
+		if (ret != SD_RES_NETWORK_ERROR || attempt >= EPOCH_RETRIES)
+			return ret;
+		usleep(EPOCH_RETRY_MS * 1000);
+	}
+}
+
+/* FLUSH_PEER: our store's lazy writes durable (a node that failed holds none) */
+int peer_flush(struct request *req)
+{
+	int ret = store_flush();
+
+	req->rp.data_length = 0;
+	return ret == SD_RES_EIO && store_failed(NULL, 0) ? SD_RES_SUCCESS : ret;
 }
 
 int gateway_op_create_and_write(struct request *req)
@@ -711,7 +812,7 @@ int peer_op(struct request *req)
 	const struct sd_req *hdr = &req->rq;
 	struct peer_io io = { .opcode = hdr->opcode, .oid = hdr->obj.oid,
 			      .offset = hdr->obj.offset, .epoch = hdr->epoch,
-			      .arrival = req->arrival };
+			      .arrival = req->arrival, .lazy = hdr->flags & SD_FLAG_CMD_LAZY };
 	uint32_t size = vdi_object_size(hdr->obj.oid);
 	int ret;
 

@@ -20,6 +20,17 @@ int gateway_create_and_write_obj(uint64_t oid, uint64_t cow_oid, const void *buf
  */
 int gateway_create_obj_copies(uint64_t oid, const void *buf, uint32_t len, uint8_t copies);
 int gateway_remove_obj(uint64_t oid);
+/*
+ * Write-back (the NBD export's plain writes): acknowledged once every replica
+ * applied it, durable at the next gateway_flush, which makes every lazy
+ * write acknowledged before it durable on every node.  A copy-on-write
+ * create is durable anyway.
+ */
+int gateway_write_obj_lazy(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
+int gateway_create_obj_lazy(uint64_t oid, uint64_t cow_oid, const void *buf, uint32_t len,
+			    uint32_t off);
+int gateway_flush(void);
+int peer_flush(struct request *req);
 
 struct ring;
 

@@ -557,6 +557,18 @@ int journal_commit(uint64_t ticket)
 	return ret;
 }
 
+int journal_sync(void)
+{
+	uint64_t upto;
+
+	if (J.fd < 0)
+		return 0;
+	pthread_mutex_lock(&J.mu);
+	upto = J.appended;
+	pthread_mutex_unlock(&J.mu);
+	return journal_commit(upto);
+}
+
 int journal_checkpoint(void)
 {
 	return checkpoint(true);

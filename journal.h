@@ -44,6 +44,8 @@ int journal_append(uint64_t oid, const void *buf, uint32_t len, uint32_t off, ui
 int journal_barrier(uint64_t oid, uint64_t *ticket);
 /* waits until the entry of ticket (and all before it) is durable; 0 or -EIO */
 int journal_commit(uint64_t ticket);
+/* waits until everything appended so far is durable; 0 or -EIO */
+int journal_sync(void);
 /* makes every journaled object durable and empties the journal */
 int journal_checkpoint(void);
 /* empties the journal without syncing anything (the store was wiped) */

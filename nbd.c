@@ -1,9 +1,12 @@
 /*
  * nbd.c - VDIs exported over NBD (fixed newstyle), `--nbd [ADDR:]PORT`.
  *
- * WORK IN PROGRESS (branch nbd, issue 18): the handshake and the option
- * phase only; the transmission phase, the VDI IO layer and write-back are
- * still to come (see the plan in the issue-18 notes).
+ * Writes are write-back, as a disk with a volatile cache: a plain write is
+ * acknowledged once every replica applied it (gateway_write_obj_lazy, not
+ * synced), FLUSH answers once every write acknowledged before it, on any
+ * connection, is durable on every node (gateway_flush), a FUA write is
+ * durable before its reply.  The VDI IO itself (index, copy-on-write,
+ * snapshots taken while attached) is vdi_io.c's.
  *
  * It owns its listener and its connections.  Each connection is served by
  * a thread of its own (its handshake blocks on the client); nothing here
@@ -28,6 +31,7 @@
 #include "gateway.h"
 #include "work.h"
 #include "vdi.h"
+#include "vdi_io.h"
 
 #define NBDMAGIC		0x4e42444d41474943ULL
 #define IHAVEOPT		0x49484156454f5054ULL
@@ -106,6 +110,7 @@ struct nbd_conn {
 	char ctx_export[SD_MAX_VDI_LEN + SD_MAX_VDI_TAG_LEN + 16];	/* ... for this export */
 	struct nbd_export exp;	/* the export GO or EXPORT_NAME chose */
 	uint32_t obj_size;	/* the export's object size */
+	struct vdi_io *vio;	/* the export's VDI, open in the transmission phase */
 	/* transmission: requests run on workers, replies leave whole under send_lock */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
@@ -124,17 +129,6 @@ struct nbd_req {
 };
 
 #define MAX_INFLIGHT		64	/* per connection; the reader waits beyond */
-#define NR_ALLOC_LOCKS		256
-
-/* an object's first write (create, maybe from a parent's copy, then the index) is one at a time */
-static pthread_mutex_t alloc_locks[NR_ALLOC_LOCKS];
-static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
-
-static void alloc_locks_init(void)
-{
-	for (int i = 0; i < NR_ALLOC_LOCKS; i++)
-		pthread_mutex_init(&alloc_locks[i], NULL);
-}
 
 static int send_all(int fd, const void *buf, size_t len)
 {
@@ -498,10 +492,6 @@ int nbd_export_find(const char *name, struct nbd_export *exp)
 	vname[n] = '\0';
 	hdr = xmalloc(SD_INODE_HEADER_SIZE);
 	ret = vdi_find(vname, tag, (uint32_t)snapid, &exp->vid, hdr);
-	if (ret == SD_RES_SUCCESS && hdr->store_policy) {
-		free(hdr);
-		return -EINVAL;	/* WIP: a hyper volume's index is a B-tree (inode_index.c) */
-	}
 	if (ret == SD_RES_SUCCESS) {
 		exp->size = hdr->vdi_size;
 		exp->readonly = at || colon || hdr->snap_ctime;
@@ -535,69 +525,6 @@ int nbd_export_list(int (*fn)(const char *name, void *arg), void *arg)
 	free(in_use);
 	free(del);
 	return ret;
-}
-
-/*
- * The VDI's object idx: who owns it (0: never written, reads as zeros).
- * WIP: the flat index only; hyper volumes (B-tree) are refused at export.
- */
-static int owner_of(const struct nbd_conn *c, uint32_t idx, uint32_t *owner)
-{
-	return gateway_read_obj(vid_to_vdi_oid(c->exp.vid), owner, sizeof(*owner),
-				SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
-}
-
-static int io_piece(struct nbd_conn *c, bool write, char *buf, uint32_t idx, uint32_t off,
-		    uint32_t len)
-{
-	uint32_t owner, vid = c->exp.vid;
-	int ret = owner_of(c, idx, &owner);
-
-	if (ret)
-		return ret;
-	if (!write) {
-		if (!owner) {
-			memset(buf, 0, len);
-			return SD_RES_SUCCESS;
-		}
-		return gateway_read_obj(vid_to_data_oid(owner, idx), buf, len, off);
-	}
-	if (owner == vid)
-		return gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
-	/* two writes to one new object at once must not both create it */
-	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
-
-	pthread_mutex_lock(l);
-	ret = owner_of(c, idx, &owner);
-	if (!ret && owner == vid)
-		ret = gateway_write_obj(vid_to_data_oid(vid, idx), buf, len, off);
-	else if (!ret) {
-		ret = gateway_create_and_write_obj(vid_to_data_oid(vid, idx),
-						   owner ? vid_to_data_oid(owner, idx) : 0, buf,
-						   len, off);
-		if (!ret)
-			ret = vdi_index_write(vid_to_vdi_oid(vid), &vid, sizeof(vid),
-					      SD_INODE_HEADER_SIZE +
-					      idx * (uint32_t)sizeof(uint32_t));
-	}
-	pthread_mutex_unlock(l);
-	return ret;
-}
-
-static int io_range(struct nbd_conn *c, bool write, char *buf, uint64_t off, uint32_t len)
-{
-	while (len) {
-		uint32_t idx = (uint32_t)(off / c->obj_size), o = (uint32_t)(off % c->obj_size);
-		uint32_t n = MIN(len, c->obj_size - o);
-		int ret = io_piece(c, write, buf, idx, o, n);
-
-		if (ret)
-			return ret;
-		buf += n;
-		off += n;
-		len -= n;
-	}
-	return SD_RES_SUCCESS;
 }
 
 static int simple_reply(struct nbd_conn *c, uint32_t err, uint64_t handle, const void *data,
@@ -666,20 +593,10 @@ static uint32_t wire_errno(int res)
 	}
 }
 
-/* the object idx of our VDI forgotten: never written again (reads as zeros) */
-static int unmap(struct nbd_conn *c, uint32_t idx)
+/* a plain write is write-back; FUA: durable before the reply */
+static enum vdi_io_mode write_mode(const struct nbd_req *r)
 {
-	uint32_t vid = c->exp.vid, owner, zero = 0;
-	pthread_mutex_t *l = &alloc_locks[(vid_to_data_oid(vid, idx) * 0x9e3779b97f4a7c15ULL) >> 56];
-	int ret;
-
-	pthread_mutex_lock(l);
-	ret = owner_of(c, idx, &owner);
-	if (!ret && owner)	/* vdi.c drops the object once no VDI points at it */
-		ret = vdi_index_write(vid_to_vdi_oid(vid), &zero, sizeof(zero),
-				      SD_INODE_HEADER_SIZE + idx * (uint32_t)sizeof(uint32_t));
-	pthread_mutex_unlock(l);
-	return ret;
+	return r->flags & CMD_FLAG_FUA ? VDI_IO_DURABLE : VDI_IO_WRITE_BACK;
 }
 
 /*
@@ -701,9 +618,9 @@ static uint32_t trim_or_zero(struct nbd_req *r)
 			return NBD_ENOTSUP;
 		for (uint64_t o = off; o < end;) {
 			uint32_t idx = (uint32_t)(o / c->obj_size), in = (uint32_t)(o % c->obj_size);
-			uint32_t piece = (uint32_t)MIN(end - o, c->obj_size - in), owner;
+			uint32_t piece = (uint32_t)MIN(end - o, c->obj_size - in);
 
-			if (piece < c->obj_size && (owner_of(c, idx, &owner) || owner))
+			if (piece < c->obj_size && vdi_io_mapped(c->vio, idx))
 				return NBD_ENOTSUP;	/* a partial written object: a write */
 			o += piece;
 		}
@@ -713,16 +630,11 @@ static uint32_t trim_or_zero(struct nbd_req *r)
 		uint32_t piece = (uint32_t)MIN(end - off, c->obj_size - in);
 
 		if (piece == c->obj_size && !no_hole) {
-			ret = unmap(c, idx);
-		} else if (zero) {
-			uint32_t owner;
-
-			ret = owner_of(c, idx, &owner);
-			if (!ret && (owner || no_hole)) {
-				if (!zeros)
-					zeros = xzalloc(c->obj_size);
-				ret = io_piece(c, true, zeros, idx, in, piece);
-			}
+			ret = vdi_io_unmap(c->vio, idx);
+		} else if (zero && (no_hole || vdi_io_mapped(c->vio, idx))) {
+			if (!zeros)
+				zeros = xzalloc(c->obj_size);
+			ret = vdi_io_write(c->vio, zeros, off, piece, write_mode(r));
 		}
 		off += piece;
 	}
@@ -784,14 +696,9 @@ static int block_status(struct nbd_req *r, bool one)
 
 	while (left) {
 		uint32_t idx = (uint32_t)(off / c->obj_size), o = (uint32_t)(off % c->obj_size);
-		uint32_t piece = MIN(left, c->obj_size - o), owner, flags;
-		int ret = owner_of(c, idx, &owner);
+		uint32_t piece = MIN(left, c->obj_size - o);
+		uint32_t flags = vdi_io_mapped(c->vio, idx) ? 0 : STATE_HOLE | STATE_ZERO;
 
-		if (ret) {
-			free(ext);
-			return ret;
-		}
-		flags = owner ? 0 : STATE_HOLE | STATE_ZERO;
 		if (n && ext[2 * n - 1] == flags) {
 			ext[2 * n - 2] += piece;
 		} else {
@@ -822,8 +729,13 @@ static void req_work(struct work *w)
 		r->err = trim_or_zero(r);
 	if (!r->err && r->type == CMD_BLOCK_STATUS)
 		r->err = wire_errno(block_status(r, r->flags & CMD_FLAG_REQ_ONE));
-	if (!r->err && (r->type == CMD_READ || r->type == CMD_WRITE))
-		r->err = wire_errno(io_range(r->c, r->type == CMD_WRITE, r->buf, r->off, r->len));
+	if (!r->err && r->type == CMD_READ)
+		r->err = wire_errno(vdi_io_read(r->c->vio, r->buf, r->off, r->len));
+	if (!r->err && r->type == CMD_WRITE)
+		r->err = wire_errno(vdi_io_write(r->c->vio, r->buf, r->off, r->len, write_mode(r)));
+	/* every write acknowledged before it, on any connection, durable on every node */
+	if (!r->err && r->type == CMD_FLUSH)
+		r->err = wire_errno(gateway_flush());
 	req_done(r);
 }
 
@@ -840,7 +752,7 @@ static void req_free(struct work *w)
 static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flags,
 			  uint64_t off, uint32_t len)
 {
-	/* FUA is accepted everywhere (every write is durable already), DF on READ */
+	/* FUA is accepted everywhere (a no-op where nothing is written), DF on READ */
 	if (flags & ~(CMD_FLAG_FUA | (type == CMD_READ && c->structured ? CMD_FLAG_DF : 0) |
 		      (type == CMD_BLOCK_STATUS ? CMD_FLAG_REQ_ONE : 0) |
 		      (type == CMD_WRITE_ZEROES ? CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO : 0)))
@@ -861,7 +773,7 @@ static uint32_t check_req(const struct nbd_conn *c, uint16_t type, uint16_t flag
 			return NBD_EPERM;
 		return 0;
 	}
-	/* FLUSH: every write is durable when acknowledged; CACHE: a hint */
+	/* FLUSH runs in req_work; CACHE: a hint */
 	return type == CMD_FLUSH || type == CMD_CACHE ? 0 : NBD_EINVAL;
 }
 
@@ -873,7 +785,6 @@ static int transmission(struct nbd_conn *c)
 	int ret = 0;
 
 	set_io_timeout(c->fd, 0);
-	pthread_once(&alloc_once, alloc_locks_init);
 	for (;;) {
 		uint8_t h[28];
 		struct nbd_req *r;
@@ -935,16 +846,18 @@ static void *conn_main(void *arg)
 	ret = handshake(c);
 	if (ret && ret != -ECONNABORTED)
 		sd_info("nbd: handshake ended: %s", strerror(-ret));
+	if (!ret && vdi_io_open(c->exp.vid, c->exp.readonly ? NULL : c->exp.name, &c->vio)) {
+		sd_err("nbd: export %s: cannot read its inode; closing", c->exp.name);
+		ret = -EIO;
+	}
 	if (!ret) {
-		struct vdi_state st;
-
-		c->obj_size = vdi_get_state(c->exp.vid, &st) && st.block_size_shift ?
-			      1u << st.block_size_shift : SD_DATA_OBJ_SIZE;
+		c->obj_size = vdi_io_obj_size(c->vio);
 		ret = transmission(c);
 		if (ret)
 			sd_info("nbd: export %s: connection ended: %s", c->exp.name,
 				strerror(-ret));
 	}
+	vdi_io_close(c->vio);
 	close(c->fd);
 	free(c);
 	return NULL;

@@ -650,6 +650,8 @@ static const struct sd_op_template ops[256] = {
 	[SD_OP_READ_PEER] = { "READ_PEER", OP_PEER, false, peer_op, NULL },
 	[SD_OP_WRITE_PEER] = { "WRITE_PEER", OP_PEER, false, peer_op, NULL },
 	[SD_OP_REMOVE_PEER] = { "REMOVE_PEER", OP_PEER, false, peer_op, NULL },
+	/* ours: every lazy write (SD_FLAG_CMD_LAZY) so far durable */
+	[SD_OP_FLUSH_PEER] = { "FLUSH_PEER", OP_PEER, false, peer_flush, NULL },
 
 	/* VDIs: worker phase on the sender, main phase everywhere */
 	[SD_OP_NEW_VDI] = { "NEW_VDI", OP_CLUSTER, false, vdi_op_new, vdi_main_new },

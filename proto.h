@@ -56,6 +56,7 @@
 #define SD_OP_READ_PEER			0xA4
 #define SD_OP_WRITE_PEER		0xA5
 #define SD_OP_REMOVE_PEER		0xA6
+#define SD_OP_FLUSH_PEER		0xAE	/* ours: Sheepdog's number, unused in 1.0 */
 #define SD_OP_ENABLE_RECOVER		0xA8
 #define SD_OP_DISABLE_RECOVER		0xA9
 #define SD_OP_COMPLETE_RECOVERY		0xAC
@@ -118,6 +119,8 @@
 #define SD_FLAG_CMD_DEL		0x0400
 /* ours: a peer write sent again (another path); obj.cow_oid carries its tag */
 #define SD_FLAG_CMD_RESEND	0x1000
+/* ours: a peer write acknowledged before it is synced (write-back; FLUSH_PEER syncs it) */
+#define SD_FLAG_CMD_LAZY	0x2000
 /* ours: a notify the node sends by itself (no client request waits for it) */
 #define SD_FLAG_CMD_INTERNAL	0x8000
 

@@ -90,7 +90,7 @@ static void usage(int status)
 		"  -g, --gateway           gateway only: store nothing (0 vnodes)\n"
 		"  -h, --help              this help\n"
 		"  -i, --ioaddr host=IP[,port=N]  dedicated IO NIC address\n"
-		"  -N, --nbd [ADDR:]PORT   export the VDIs over NBD (work in progress)\n"
+		"  -N, --nbd [ADDR:]PORT   export the VDIs over NBD (docs/NBD.md)\n"
 		"  -j, --journal size=N[,dir=D][,skip]  write journal of N MiB (or 256M, 1G)\n"
 		"                          in D (default: the store); skip: VDI objects only\n"
 		"  -l, --log level=L[,dir=D][,dst=stdout]  log level: emerg alert crit err\n"

@@ -17,6 +17,18 @@
  * order the writes of one object with their journal entries (replay must
  * apply them in the order they were applied); taken before the journal's.
  *
+ * Write-back (store_write_lazy, store_create_lazy; the NBD export's plain
+ * writes): applied to the page cache and acknowledged without a sync; the
+ * object joins the dirty set (small ones: a journal entry not waited for),
+ * and store_flush makes every such write durable (journal group commit,
+ * then fdatasync of every dirty object).  A lazy create is ordered against
+ * the index entry its gateway writes next: the file is sized in full and
+ * linked, and the directory synced (metadata only), before it is
+ * acknowledged; after a power cut it is there, at worst with zeros and an
+ * all-zero trailer, which reads as the oldest version (0, 0).  A restart
+ * syncs the filesystem once (syncfs), since a dirty set dies with the
+ * process while its page cache does not.
+ *
  * A failed disk takes the store out of service (store_failed): an object IO
  * that fails with EIO (or EROFS, ENXIO, ENODEV), or finds <dir>/obj gone
  * or replaced, and a check of <dir>/obj every second (a removed directory
@@ -53,6 +65,9 @@
 bool store_nosync;
 struct store_journal_conf store_journal;
 static pthread_mutex_t obj_locks[NR_OBJ_LOCKS];
+/* objects with lazy writes not yet synced (store_flush empties it) */
+static pthread_mutex_t dirty_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct oidset dirty;
 static char base_dir[1024];
 static char obj_dir[1100];
 static char epoch_dir[1100];
@@ -478,6 +493,16 @@ int store_init(const char *dir)
 	ret = remove_tmp_files();
 	if (ret)
 		return ret;
+	/* lazy writes of an earlier run may still be in the page cache: durable now */
+	if (!store_nosync) {
+		int dfd = open(obj_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			if (syncfs(dfd) < 0)
+				sd_err("syncfs %s: %m", obj_dir);
+			close(dfd);
+		}
+	}
 	return journal_setup();
 }
 
@@ -497,9 +522,11 @@ static int read_trailer(int fd, struct trailer *t, off_t *pos)
 	n = xpread_full(fd, t, sizeof(*t), *pos);
 	if (n < 0)
 		return (int)n;
-	if (n < (ssize_t)sizeof(*t) || t->magic != TRAILER_MAGIC)
+	if (n < (ssize_t)sizeof(*t))
 		return -EINVAL;
-	return 0;
+	if (t->magic == 0 && t->epoch == 0 && t->counter == 0)
+		t->magic = TRAILER_MAGIC;	/* a lazy create cut by a power loss: (0, 0) */
+	return t->magic == TRAILER_MAGIC ? 0 : -EINVAL;
 }
 
 int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen)
@@ -544,7 +571,15 @@ static bool journaled(uint64_t oid, uint32_t len)
 	return len <= JOURNAL_WRITE_MAX || journal_dirty(oid);
 }
 
-int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
+static void mark_dirty(uint64_t oid)
+{
+	pthread_mutex_lock(&dirty_lock);
+	oidset_add(&dirty, oid);
+	pthread_mutex_unlock(&dirty_lock);
+}
+
+static int write_obj(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch,
+		     bool lazy)
 {
 	struct trailer t;
 	uint64_t ticket = 0;
@@ -574,7 +609,7 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 		ret = -EINVAL;	/* would run into the trailer */
 	if (!ret) {
 		jw = journaled(oid, len);
-		if (jw) {
+		if (jw || lazy) {
 			ret = write_data(fd, buf, len, off);
 		} else {
 			char path[PATH_MAX];
@@ -602,8 +637,10 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 			ret = journal_checkpoint();
 		}
 	}
+	if (!ret && lazy && !jw)
+		mark_dirty(oid);	/* under the lock: a flush that missed it syncs it next */
 	pthread_mutex_unlock(obj_lock(oid));
-	if (!ret)
+	if (!ret && !lazy)
 		ret = jw ? journal_commit(ticket) : sync_fd(fd);
 	put_obj_fd(fd, slot);
 	if (ret) {
@@ -612,6 +649,16 @@ int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint3
 		return err_to_res(ret);
 	}
 	return SD_RES_SUCCESS;
+}
+
+int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
+{
+	return write_obj(oid, buf, len, off, epoch, false);
+}
+
+int store_write_lazy(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch)
+{
+	return write_obj(oid, buf, len, off, epoch, true);
 }
 
 /*
@@ -797,7 +844,7 @@ static int void_journaled(uint64_t oid)
  * concurrent create must win (replace false), rename() to replace.
  */
 static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const void *buf,
-		      uint32_t len, uint32_t off, const struct trailer *t, bool replace)
+		      uint32_t len, uint32_t off, const struct trailer *t, bool replace, bool lazy)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 32];
 	int fd, ret;
@@ -806,13 +853,14 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 		return SD_RES_EIO;
 	obj_path(oid, path, sizeof(path));
 	if (!replace && access(path, F_OK) == 0)
-		return store_write(oid, buf, len, off, t->epoch);
+		return write_obj(oid, buf, len, off, t->epoch, lazy);
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)syscall(SYS_gettid));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return err_to_res(errno);
-	if (ftruncate(fd, objsize) < 0) {
+	/* the full size with the trailer at once: what a power loss leaves of a lazy create */
+	if (ftruncate(fd, (off_t)objsize + (off_t)sizeof(*t)) < 0) {
 		ret = -errno;
 		goto out_unlink;
 	}
@@ -825,11 +873,11 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 			goto out_unlink;
 	}
 	if (len) {
-		ret = write_obj_data(fd, tmp, buf, len, off);
+		ret = lazy ? write_data(fd, buf, len, off) : write_obj_data(fd, tmp, buf, len, off);
 		if (ret)
 			goto out_unlink;
 	}
-	ret = sync_fd(fd);
+	ret = lazy ? 0 : sync_fd(fd);
 	if (ret)
 		goto out_unlink;
 	close(fd);
@@ -851,13 +899,16 @@ static int create_obj(uint64_t oid, uint32_t objsize, const void *base, const vo
 		ret = -errno;
 		unlink(tmp);
 		if (ret == -EEXIST)	/* a concurrent create won: write into it */
-			return store_write(oid, buf, len, off, t->epoch);
+			return write_obj(oid, buf, len, off, t->epoch, lazy);
 		sd_err("oid %016" PRIx64 ": link failed: %s", oid, strerror(-ret));
 		return err_to_res(ret);
 	} else {
 		unlink(tmp);
 	}
+	if (lazy)
+		mark_dirty(oid);
 	if (!store_nosync) {
+		/* lazy: the name and size, not the data (one journal commit) */
 		ret = fsync_dir(obj_dir);
 		if (ret)
 			return err_to_res(ret);
@@ -877,7 +928,68 @@ int store_create_and_write(uint64_t oid, uint32_t objsize, const void *base,
 {
 	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = epoch, .counter = 1 };
 
-	return create_obj(oid, objsize, base, buf, len, off, &t, false);
+	return create_obj(oid, objsize, base, buf, len, off, &t, false, false);
+}
+
+int store_create_lazy(uint64_t oid, uint32_t objsize, const void *buf, uint32_t len, uint32_t off,
+		      uint32_t epoch)
+{
+	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = epoch, .counter = 1 };
+
+	return create_obj(oid, objsize, NULL, buf, len, off, &t, false, true);
+}
+
+static int sync_each(uint64_t oid, void *arg)
+{
+	(void)arg;
+	return sync_obj(oid);
+}
+
+static int readd_one(uint64_t oid, void *arg)
+{
+	(void)arg;
+	oidset_add(&dirty, oid);
+	return 0;
+}
+
+/* store_flush: start the writeback of one dirty object (all of them go out at once) */
+static int start_one(uint64_t oid, void *arg)
+{
+	int fd = open_obj(oid, O_RDONLY);
+
+	(void)arg;
+	if (fd >= 0) {
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
+	return 0;
+}
+
+int store_flush(void)
+{
+	struct oidset d;
+	int ret;
+
+	if (store_failed(NULL, 0))
+		return SD_RES_EIO;
+	pthread_mutex_lock(&dirty_lock);
+	d = dirty;
+	memset(&dirty, 0, sizeof(dirty));
+	pthread_mutex_unlock(&dirty_lock);
+	ret = journal_enabled() ? journal_sync() : 0;
+	if (!ret && !store_nosync) {
+		oidset_for_each(&d, start_one, NULL);
+		ret = oidset_for_each(&d, sync_each, NULL);
+	}
+	if (ret) {
+		/* not durable: they stay dirty for the next flush, which fails again or not */
+		pthread_mutex_lock(&dirty_lock);
+		oidset_for_each(&d, readd_one, NULL);
+		pthread_mutex_unlock(&dirty_lock);
+		sd_err("flush failed: %s", strerror(-ret));
+	}
+	oidset_free(&d);
+	return ret ? err_to_res(ret) : SD_RES_SUCCESS;
 }
 
 int store_replace(uint64_t oid, const void *buf, uint32_t size, const struct obj_version *ver)
@@ -885,7 +997,7 @@ int store_replace(uint64_t oid, const void *buf, uint32_t size, const struct obj
 	struct trailer t = { .magic = TRAILER_MAGIC, .epoch = ver->epoch,
 			     .counter = ver->counter };
 
-	return create_obj(oid, size, buf, NULL, 0, 0, &t, true);
+	return create_obj(oid, size, buf, NULL, 0, 0, &t, true, false);
 }
 
 int store_remove(uint64_t oid)

@@ -67,6 +67,15 @@ static inline int obj_version_cmp(const struct obj_version *a, const struct obj_
 /* object IO; all return SD_RES_*.  epoch: the epoch the write belongs to */
 int store_read(uint64_t oid, void *buf, uint32_t len, uint32_t off, uint32_t *rlen);
 int store_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
+/*
+ * Write-back: applied and acknowledged without a sync; store_flush makes
+ * every lazy write before it durable (store.c's opening comment).
+ * store_create_lazy takes no base: a copy-on-write create stays durable.
+ */
+int store_write_lazy(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);
+int store_create_lazy(uint64_t oid, uint32_t objsize, const void *buf, uint32_t len, uint32_t off,
+		      uint32_t epoch);
+int store_flush(void);
 /* whether the object's data at off already is buf (len > 0 bytes), its version of epoch,
  * and synced; false on any doubt */
 bool store_holds(uint64_t oid, const void *buf, uint32_t len, uint32_t off, uint32_t epoch);

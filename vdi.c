@@ -818,7 +818,7 @@ static int write_leaf(uint64_t oid, const void *buf, uint32_t len, uint32_t off,
 			gateway_write_obj(oid, buf, len, off);
 }
 
-static const struct index_io leaf_reader = { read_leaf, write_leaf, NULL };
+const struct index_io vdi_leaf_io = { read_leaf, write_leaf, NULL };
 
 struct del_hyper {
 	uint32_t vid;
@@ -835,7 +835,7 @@ static int del_hyper_one(uint32_t idx, uint32_t owner, void *arg)
 	if (owner != d->vid && !vid_deleted(owner))
 		return 0;
 	for (int f = 0; f < d->nr; f++)
-		if (inode_index_get(d->family[f], &leaf_reader, idx) == owner)
+		if (inode_index_get(d->family[f], &vdi_leaf_io, idx) == owner)
 			return 0;
 	r = gateway_remove_obj(vid_to_data_oid(owner, idx));
 	if (r && r != SD_RES_NO_OBJ) {
@@ -862,7 +862,7 @@ static int del_hyper_objects(uint32_t vid, const struct sd_inode *inode, const u
 			goto out;
 		d.nr++;
 	}
-	ret = inode_index_walk(inode, &leaf_reader, del_hyper_one, &d);
+	ret = inode_index_walk(inode, &vdi_leaf_io, del_hyper_one, &d);
 	if (ret < 0)
 		ret = -ret;
 	if (ret)
@@ -892,10 +892,10 @@ int vdi_discard_hyper(uint64_t oid)
 
 	if (!inode)
 		return ret;
-	owner = inode_index_get(inode, &leaf_reader, idx);
+	owner = inode_index_get(inode, &vdi_leaf_io, idx);
 	if (!owner)
 		goto out;
-	ret = inode_index_set(inode, &leaf_reader, idx, 0);
+	ret = inode_index_set(inode, &vdi_leaf_io, idx, 0);
 	if (!ret && owner == vid) {
 		ret = gateway_remove_obj(oid);
 		if (ret == SD_RES_NO_OBJ)

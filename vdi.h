@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "inode_index.h"
 #include "sheep.h"
 
 struct vdi_state {
@@ -33,6 +34,8 @@ uint32_t vdi_object_size(uint64_t oid);
  * that no remaining VDI points at
  */
 int vdi_index_write(uint64_t oid, const void *buf, uint32_t len, uint32_t off);
+/* a hyper volume's B-tree leaves, read and written through the gateway */
+extern const struct index_io vdi_leaf_io;
 /* DISCARD_OBJ of an object of a hyper volume (gateway.c): unlink it from the B-tree */
 int vdi_discard_hyper(uint64_t oid);
 /*

@@ -7,7 +7,7 @@
 # kill of QEMU while what is still in the guest's page cache dies with it.
 # vm1 exports the VDIs over NBD (sheep.nbd=10809, forwarded to the host).
 #  - the kernel client: vm2 attaches VDI fs over the LAN with the image's
-#    nbd-client (/dev/nbd0, the kernel's nbd module), makes a filesystem,
+#    nbd-client (/dev/nbd0, the kernel's nbd module), makes an ext4 on it,
 #    writes files, syncs, unmounts, detaches;
 #  - a power cut: a client on the host (python3-libnbd, nbd_powercut.py)
 #    writes VDI pc on two connections and FLUSHes on one of them, writes
@@ -80,6 +80,11 @@ n_members() { [ "$(dogp 1 cluster info 2>/dev/null | grep -c 'running')" -ge 1 ]
 U=nbd://127.0.0.1:$NBD_FWD
 
 boot a
+for i in 1 2 3; do
+	check "vm$i: its blank store disk got a journaled ext4" bash -c \
+		"grep -aq 'store: /dev/vda is blank; formatting it' '$T/vm${i}a/console.log' &&
+		dumpe2fs -h '$T/disk$i.img' 2>/dev/null | grep -q '^Filesystem features:.*has_journal'"
+done
 check "vm1: sheep started with -N $NBDP" vm_wait vm1a "starting sheep .* -N $NBDP /store/sheep" 1
 check "vm1: says where NBD is served" vm_wait vm1a \
 	"sheep-appliance: NBD: the VDIs are exported on every address:$NBDP" 1
@@ -102,8 +107,8 @@ attach() { ksend "$1" attached "nbd-client 192.168.77.1 $NBDP /dev/nbd0 -N fs -b
 check "vm2: nbd-client attaches fs to /dev/nbd0" attach vm2a
 check "vm2: the kernel sees a write-back cache (FLUSH advertised)" \
 	ksend vm2a wcache "grep -q 'write back' /sys/block/nbd0/queue/write_cache" 30
-check "vm2: mke2fs and mount" ksend vm2a mounted \
-	"mke2fs -q -b 4096 /dev/nbd0 && mkdir -p /mnt && mount -t ext4 /dev/nbd0 /mnt"
+check "vm2: mkfs.ext4 and mount" ksend vm2a mounted \
+	"mkfs.ext4 -q /dev/nbd0 && mkdir -p /mnt && mount -t ext4 /dev/nbd0 /mnt"
 check "vm2: write files, sync, checksums" ksend vm2a written \
 	"for n in 1 2 3; do head -c \$((n * 900000)) /dev/urandom >/mnt/f\$n; done && mkdir /mnt/d && cp /init /mnt/d/ && sync && md5sum /mnt/f1 /mnt/f2 /mnt/f3 /mnt/d/init | sed 's/^/sum1: /'" 300
 check "vm2: umount, nbd-client -d" ksend vm2a detached "umount /mnt && nbd-client -d /dev/nbd0"
@@ -144,6 +149,10 @@ for i in 1 2 3; do
 	check "vm$i: its store was kept, not formatted again" bash -c "! grep -aq 'is blank' '$T/vm${i}b/console.log'"
 done
 check "the cluster runs with the three again" retry 180 n_members
+for i in 1 2 3; do
+	check "vm$i: its store came through the cut without filesystem errors" bash -c \
+		"! grep -a 'EXT4-fs error' '$T/vm${i}b/console.log'"
+done
 verify() { "$PY" "$PC" verify "$U/pc" "$T/pc.log" >"$T/verify.out" 2>&1; }
 check "the export is back" retry 120 bash -c "PATH=/usr/bin:\$PATH nbdinfo '$U/pc' >/dev/null"
 verify

@@ -115,7 +115,11 @@ def verify(uri, log):
     h = connect(uri)
     bad, lost, unflushed = [], 0, 0
     for chunk in range(0, SPAN, 256):
-        data = h.pread(256 * BS, chunk * BS)
+        try:
+            data = h.pread(256 * BS, chunk * BS)
+        except nbd.Error as e:
+            print("FAIL: reading blocks %d..%d: %s" % (chunk, chunk + 255, e))
+            sys.exit(1)
         for i in range(256):
             blk = chunk + i
             got = data[i * BS:(i + 1) * BS]

@@ -109,13 +109,11 @@ check "vm2: the kernel sees a write-back cache (FLUSH advertised)" \
 	ksend vm2a wcache "grep -q 'write back' /sys/block/nbd0/queue/write_cache" 30
 check "vm2: mkfs.ext4 and mount" ksend vm2a mounted \
 	"mkfs.ext4 -q /dev/nbd0 && mkdir -p /mnt && mount -t ext4 /dev/nbd0 /mnt"
+# their checksums (taken from the page cache) go into the filesystem too: the
+# console can garble a character now and then, the disk must not
 check "vm2: write files, sync, checksums" ksend vm2a written \
-	"for n in 1 2 3; do head -c \$((n * 900000)) /dev/urandom >/mnt/f\$n; done && mkdir /mnt/d && cp /init /mnt/d/ && sync && md5sum /mnt/f1 /mnt/f2 /mnt/f3 /mnt/d/init | sed 's/^/sum1: /'" 300
+	"for n in 1 2 3; do head -c \$((n * 900000)) /dev/urandom >/mnt/f\$n; done && mkdir /mnt/d && cp /init /mnt/d/ && sync && md5sum /mnt/f1 /mnt/f2 /mnt/f3 /mnt/d/init >/mnt/SUMS && sync && [ \$(wc -l </mnt/SUMS) = 4 ]" 300
 check "vm2: umount, nbd-client -d" ksend vm2a detached "umount /mnt && nbd-client -d /dev/nbd0"
-# sums N VM: the checksums VM printed as sumN: lines
-sums() { grep -aoE "sum$1: [0-9a-f]{32}  [^[:space:]]+" "$T/$2/console.log" | sed "s/^sum$1: //" | sort; }
-sums 1 vm2a >"$T/sums1"
-check "vm2: four checksums taken" bash -c "[ \$(grep -cE '^[0-9a-f]{32} ' '$T/sums1') = 4 ]"
 # replicas SUFFIX: dog reads fs through each VM (each has a copy of every
 # object and reads its own first): the three copies are the same
 replicas() {
@@ -163,10 +161,7 @@ check "flushed and FUA writes read back; unflushed ones old or new, never garbag
 check "the three copies of fs agree, after it" replicas
 check "vm2: attaches fs again" attach vm2b
 check "vm2: mounts it" ksend vm2b mounted "mkdir -p /mnt && mount -t ext4 /dev/nbd0 /mnt"
-check "vm2: checksums" ksend vm2b summed \
-	"md5sum /mnt/f1 /mnt/f2 /mnt/f3 /mnt/d/init | sed 's/^/sum2: /'" 120
-sums 2 vm2b >"$T/sums2"
-check "vm2: the files read back with the same checksums" bash -c \
-	"[ -s '$T/sums1' ] && cmp -s '$T/sums1' '$T/sums2' || { diff '$T/sums1' '$T/sums2'; false; }"
+check "vm2: the files read back with the same checksums" ksend vm2b verified \
+	"[ \$(wc -l </mnt/SUMS) = 4 ] && md5sum -c /mnt/SUMS" 120
 check "vm2: umount, detach" ksend vm2b detached "umount /mnt && nbd-client -d /dev/nbd0"
 finish

@@ -22,11 +22,19 @@ COROSYNC_PKGS="corosync libcorosync-common4 libqb100 libknet1 libnozzle1 libstat
 	libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblzma5 libzstd1 liblz4-1 libnl-3-200
 	libnl-route-3-200 libcfg7 libcmap4 libquorum5 libvotequorum8 libcpg4 libc6"
 COROSYNC_BINS="corosync corosync-quorumtool corosync-cfgtool corosync-cpgtool"
+# the kernel's NBD client (nbd.ko, in MODULES) is driven by Debian's nbd-client
+# (`nbd-client HOST PORT /dev/nbd0 -N VDI`); its libraries come the same way
+NBD_PKGS="nbd-client libgnutls30 libnl-genl-3-200 libp11-kit0 libidn2-0 libunistring2
+	libtasn1-6 libnettle8 libhogweed6 libgmp10 libffi8"
+# a blank store disk gets ext4 with a journal from e2fsprogs' mke2fs (as
+# mkfs.ext4): busybox's mke2fs makes ext2, which a power cut can leave with
+# broken metadata
+E2FS_PKGS="e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1"
 # the knet plugins (dlopen'ed, so ldd does not see them) whose libraries the
 # image has anyway; crypto_nss would add NSS (~1.3 MiB): the ring is unencrypted
 KNET_PLUGINS=${KNET_PLUGINS:-"compress_lz4 compress_lz4hc compress_zstd compress_lzma"}
 # the NIC and disk drivers the initramfs carries (their dependencies are added)
-MODULES="virtio_pci virtio_net e1000 virtio_blk ext4 crc32c_generic"
+MODULES="virtio_pci virtio_net e1000 virtio_blk ext4 crc32c_generic nbd"
 # console on both the serial line and the screen; the last one is /dev/console
 BOOT_ARGS="console=tty0 console=ttyS0"
 DEFAULT_ARGS="sheep.cluster=local sheep.store=tmpfs ip=dhcp"
@@ -38,7 +46,7 @@ readelf -d "$SHEEP_BIN" 2>&1 | grep -q "no dynamic section" ||
 mkdir -p "$CACHE/debs"
 kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
 [ -n "$kpkg" ] || { echo "build.sh: apt-cache knows no linux-image-amd64 (apt-get update?)" >&2; exit 1; }
-for p in $PKGS $COROSYNC_PKGS $kpkg; do
+for p in $PKGS $COROSYNC_PKGS $NBD_PKGS $E2FS_PKGS $kpkg; do
 	if ! ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1; then
 		(cd "$CACHE/debs" && apt-get download "$p" 2>&1 | grep -v "^W: Download is performed unsandboxed" || true)
 		ls "$CACHE/debs/${p}_"*.deb >/dev/null 2>&1 ||
@@ -72,6 +80,7 @@ KNET=usr/lib/x86_64-linux-gnu/kronosnet
 bins=()
 for b in $COROSYNC_BINS; do bins+=("$X/usr/sbin/$b"); done
 for p in $KNET_PLUGINS; do bins+=("$X/$KNET/$p.so"); done
+bins+=("$X/sbin/nbd-client" "$X/sbin/mke2fs")
 mkdir -p "$R/usr/sbin" "$R/$KNET" "$R/lib64" "$R/etc/corosync" "$R/var/lib/corosync" "$R/var/log"
 for b in "${bins[@]}"; do
 	[ -e "$b" ] || { echo "build.sh: no $b in the unpacked packages" >&2; exit 1; }
@@ -80,7 +89,7 @@ for b in "${bins[@]}"; do
 done | sort -u | while read -r lib path; do
 	case "$path" in
 	"$X"/*) ;;
-	*) echo "build.sh: corosync needs $lib ($path), not in the cached packages (add its package to COROSYNC_PKGS)" >&2
+	*) echo "build.sh: corosync needs $lib ($path), not in the cached packages (add its package to COROSYNC_PKGS, NBD_PKGS or E2FS_PKGS)" >&2
 		exit 1 ;;
 	esac
 	mkdir -p "$R/$(dirname "${path#"$X"/}")"
@@ -88,7 +97,9 @@ done | sort -u | while read -r lib path; do
 done
 cp -L "$LDSO" "$R/lib/x86_64-linux-gnu/"
 ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2"
-strip --strip-unneeded "$R/usr/sbin/"corosync* "$R/lib/x86_64-linux-gnu/"* "$R/usr/lib/x86_64-linux-gnu/"*.so* \
+mv "$R/sbin/mke2fs" "$R/usr/sbin/mkfs.ext4"	# busybox --install keeps its own mke2fs
+cp "$X/etc/mke2fs.conf" "$R/etc/"
+strip --strip-unneeded "$R/usr/sbin/"corosync* "$R/usr/sbin/mkfs.ext4" "$R/sbin/nbd-client" "$R/lib/x86_64-linux-gnu/"* "$R/usr/lib/x86_64-linux-gnu/"*.so* \
 	"$R/$KNET/"*.so 2>/dev/null || true
 install -m 755 "$HERE/init" "$R/init"
 cat >"$R/etc/udhcpc.script" <<'EOF'

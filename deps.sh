@@ -19,8 +19,9 @@ packages=(
 	qemu-system-x86 seabios ipxe-qemu xorriso cpio
 	# make bench's baselines
 	fio iperf3
-	# the NBD export's clients (tests/cluster/nbd.sh, fio's nbd engine) and the NBD baselines
-	nbdkit libnbd-bin python3-libnbd nbd-client
+	# the NBD export's clients (tests/cluster/nbd.sh, fio's nbd engine), the NBD baselines,
+	# dumpe2fs for appliance_nbd.sh
+	nbdkit libnbd-bin python3-libnbd nbd-client e2fsprogs
 	# tests/cluster/compat.sh builds Sheepdog 1.0 itself as the other side
 	autoconf automake libtool pkg-config liburcu-dev yasm
 	# the accord tests build Accord's conductor (BerkeleyDB, CPG) as the other side

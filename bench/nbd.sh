@@ -100,15 +100,6 @@ nbd_fio() {
 	}
 	fio_side "$T/fio-$tag-$job.json"
 }
-fio_side() {
-	python3 - "$1" <<'EOF'
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-side = j["write"] if j["write"]["io_bytes"] else j["read"]
-p50 = side["clat_ns"]["percentile"].get("50.000000", 0) / 1000
-print("%.0f %.1f %.0f" % (side["iops"], side["bw_bytes"] / 1048576, p50))
-EOF
-}
 
 # server_pid PIDFILE: wait for a daemon's pid file, record the daemon for cleanup
 server_pid() {

@@ -42,13 +42,7 @@ fio_run() {
 		--output-format=json "$@" >"$T/fio-$name.json" 2>"$T/fio-$name.err" ||
 		die "fio $name failed: $(cat "$T/fio-$name.err")"
 	rm -f "$T/$name".*
-	python3 - "$T/fio-$name.json" <<'EOF'
-import json, sys
-j = json.load(open(sys.argv[1]))["jobs"][0]
-side = j["write"] if j["write"]["io_bytes"] else j["read"]
-p50 = side["clat_ns"]["percentile"].get("50.000000", 0) / 1000
-print("%.0f %.1f %.0f" % (side["iops"], side["bw_bytes"] / 1048576, p50))
-EOF
+	fio_side "$T/fio-$name.json"
 }
 
 drop_caches() {

@@ -410,3 +410,14 @@ print(out, end="")
 sys.exit(1 if re.search(r"^(Error|Device .* not found|unknown command)", out, re.M | re.I) else 0)
 PY
 }
+
+# fio_side JSON: "IOPS MiB/s p50-us" of the side (write, else read) a fio job measured (benches)
+fio_side() {
+	python3 - "$1" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+side = j["write"] if j["write"]["io_bytes"] else j["read"]
+p50 = side["clat_ns"]["percentile"].get("50.000000", 0) / 1000
+print("%.0f %.1f %.0f" % (side["iops"], side["bw_bytes"] / 1048576, p50))
+EOF
+}

@@ -168,6 +168,45 @@ check "... and through dog" vdi_is "$T/t1" v -s t1
 check "nbdinfo --list: v, w, c" \
 	test "$(nbdinfo --list --json "$U" | $PY -c 'import json,sys; print(*sorted(e["export-name"] for e in json.load(sys.stdin)["exports"]))')" = "c v w"
 
+# a snapshot taken through the serving sheep while two connections are open: writes go on in
+# the new working VDI on both, the snapshot keeps what was there
+snap_attached() {
+	$PY - "$U/a" "$DOG" "$(port_of 0)" <<'PYEOF'
+import nbd, subprocess, sys
+uri, dog, port = sys.argv[1:4]
+h, h2 = nbd.NBD(), nbd.NBD()
+h.connect_uri(uri)
+h2.connect_uri(uri)
+h.pwrite(b"A" * 4096, 0)
+h.pwrite(b"A" * 4096, 4 << 20)
+h.flush()
+subprocess.run([dog, "vdi", "snapshot", "-s", "live", "a", "-p", port], check=True)
+h.pwrite(b"B" * 4096, 0)                 # an object shared with the snapshot: copied
+h2.pwrite(b"C" * 4096, 8 << 20)          # a new object, on the other connection
+assert h.pread(4096, 0) == b"B" * 4096 and h2.pread(4096, 0) == b"B" * 4096
+assert h.pread(4096, 8 << 20) == b"C" * 4096 and h2.pread(4096, 4 << 20) == b"A" * 4096
+h.flush()
+s = nbd.NBD()
+s.connect_uri(uri + "@live")
+assert s.pread(4096, 0) == b"A" * 4096 and s.pread(4096, 8 << 20) == bytes(4096)
+PYEOF
+}
+check "vdi a 32M" dogp 0 vdi create a 32M
+check "a snapshot taken while attached: both connections go on in the new VDI, the snapshot keeps the old data" snap_attached
+# only_bytes BYTE VDI-READ-ARGS...: dog (through sheep 2) reads 4096 bytes of BYTE
+only_bytes() { local b=$1; shift; cmp <(dogp 2 vdi read "$@") <(head -c 4096 /dev/zero | tr '\0' "$b"); }
+check "... and dog reads the same" only_bytes B a 0 4096
+check "... in the snapshot too" only_bytes A -s live a 0 4096
+
+# a hyper volume (its index a B-tree) is exported like any VDI
+check "hyper volume h 8T" dogp 0 vdi create -y h 8T
+check "h: writes at 0 and at 7 TiB, across an object boundary, read back" qemu-io -f raw -t writeback "$U/h" \
+	-c 'write -P 0x61 7T 5M' -c 'write -P 0x62 4190208 8192' -c 'read -P 0x61 7T 5M' \
+	-c 'read -P 0x62 4190208 8192' -c 'read -P 0 0 4096' -c flush
+check "h: dog reads the same" only_bytes a h $((7 << 40)) 4096
+check "h: four objects hold data (0, 1 and two at 7 TiB), the rest are holes" \
+	test "$(data_objects "$U/h")" = "0 1 1835008 1835009"
+
 # ---- 3. fio's nbd engine ---------------------------------------------------
 check "vdi f 16M" dogp 0 vdi create f 16M
 FIO=(fio --name=nbd --ioengine=nbd --uri="$U/f" --rw=randwrite --bsrange=512-70000 --bs_unaligned

@@ -273,6 +273,18 @@ check "a replica (sheep 3) killed mid-stream: the writer saw no error" test "$rc
 check "... members 0 1 2" wait_members 0 0 1 2
 check "... every acknowledged write reads back, no wrong data; FLUSHes went on after the kill" \
 	$PY "$CLIENT" verify "$U/k" "$T/w1" acked "$tk"
+# a node joining mid-stream (recovery moves objects onto it) under writes never flushed
+timeout 30 $PY "$CLIENT" write "$U/k" "$T/w3" 4 0 >"$T/w3.out" 2>&1 &
+wp=$!
+sleep 1.5
+check "sheep 3 rejoins mid-stream" start_sheep 3
+wait "$wp"
+rc=$?
+cat "$T/w3.out"
+check "... the writer (never a FLUSH) saw no error" test "$rc" = 0
+check "... members 0 1 2 3" wait_members 0 0 1 2 3
+check "... recovery done" retry 30 test -z "$(dogp 0 node recovery -r)"
+check "... every acknowledged, never flushed write reads back" $PY "$CLIENT" verify "$U/k" "$T/w3" acked
 timeout 30 $PY "$CLIENT" write "$U/k" "$T/w2" 20 >"$T/w2.out" 2>&1 &
 wp=$!
 sleep 1.5
@@ -282,7 +294,7 @@ rc=$?
 cat "$T/w2.out"
 check "the gateway (sheep 0) killed mid-stream: the client gets an error at once, not a hang" test "$rc" = 2
 check "sheep 0 restarts with --nbd" start_sheep 0 --nbd "127.0.0.1:$NP"
-check "... members 0 1 2" wait_members 1 0 1 2
+check "... members 0 1 2 3" wait_members 1 0 1 2 3
 check "... NBD serves again" retry 10 nbdinfo --size "$U/k"
 check "... every flushed write reads back, no wrong data" $PY "$CLIENT" verify "$U/k" "$T/w2" flushed
 # not promised (the gateway did not stay up), but kill -9 keeps the page cache: say what happened

@@ -708,6 +708,7 @@ def record(k):
 
 def write():
     u, log, secs = sys.argv[2], sys.argv[3], float(sys.argv[4])
+    every = int(sys.argv[5]) if len(sys.argv) > 5 else 8	# a FLUSH every so many writes; 0: none
     end = time.time() + secs
     h = nbd.NBD()
     h.connect_uri(u)
@@ -719,14 +720,14 @@ def write():
                 h.pwrite(record(k), BASE + (k % NB) * BS)
                 f.write("A %d\n" % k)
                 k += 1
-                if k % 8 == 0:
+                if every and k % every == 0:
                     h.flush()
                     f.write("F %d %.3f\n" % (k, time.time()))
         except nbd.Error as e:
             f.write("E %d %s\n" % (k, e.string))
             print("writer: error at write %d: %s" % (k, e.string))
             sys.exit(2)
-    print("writer: %d writes, %d flushes" % (k, k // 8))
+    print("writer: %d writes, %d flushes" % (k, k // every if every else 0))
 
 
 def verify():

@@ -15,11 +15,11 @@
  * write refused as READONLY means a snapshot was taken (dog vdi snapshot):
  * the working VDI is found again by name, and every opener goes on in its
  * new vid (the old cache names it in moved_to).  A snapshot taken through
- * another sheep reaches this one a little later: an object's creation and
- * an unmap check the inode's snap_ctime in the cluster before and after
- * changing the index (check_frozen), so no change lands in a frozen index
- * unseen; a write in place into an object the snapshot shares may still
- * land in it in those milliseconds.
+ * another sheep reaches this one a little later than dog's answer: a
+ * write in place, an object's creation and an unmap check the inode's
+ * snap_ctime in the cluster first (check_frozen; creations and unmaps after
+ * changing the index too), so nothing issued after the snapshot lands in
+ * it, and no change to a frozen index goes unseen.
  *
  * Locking: alloc_locks (striped by oid) make an object's creation and its
  * index entry one step; cache->lock guards the in-memory index against a
@@ -329,8 +329,16 @@ static int write_piece(struct vdi_cache *c, const char *buf, uint32_t idx, uint3
 {
 	uint64_t oid = vid_to_data_oid(c->vid, idx);
 	uint32_t owner = cached_owner(c, idx);
-	int ret = owner == c->vid ? write_obj(oid, buf, len, off, lazy) : SD_RES_NO_OBJ;
+	/*
+	 * In place only while the VDI is not frozen: a snapshot taken through
+	 * another sheep reaches this one later than dog's answer, and the
+	 * object is the snapshot's too (a write issued after the freeze would
+	 * land in it).  One small read, usually of the local copy.
+	 */
+	int ret = owner != c->vid ? SD_RES_NO_OBJ : check_frozen(c);
 
+	if (ret == SD_RES_SUCCESS)
+		ret = write_obj(oid, buf, len, off, lazy);
 	if (ret != SD_RES_NO_OBJ)
 		return ret;
 	/* not ours yet (or no more): create it, one writer at a time */

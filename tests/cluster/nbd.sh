@@ -284,7 +284,9 @@ rc=$?
 cat "$T/w3.out"
 check "... the writer (never a FLUSH) saw no error" test "$rc" = 0
 check "... members 0 1 2 3" wait_members 0 0 1 2 3
-check "... recovery done" retry 30 test -z "$(dogp 0 node recovery -r)"
+# recovery_idle: dog answers and lists no node still recovering
+recovery_idle() { local out; out=$(dogp 0 node recovery -r) && [ -z "$out" ]; }
+check "... recovery done" retry 30 recovery_idle
 check "... every acknowledged, never flushed write reads back" $PY "$CLIENT" verify "$U/k" "$T/w3" acked
 timeout 30 $PY "$CLIENT" write "$U/k" "$T/w2" 20 >"$T/w2.out" 2>&1 &
 wp=$!

@@ -300,8 +300,8 @@ static uint32_t *live_vids(uint32_t *nr)
  * first (-R: every live vid, highest first, as Sheepdog's full scan).  hdr
  * (SD_INODE_HEADER_SIZE bytes) receives the inode header.
  */
-static int find_vdi(const char *name, const char *tag, uint32_t snapid, uint32_t *vid_out,
-		    struct sd_inode *hdr)
+int vdi_find(const char *name, const char *tag, uint32_t snapid, uint32_t *vid_out,
+	     struct sd_inode *hdr)
 {
 	uint32_t start = sd_hash_vdi(name, strlen(name)), end = start, count = 0;
 	uint32_t *cand = NULL;
@@ -444,7 +444,7 @@ int vdi_op_new(struct request *req)
 	if (!base && hdr->vdi.snapid)
 		return SD_RES_INVALID_PARMS;
 	found = xzalloc(SD_INODE_HEADER_SIZE);
-	ret = find_vdi(name, NULL, 0, &old, found);
+	ret = vdi_find(name, NULL, 0, &old, found);
 	if (ret != SD_RES_SUCCESS && ret != SD_RES_NO_VDI)
 		goto out;
 	if (snapshot && ret != SD_RES_SUCCESS)
@@ -465,9 +465,10 @@ int vdi_op_new(struct request *req)
 		base_locked = true;
 		/*
 		 * A snapshot freezes the working VDI before its index is copied: a
-		 * gateway that creates an object of it (vdi_io.c) checks snap_ctime
-		 * after entering the object, so an entry the copy may have missed
-		 * is noticed and written again in the new VDI.
+		 * gateway writing into it (vdi_io.c) checks snap_ctime before each
+		 * write and after entering a new object, so nothing issued later
+		 * lands in the snapshot and an entry the copy may have missed is
+		 * written again in the new VDI.
 		 */
 		if (snapshot && !rebase) {
 			ret = gateway_write_obj(vid_to_vdi_oid(base), &now, sizeof(now),
@@ -617,13 +618,6 @@ int vdi_main_new(const struct sd_req *req, struct sd_rsp *rsp, void *data)
 	return SD_RES_SUCCESS;
 }
 
-/* worker threads: name (+ tag or snapid, 0/"" for the working VDI) -> vid and inode header */
-int vdi_find(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
-	     struct sd_inode *hdr)
-{
-	return find_vdi(name, tag, snapid, vid, hdr);
-}
-
 int vdi_op_lookup(struct request *req)
 {
 	char name[SD_MAX_VDI_LEN], tag[SD_MAX_VDI_TAG_LEN];
@@ -636,7 +630,7 @@ int vdi_op_lookup(struct request *req)
 	if (ret)
 		return ret;
 	inode = xmalloc(SD_INODE_HEADER_SIZE);
-	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
+	ret = vdi_find(name, tag, req->rq.vdi.snapid, &vid, inode);
 	if (ret == SD_RES_SUCCESS) {
 		req->rp.vdi.vdi_id = vid;
 		req->rp.vdi.copies = inode->nr_copies;
@@ -986,7 +980,7 @@ int vdi_op_del(struct request *req)
 	ret = parse_name(req, name, tag);
 	if (ret)
 		goto out;
-	ret = find_vdi(name, tag, req->rq.vdi.snapid, &vid, inode);
+	ret = vdi_find(name, tag, req->rq.vdi.snapid, &vid, inode);
 	if (ret)
 		goto out;
 	free(inode);
@@ -1179,7 +1173,7 @@ int vdi_op_get_attr(struct request *req)
 	if (!in->key[0])
 		return SD_RES_INVALID_PARMS;
 	inode = xmalloc(SD_INODE_HEADER_SIZE);
-	ret = find_vdi(in->name, in->tag, in->snap_id ? in->snap_id : hdr->vdi.snapid, &vid,
+	ret = vdi_find(in->name, in->tag, in->snap_id ? in->snap_id : hdr->vdi.snapid, &vid,
 		       inode);
 	free(inode);
 	if (ret)

@@ -73,7 +73,7 @@ int vdi_main_del(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 /* RECYCLE_VIDS (internal, format -R): the listed vids are free again */
 int vdi_main_recycle(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 
-/* worker threads: a VDI by name, tag or snapshot id: SD_RES_SUCCESS or SD_RES_NO_VDI */
+/* worker threads: a VDI by name, tag or snapshot id (vdi.c says how): SD_RES_SUCCESS, NO_VDI, NO_TAG */
 int vdi_find(const char *name, const char *tag, uint32_t snapid, uint32_t *vid,
 	     struct sd_inode *hdr);
 

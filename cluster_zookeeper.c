@@ -367,8 +367,7 @@ static void process(void)
 		return;	/* the client library reconnects; the session still holds */
 	if (catch_up() || refresh_members())
 		return;
-	evlog_reap();
-	catch_up();
+	evlog_reap();	/* a LEAVE it appends wakes us through the next record's watch */
 	evlog_kick_block();
 }
 

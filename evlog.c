@@ -518,19 +518,75 @@ void evlog_caught_up(void)
 	}
 }
 
+/*
+ * Who appends a dead member's LEAVE: the oldest live member at once, any
+ * other one only if the LEAVE has not come REAP_GRACE_MS after it saw the
+ * death (the oldest may be dying too, or slow).  When every survivor
+ * appended it, a kill -9 in a cluster of N cost N records read by N
+ * members: leave detection drifted past timeout + 2 s as clusters grew.
+ */
+#define REAP_GRACE_MS	2000
+#define MAX_SEEN_DEAD	256
+
+static struct {
+	struct evlog_member m;
+	uint64_t since;		/* ms */
+} seen_dead[MAX_SEEN_DEAD];
+static int nr_seen_dead;
+
+/* when we first saw m dead (now if just now), remembered for this reap's next round */
+static uint64_t dead_since(const struct evlog_member *m, uint64_t now, int *nr_kept, void *kept)
+{
+	typeof(seen_dead[0]) *k = kept;
+	uint64_t since = now;
+
+	for (int i = 0; i < nr_seen_dead; i++)
+		if (same_member(&seen_dead[i].m, &m->node, m->inc))
+			since = seen_dead[i].since;
+	if (*nr_kept < MAX_SEEN_DEAD)
+		k[(*nr_kept)++] = (typeof(seen_dead[0])){ *m, since };
+	return since;
+}
+
+static bool reap_first(void)
+{
+	for (int i = 0; i < nr_members; i++) {
+		if (is_self(&members[i].node, members[i].inc))
+			return true;
+		if (ops->alive(&members[i]))
+			return false;
+	}
+	return !joined;	/* a joiner with no live member reaps for itself */
+}
+
+static void reap_one(const struct evlog_member *m, bool first, uint64_t now, int *nr_kept,
+		     void *kept)
+{
+	uint64_t since = dead_since(m, now, nr_kept, kept);
+
+	if (first || now - since >= REAP_GRACE_MS)
+		ops->append(EV_LEAVE, &m->node, m->inc, NULL, 0);
+}
+
 void evlog_reap(void)
 {
+	typeof(seen_dead[0]) kept[MAX_SEEN_DEAD];
+	uint64_t now = now_usec() / 1000;
+	bool first = reap_first();
 	struct list_node *p;
+	int nr_kept = 0;
 
 	for (int i = 0; i < nr_members; i++)
 		if (!is_self(&members[i].node, members[i].inc) && !ops->alive(&members[i]))
-			ops->append(EV_LEAVE, &members[i].node, members[i].inc, NULL, 0);
+			reap_one(&members[i], first, now, &nr_kept, kept);
 	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
 		struct pending_join *j = list_entry(p, struct pending_join, link);
 
 		if (!is_self(&j->m.node, j->m.inc) && !ops->alive(&j->m))
-			ops->append(EV_LEAVE, &j->m.node, j->m.inc, NULL, 0);
+			reap_one(&j->m, first, now, &nr_kept, kept);
 	}
+	memcpy(seen_dead, kept, sizeof(kept[0]) * (size_t)nr_kept);
+	nr_seen_dead = nr_kept;
 }
 
 void evlog_kick_block(void)

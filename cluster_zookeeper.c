@@ -56,16 +56,23 @@ static char hosts_str[MAX_HOSTS_LEN];	/* for messages */
 static uint64_t lost_since;		/* when the connection went; 0 while connected */
 static char *rec_buf;			/* one record, read from the queue */
 static struct String_vector live;	/* member znode names, sorted */
+static bool members_changed = true;	/* atomic: the member watch fired (or a session event) */
 
 static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void *ctx)
 {
 	uint64_t one = 1;
 
 	(void)z;
-	(void)type;
 	(void)state;
 	(void)path;
 	(void)ctx;
+	/*
+	 * The member list is listed again only when it changed (a listing is
+	 * every member); the only child watch is on it, the queue's are exists
+	 * watches on the next record
+	 */
+	if (type == ZOO_SESSION_EVENT || type == ZOO_CHILD_EVENT)
+		__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
 	if (wake_fd >= 0)
 		(void)!write(wake_fd, &one, sizeof(one));
 }
@@ -116,9 +123,13 @@ static const struct evlog_ops zk_ops = {
 static int refresh_members(void)
 {
 	struct String_vector v = { 0, NULL };
-	int rc = zoo_get_children(zh, member_dir, 1, &v);
+	int rc;
 
+	if (!__atomic_exchange_n(&members_changed, false, __ATOMIC_ACQ_REL))
+		return 0;	/* the watch set by the last listing has not fired */
+	rc = zoo_get_children(zh, member_dir, 1, &v);
 	if (rc != ZOK) {
+		__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
 		sd_err("zookeeper: cannot list %s: %s", member_dir, zerror(rc));
 		return -EIO;
 	}
@@ -128,77 +139,98 @@ static int refresh_members(void)
 	return 0;
 }
 
+/*
+ * A queue record by its sequence number: applied (ZOK), ZNONODE, or an
+ * error.  Records are read one by one by number, never by listing the
+ * queue: a listing returns its whole history, and every member listing it
+ * at every event made a boot storm of N sheep cost N^3 (300 sheep: 100 s to
+ * join, two thirds of it CPU).  Nothing deletes records, so their numbers
+ * follow each other; a gap (a record deleted by hand) is found by the
+ * listing gap_check() makes now and then.
+ */
+static int apply_seq(int64_t seq)
+{
+	char path[sizeof(queue_dir) + 32];
+	int len = (int)(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD), rc;
+	struct ev_hdr h;
+
+	snprintf(path, sizeof(path), "%s/ev-%010" PRId64, queue_dir, seq);
+	rc = zoo_get(zh, path, 0, rec_buf, &len, NULL);
+	if (rc != ZOK) {
+		if (rc != ZNONODE)
+			sd_err("zookeeper: cannot read %s: %s", path, zerror(rc));
+		return rc;
+	}
+	last_seq = seq;
+	memcpy(&h, rec_buf, sizeof(h));
+	if (len < (int)sizeof(h) || h.magic != EV_MAGIC || h.len != (uint32_t)len - sizeof(h)) {
+		sd_err("zookeeper: %s is not a sheep event, skipped", path);
+		return ZOK;
+	}
+	evlog_apply(&h, rec_buf + sizeof(h), (uint64_t)seq);
+	return ZOK;
+}
+
+#define GAP_CHECK_MS	5000
+
+static uint64_t now_ms(void);
+
+/*
+ * The next record is not there: is there a later one (a gap)?  Listed at
+ * the first catch-up and then at most every GAP_CHECK_MS.  Moves last_seq
+ * before the lowest later record and says so.
+ */
+static bool gap_check(void)
+{
+	static uint64_t last_check;
+	struct String_vector v = { 0, NULL };
+	int64_t lowest = -1;
+
+	if (last_seq >= 0 && now_ms() - last_check < GAP_CHECK_MS)
+		return false;
+	last_check = now_ms();
+	if (zoo_get_children(zh, queue_dir, 0, &v) != ZOK)
+		return false;
+	for (int i = 0; i < v.count; i++) {
+		long long q;
+
+		if (sscanf(v.data[i], "ev-%lld", &q) == 1 && q > last_seq && (lowest < 0 || q < lowest))
+			lowest = q;
+	}
+	deallocate_String_vector(&v);
+	if (lowest < 0 || lowest == last_seq + 1)
+		return false;
+	if (last_seq >= 0)
+		sd_notice("zookeeper: records %" PRId64 "-%" PRId64 " of the queue are gone; going on "
+			  "at %" PRId64, last_seq + 1, lowest - 1, lowest);
+	last_seq = lowest - 1;
+	return true;
+}
+
 /* apply every queued record we have not applied yet, in sequence order */
 static int catch_up(void)
 {
-	for (int rounds = 0; rounds < 1000; rounds++) {
-		struct String_vector v = { 0, NULL };
-		int64_t *seqs;
-		int n = 0, rc = zoo_get_children(zh, queue_dir, 1, &v);
+	for (;;) {
+		char next[sizeof(queue_dir) + 32];
+		int rc = apply_seq(last_seq + 1);
 
-		if (rc != ZOK) {
-			sd_err("zookeeper: cannot list %s: %s", queue_dir, zerror(rc));
+		if (rc == ZOK)
+			continue;
+		if (rc != ZNONODE)
+			return -EIO;
+		/* at the end: the acceptor may append, then read that too */
+		evlog_caught_up();
+		/* the next record's creation wakes us */
+		snprintf(next, sizeof(next), "%s/ev-%010" PRId64, queue_dir, last_seq + 1);
+		rc = zoo_exists(zh, next, 1, NULL);
+		if (rc == ZOK || (rc == ZNONODE && gap_check()))
+			continue;
+		if (rc != ZNONODE) {
+			sd_err("zookeeper: cannot watch %s: %s", next, zerror(rc));
 			return -EIO;
 		}
-		seqs = xcalloc((size_t)(v.count ? v.count : 1), sizeof(*seqs));
-		for (int i = 0; i < v.count; i++) {
-			long long s;
-
-			if (sscanf(v.data[i], "ev-%lld", &s) == 1 && s > last_seq)
-				seqs[n++] = s;
-		}
-		deallocate_String_vector(&v);
-		for (int i = 1; i < n; i++)	/* insertion sort: few new records */
-			for (int j = i; j > 0 && seqs[j - 1] > seqs[j]; j--) {
-				int64_t t = seqs[j];
-
-				seqs[j] = seqs[j - 1];
-				seqs[j - 1] = t;
-			}
-		for (int i = 0; i < n; i++) {
-			char path[320];
-			int len = (int)(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD);
-			struct ev_hdr h;
-
-			snprintf(path, sizeof(path), "%s/ev-%010" PRId64, queue_dir, seqs[i]);
-			rc = zoo_get(zh, path, 0, rec_buf, &len, NULL);
-			if (rc != ZOK) {
-				sd_err("zookeeper: cannot read %s: %s", path, zerror(rc));
-				free(seqs);
-				return -EIO;
-			}
-			last_seq = seqs[i];
-			memcpy(&h, rec_buf, sizeof(h));
-			if (len < (int)sizeof(h) || h.magic != EV_MAGIC ||
-			    h.len != (uint32_t)len - sizeof(h)) {
-				sd_err("zookeeper: %s is not a sheep event, skipped", path);
-				continue;
-			}
-			evlog_apply(&h, rec_buf + sizeof(h), (uint64_t)seqs[i]);
-		}
-		free(seqs);
-		if (n == 0) {
-			/* at the end: the acceptor may append, then read that too */
-			int64_t before = last_seq;
-
-			evlog_caught_up();
-			rc = zoo_get_children(zh, queue_dir, 0, &v);
-			if (rc == ZOK) {
-				bool more = false;
-
-				for (int i = 0; i < v.count && !more; i++) {
-					long long s;
-
-					more = sscanf(v.data[i], "ev-%lld", &s) == 1 && s > before;
-				}
-				deallocate_String_vector(&v);
-				if (more)
-					continue;
-			}
-			return 0;
-		}
+		return 0;
 	}
-	return 0;
 }
 
 static uint64_t now_ms(void)

@@ -15,7 +15,8 @@
 
 struct pending_join {
 	struct evlog_member m;
-	void *msg;		/* the join message as sent, zero-padded (join_copy) */
+	void *msg;		/* the join message as sent, its used part only */
+	uint32_t msg_len;
 	bool accept_sent;
 	uint32_t k;		/* partial history: the number of its first JOIN we saw */
 	uint64_t seen_gen;	/* and our gen then */
@@ -325,7 +326,7 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 	switch (h->type) {
 	case EV_JOIN: {
 		struct pending_join *j;
-		uint32_t k = 0;
+		uint32_t k = 0, len;
 		void *msg;
 
 		if (partial) {
@@ -344,13 +345,21 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 		}
 		if (find_pending(&h->node, h->inc))
 			break;	/* a retried JOIN */
-		msg = join_copy(payload, h->len - (partial ? (uint32_t)sizeof(struct join_hdr) : 0));
-		if (!msg)
+		len = h->len - (partial ? (uint32_t)sizeof(struct join_hdr) : 0);
+		if (!group_join_msg_len_ok(len))
 			break;	/* not a join message of ours: ignore it */
+		/*
+		 * Its used part only: in a boot storm every joiner's message waits
+		 * here at once, and a full-size copy each (half a megabyte, zeroed)
+		 * made a sheep's memory grow by that much per member.
+		 */
+		msg = xmalloc(len);
+		memcpy(msg, payload, len);
 		j = xzalloc(sizeof(*j));
 		j->m.node = h->node;
 		j->m.inc = h->inc;
 		j->msg = msg;
+		j->msg_len = len;
 		j->k = k;
 		j->seen_gen = gen;
 		list_add_tail(&j->link, &pending_joins);
@@ -450,7 +459,7 @@ static void decide_partial(struct pending_join *j)
 		*snap++ = list_entry(p, struct block_ev, link)->m;
 	memcpy(buf, &a, sizeof(a));
 	msg = buf + sizeof(a) + snap_len;
-	memcpy(msg, j->msg, group_join_msg_size());
+	memcpy(msg, j->msg, j->msg_len);	/* zeros after it (xzalloc) */
 	member_nodes(nodes);
 	j->accept_sent = true;
 	ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, msg);
@@ -495,9 +504,9 @@ void evlog_caught_up(void)
 		member_nodes(nodes);
 		j->accept_sent = true;
 		/* decided on a copy: a decision made again starts from what the joiner sent */
-		msg = xmalloc(sizeof(uint64_t) + group_join_msg_size());
+		msg = xzalloc(sizeof(uint64_t) + group_join_msg_size());
 		memcpy(msg, &last_pos, sizeof(uint64_t));
-		memcpy(msg + sizeof(uint64_t), j->msg, group_join_msg_size());
+		memcpy(msg + sizeof(uint64_t), j->msg, j->msg_len);
 		ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, msg + sizeof(uint64_t));
 		len = sizeof(uint64_t) + group_join_msg_len(msg + sizeof(uint64_t));
 		/* not appended (the coordinator timed out): decide again on the next wake-up */

@@ -257,6 +257,8 @@ zk_start() {
 		echo "clientPortAddress=${ZK_ADDR:-127.0.0.1}"
 		echo "admin.enableServer=false"
 		echo "4lw.commands.whitelist=*"
+		# every sheep is a client of one address here: Debian's default of 60 per address refuses the rest
+		echo "maxClientCnxns=0"
 		[ -n "$servers" ] && echo "$servers"
 	} >"$d/conf/zoo.cfg"
 	[ -n "$servers" ] && main=org.apache.zookeeper.server.quorum.QuorumPeerMain
@@ -264,7 +266,7 @@ zk_start() {
 	printf '%s\n' "log4j.rootLogger=WARN, C" "log4j.appender.C=org.apache.log4j.ConsoleAppender" \
 		"log4j.appender.C.layout=org.apache.log4j.PatternLayout" \
 		"log4j.appender.C.layout.ConversionPattern=%d %p %c{1}: %m%n" >"$d/conf/log4j.properties"
-	${ZK_EXEC:-} java -Xmx128m -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
+	${ZK_EXEC:-} java -Xmx${ZK_HEAP:-128m} -cp "$d/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar" \
 		"$main" "$d/conf/zoo.cfg" >"$d/log" 2>&1 &
 	ZK_PIDS[$n]=$!
 	echo "$!" >"$d/pid"

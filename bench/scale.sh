@@ -14,7 +14,8 @@
 #     -r`), and every launcher has returned (it returns when its sheep is
 #     accepted); the members must be unique and exactly the N started, and
 #     every sheep's log must show one join of its own (no restart);
-#   - RSS per sheep (median of the gateways, max) from /proc/PID/status,
+#   - RSS per sheep (median of the gateways, max) from /proc/PID/status, and
+#     the gateways' peak (VmHWM: the boot storm's pending joins included),
 #     threads and descriptors, and for one gateway the split heap / thread
 #     stacks / rest from /proc/PID/smaps (a thread's stack is the mapping
 #     holding the stack pointer of /proc/PID/task/TID/syscall);
@@ -197,6 +198,7 @@ zk_down() {
 # mntr PORT KEY: one figure of ZooKeeper's mntr
 mntr() { awk -v k="$2" '$1 == k { print $2 }' <<<"$(zk_cmd "$1" mntr)"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 cpu_ticks() {	# cpu_ticks PID...: utime + stime of these processes, in clock ticks
 	local p f s=0
 	for p in "$@"; do
@@ -570,6 +572,7 @@ declare -A LABEL=(
 	[launch]="launchers returned: median / last (s)"
 	[joins]="launchers ok / duplicates / missing / rejoins"
 	[rss]="RSS per gateway sheep: median / max (MiB)"
+	[hwm]="peak RSS (VmHWM) per gateway: median / max"
 	[rss_st]="RSS per storing sheep: median (MiB)"
 	[split]="1 gateway: heap+anon / stacks / rest (MiB)"
 	[thr]="1 gateway: threads / open descriptors"
@@ -598,7 +601,7 @@ declare -A LABEL=(
 
 LEAVE_BOUND=$((TMO * 1000 + 2000))
 run_single() {
-	local n=$1 d="$T/n$1" cl i g=$(($1 / 2)) a b t k cr=() sn=() zpid v zc j1 r rs=() rst=() fds
+	local n=$1 d="$T/n$1" cl i g=$(($1 / 2)) a b t k cr=() sn=() zpid v zc j1 r rs=() rst=() hw=() fds
 	cl="zookeeper:127.0.0.1:$ZKP,timeout=${TMO}s,id=s$$n$n"
 	PID_OF=()
 	zk_up zk0 "$ZKP"
@@ -639,8 +642,9 @@ run_single() {
 	for ((i = 0; i < n; i++)); do
 		r=$(rss_kb "${PID_OF[i]}")
 		[ -n "$r" ] || continue
-		if [ "$i" -lt "$NST" ]; then rst+=("$r"); else rs+=("$r"); fi
+		if [ "$i" -lt "$NST" ]; then rst+=("$r"); else rs+=("$r") hw+=("$(hwm_kb "${PID_OF[i]}")"); fi
 	done
+	put hwm "$n" "$(mib "$(med "${hw[@]}")") / $(mib "$(max "${hw[@]}")")"
 	put rss "$n" "$(mib "$(med "${rs[@]}")") / $(mib "$(max "${rs[@]}" "${rst[@]}")")"
 	put rss_st "$n" "$(mib "$(med "${rst[@]}")")"
 	read -r a b t k v <<<"$(smaps_split "${PID_OF[g]}")"

@@ -482,7 +482,9 @@ log_scan() {
 	LOG_MAX=$(max "${per[@]}")
 	LOG_ERR=$(cat "$d"/*/sheep.log 2>/dev/null | grep -cE '^(emerg|alert|crit|err) ')
 	LOG_WARN=$(cat "$d"/*/sheep.log 2>/dev/null | grep -c '^warning ')
-	echo "logs $label: lines per sheep median $LOG_MED, max $LOG_MAX; $LOG_ERR errors, $LOG_WARN warnings"
+	# sheep whose ZooKeeper client gave its server up (IO halted until it reconnected)
+	LOG_LINK=$(grep -l "cluster link lost" "$d"/*/sheep.log 2>/dev/null | grep -c .)
+	echo "logs $label: lines per sheep median $LOG_MED, max $LOG_MAX; $LOG_ERR errors, $LOG_WARN warnings; $LOG_LINK sheep lost their ZooKeeper link for a while"
 	# the most frequent errors and warnings, digits folded; then retries, timeouts, slow paths
 	cat "$d"/*/sheep.log 2>/dev/null | grep -E '^(emerg|alert|crit|err|warning) ' |
 		cut -d' ' -f1,5- | sed -E 's/[0-9a-f]{8,}/#/g; s/[0-9]+/#/g' | sort | uniq -c | sort -rn | head -6 |
@@ -592,11 +594,13 @@ declare -A LABEL=(
 	[zkrss]="ZK JVM RSS (MiB)"
 	[logs]="log lines per sheep: median / max"
 	[logerr]="log errors / warnings (all sheep)"
+	[link]="sheep that lost their ZK link a while"
 	[e_join]="ensemble: all joined (s)"
 	[e_op]="ensemble: ZK leader kill -9 -> op succeeds (ms)"
 	[e_elect]="ensemble: new leader elected (ms)"
 	[e_drop]="ensemble: members dropped / restarts"
 	[e_rec]="ensemble: members still 'recovering' after"
+	[e_link]="ensemble: sheep that lost their ZK link"
 )
 
 LEAVE_BOUND=$((TMO * 1000 + 2000))
@@ -709,6 +713,7 @@ run_single() {
 	log_scan "$d" "$n" "N=$n"
 	put logs "$n" "$LOG_MED / $LOG_MAX"
 	put logerr "$n" "$LOG_ERR / $LOG_WARN"
+	put link "$n" "$LOG_LINK"
 	echo "result N=$n launched=$n launchers_ok=$J_LAUNCH_OK duplicates=$J_DUP missing=$J_MISSING rejoins=$J_REJOIN views_exact=$J_VIEWS/$J_SAMPLE join1=${R[join1|$n]} leave_ms=${R[leave|$n]}"
 }
 
@@ -778,6 +783,7 @@ run_ensemble() {
 	[ "$drop" = 0 ] && [ "$rs" = 0 ] && [ "$ep0" = "$ep1" ] ||
 		bad "N=$n, ensemble: after the leader's loss $drop members dropped, $rs restarts, epoch $ep0 -> $ep1"
 	log_scan "$d" "$n" "N=$n ensemble"
+	put e_link "$n" "$LOG_LINK"
 	echo "result N=$n ensemble launchers_ok=$J_LAUNCH_OK duplicates=$J_DUP dropped=$drop restarts=$rs still_recovering=$k op_after_leader_loss_ms=${R[e_op|$n]}"
 }
 

@@ -4,6 +4,7 @@
 #   make asan       build ./sheep with AddressSanitizer + UBSan
 #   make fuzz       build and run the request-parser fuzzer for 60 s
 #   make check      cppcheck over the sources
+#   make test-scale the scale rig: SCALE_N="100 200" sheep at once on ZooKeeper (bench/scale.sh)
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
@@ -92,6 +93,11 @@ image/out/sheep.iso: static/sheep image/init image/build.sh
 bench: all static
 	bash bench/run.sh
 
+# the scale rig (issue 19; not in make test): N sheep started at once on one ZooKeeper and on a
+# 3-server ensemble, N from SCALE_N (default "100 200 500 1000", as memory allows); prints a table
+test-scale: all
+	bash bench/scale.sh
+
 # the long suite: 20 kill -9/restart rounds in the recovery test; corosync rings of 5-20 nodes
 test-long: all unit
 	RECOVERY_ROUNDS=20 SHEEP_TEST_LONG=1 bash tests/run.sh
@@ -127,3 +133,4 @@ distclean: clean
 	rm -rf static-cache
 
 .PHONY: bench distclean image static test-static test-long all unit test asan fuzz check clean
+.PHONY: test-scale

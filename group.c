@@ -945,12 +945,14 @@ int group_notify_internal(uint8_t opcode, const void *data, uint32_t len)
 }
 
 /* our recovery of epoch is complete: tell every member, in order */
-void group_notify_recovery_complete(uint32_t epoch)
+int group_notify_recovery_complete(uint32_t epoch)
 {
 	struct recovery_done_msg d = { .nid = sys->this_node.nid, .epoch = epoch };
+	int ret = group_notify_internal(SD_OP_COMPLETE_RECOVERY, &d, sizeof(d));
 
-	if (group_notify_internal(SD_OP_COMPLETE_RECOVERY, &d, sizeof(d)))
-		sd_err("cannot announce the end of recovery of epoch %" PRIu32, epoch);
+	if (ret)
+		sd_err("cannot announce the end of recovery of epoch %" PRIu32 " yet", epoch);
+	return ret;
 }
 
 int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data)

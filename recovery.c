@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,9 @@ static bool quiet_next;
 static struct recovery_state stat;
 static char stop_reason[128];
 static int complete_efd = -1;
+/* an announcement that failed (the coordinator was away) is made again from here */
+static int announce_tfd = -1;
+#define ANNOUNCE_RETRY_MS	1000
 static uint64_t fetched_objs, fetched_bytes;	/* copied in, since start */
 /* bumped by recovery_recheck: a pass of an older generation is not complete */
 static uint64_t pass_gen;
@@ -679,7 +683,16 @@ static void complete_handler(int fd, uint32_t events, void *data)
 	pthread_mutex_lock(&rec_lock);
 	e = finished_epoch;
 	pthread_mutex_unlock(&rec_lock);
-	group_notify_recovery_complete(e);
+	/*
+	 * Until every member announced, nobody drops the copies it no longer
+	 * holds: a lost announcement (a ZooKeeper leader lost, say) is tried
+	 * again while this epoch is the current one
+	 */
+	if (e == sys->epoch && group_notify_recovery_complete(e)) {
+		struct itimerspec again = { .it_value = { .tv_nsec = ANNOUNCE_RETRY_MS * 1000000L } };
+
+		timerfd_settime(announce_tfd, 0, &again, NULL);
+	}
 }
 
 int recovery_init(void)
@@ -691,9 +704,11 @@ int recovery_init(void)
 	oidset_clear(&done);
 	stat.state = RECOVERY_DONE;
 	complete_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (complete_efd < 0)
+	announce_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (complete_efd < 0 || announce_tfd < 0)
 		return -errno;
-	if (register_event(complete_efd, complete_handler, NULL) < 0)
+	if (register_event(complete_efd, complete_handler, NULL) < 0 ||
+	    register_event(announce_tfd, complete_handler, NULL) < 0)
 		return -EINVAL;
 	ret = pthread_create(&t, NULL, recovery_thread, NULL);
 	if (ret)

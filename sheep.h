@@ -89,7 +89,7 @@ bool group_join_msg_len_ok(size_t len);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);
-void group_notify_recovery_complete(uint32_t epoch);
+int group_notify_recovery_complete(uint32_t epoch);
 /* an internal op (SD_FLAG_CMD_INTERNAL) through the total order: 0 or -errno */
 int group_notify_internal(uint8_t opcode, const void *data, uint32_t len);
 int group_main_recovery_complete(const struct sd_req *req, struct sd_rsp *rsp, void *data);

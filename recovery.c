@@ -534,6 +534,15 @@ static bool holds(const struct ring *r, uint64_t oid)
  * One pass for epoch e: 0 when every object we should hold is current,
  * -EAGAIN to try again later, -ENOSPC when the disk is full.
  */
+/* whether this node has vnodes in r (holds objects) */
+static bool stores_here(const struct ring *r)
+{
+	for (int i = 0; i < r->nr_nodes; i++)
+		if (node_is_local(&r->nodes[i]))
+			return r->nodes[i].nr_vnodes > 0;
+	return false;
+}
+
 static int recover_epoch(uint32_t e, uint64_t gen)
 {
 	struct ring *r = gateway_get_ring();
@@ -547,7 +556,12 @@ static int recover_epoch(uint32_t e, uint64_t gen)
 	}
 	set_state(e, RECOVERY_PREPARING, 0, 0);
 	local_list(&all);
-	for (int i = 0; i < r->nr_nodes; i++) {
+	/*
+	 * A member with no vnodes (a gateway) should hold nothing: it gathers
+	 * no lists (each gateway asking every member made an epoch cost N^2
+	 * requests in a cluster of gateways), and its leftovers go at gc
+	 */
+	for (int i = 0; i < r->nr_nodes && stores_here(r); i++) {
 		char name[64];
 
 		if (node_is_local(&r->nodes[i]))
@@ -672,6 +686,15 @@ static void *recovery_thread(void *arg)
 
 /* ---- main thread -------------------------------------------------------- */
 
+/* whether this node has vnodes in the current membership */
+static bool this_node_stores(void)
+{
+	for (int i = 0; i < sys->nr_nodes; i++)
+		if (node_id_eq(&sys->nodes[i].nid, &sys->this_node.nid))
+			return sys->nodes[i].nr_vnodes > 0;
+	return false;
+}
+
 static void complete_handler(int fd, uint32_t events, void *data)
 {
 	uint64_t n;
@@ -688,6 +711,10 @@ static void complete_handler(int fd, uint32_t events, void *data)
 	 * holds: a lost announcement (a ZooKeeper leader lost, say) is tried
 	 * again while this epoch is the current one
 	 */
+	if (e == sys->epoch && !this_node_stores()) {
+		recovery_node_done(&sys->this_node.nid, e);	/* our gc may be due */
+		return;
+	}
 	if (e == sys->epoch && group_notify_recovery_complete(e)) {
 		struct itimerspec again = { .it_value = { .tv_nsec = ANNOUNCE_RETRY_MS * 1000000L } };
 
@@ -900,8 +927,9 @@ void recovery_node_done(const struct node_id *nid, uint32_t epoch)
 			return;
 	completed = xrealloc(completed, sizeof(*completed) * (size_t)(nr_completed + 1));
 	completed[nr_completed++] = *nid;
+	/* the members that store: a gateway has what it should (nothing) and does not announce */
 	for (int i = 0; i < sys->nr_nodes; i++) {
-		bool found = false;
+		bool found = !sys->nodes[i].nr_vnodes;
 
 		for (int j = 0; j < nr_completed && !found; j++)
 			found = node_id_eq(&completed[j], &sys->nodes[i].nid);

@@ -590,6 +590,14 @@ int gateway_remove_obj(uint64_t oid)
  * like a membership change: once the ring leaves it out, its replicas'
  * other copies are the ones made durable.
  */
+/* our store's lazy writes durable; a store that failed holds none */
+static int flush_local(void)
+{
+	int ret = store_flush();
+
+	return ret == SD_RES_EIO && store_failed(NULL, 0) ? SD_RES_SUCCESS : ret;
+}
+
 static int flush_ring(const struct ring *r)
 {
 	int ret = SD_RES_SUCCESS, nr = r->nr_nodes;
@@ -609,9 +617,9 @@ static int flush_ring(const struct ring *r)
 	}
 	for (int i = 0; i < nr; i++)
 		if (nid_is_local(&r->nodes[i].nid)) {
-			int res = store_flush();
+			int res = flush_local();
 
-			if (res != SD_RES_SUCCESS && !(res == SD_RES_EIO && store_failed(NULL, 0)))
+			if (res != SD_RES_SUCCESS)
 				ret = res;
 		}
 	for (int i = 0; i < nr; i++) {
@@ -652,13 +660,11 @@ int gateway_flush(void)
 	}
 }
 
-/* FLUSH_PEER: our store's lazy writes durable (a node that failed holds none) */
+/* FLUSH_PEER: our store's lazy writes durable */
 int peer_flush(struct request *req)
 {
-	int ret = store_flush();
-
 	req->rp.data_length = 0;
-	return ret == SD_RES_EIO && store_failed(NULL, 0) ? SD_RES_SUCCESS : ret;
+	return flush_local();
 }
 
 int gateway_op_create_and_write(struct request *req)

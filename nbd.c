@@ -682,9 +682,8 @@ static void req_done(struct nbd_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* worker thread */
 /*
- * base:allocation over [off, off + len): runs of never-written objects
+ * Worker thread: base:allocation over [off, off + len): runs of never-written objects
  * (hole and zero) and written ones (0), the total clipped to len; one run
  * with REQ_ONE.  Into r->buf as (length, flags) pairs, r->len their bytes.
  */

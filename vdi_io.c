@@ -284,14 +284,16 @@ static int enter(struct vdi_cache *c, uint32_t idx, uint32_t owner)
 	int ret;
 
 	if (is_hyper(c)) {
-		if (owner)
+		if (owner) {
 			pthread_rwlock_wrlock(&c->lock);
-		ret = owner ? inode_index_set(c->inode, &vdi_leaf_io, idx, owner) :
-		      vdi_discard_hyper(vid_to_data_oid(c->vid, idx));
-		if (owner)
+			ret = inode_index_set(c->inode, &vdi_leaf_io, idx, owner);
 			pthread_rwlock_unlock(&c->lock);
+		} else {
+			/* vdi.c unlinks it from the B-tree as the cluster has it */
+			ret = vdi_discard_hyper(vid_to_data_oid(c->vid, idx));
+		}
 		if (ret || !owner)
-			reload(c);
+			reload(c);	/* the B-tree as the cluster has it now */
 		return ret;
 	}
 	/* vdi.c drops the object the entry pointed at once no VDI does */

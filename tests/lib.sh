@@ -87,6 +87,12 @@ wait_dead() {
 	return 1
 }
 
+# cs_shm_gone PID: what a killed corosync PID left in /dev/shm (libqb's 8 MB
+# blackbox and its IPC rings); a day of test runs filled 7.7 GB of it
+cs_shm_gone() {
+	rm -rf "/dev/shm/qb-corosync-$1-"* "/dev/shm/qb-$1-"*
+}
+
 # start_sheep IDX [options...]: sheep IDX on 127.0.0.1:PORT_BASE+IDX, store $T/IDX
 start_sheep() {
 	local idx=$1

@@ -150,6 +150,7 @@ ns_teardown() {
 	done
 	for p in "${CS_PIDS[@]}"; do
 		wait_dead "$p"
+		cs_shm_gone "$p"
 	done
 	for ns in "${NS_MADE[@]}"; do
 		ip netns del "$ns" 2>/dev/null
@@ -213,6 +214,7 @@ cs_kill() {
 	[ -n "$p" ] || return 1
 	kill -9 "$p" 2>/dev/null
 	wait_dead "$p"
+	cs_shm_gone "$p"
 }
 
 # cs_ring_id I: host I's corosync ring id (changes with every membership change)

@@ -15,7 +15,7 @@ NS=sheep-cs1-$$
 REAL_SHEEP=$SHEEP
 REAL_DOG=$DOG
 CS_PID=
-CLEANUP_HOOK='[ -n "$CS_PID" ] && kill -9 "$CS_PID" 2>/dev/null; ip netns del "$NS" 2>/dev/null'
+CLEANUP_HOOK='[ -n "$CS_PID" ] && kill -9 "$CS_PID" 2>/dev/null && wait_dead "$CS_PID" && cs_shm_gone "$CS_PID"; ip netns del "$NS" 2>/dev/null'
 
 ip netns add "$NS" && ip netns exec "$NS" ip link set lo up || { fail "cannot make a namespace"; finish; exit 1; }
 # sheep and dog run inside the namespace, where the test's corosync is
@@ -52,7 +52,7 @@ cs_start() {
 	echo "corosync $name did not come up: $(tail -3 "$T/$name/out")"
 	return 1
 }
-cs_stop() { kill -9 "$CS_PID" 2>/dev/null; wait_dead "$CS_PID"; CS_PID=; }
+cs_stop() { kill -9 "$CS_PID" 2>/dev/null; wait_dead "$CS_PID"; cs_shm_gone "$CS_PID"; CS_PID=; }
 
 # stop_all IDX...: kill -9 these sheep and wait until they are gone
 stop_all() {

@@ -1,11 +1,13 @@
 /*
  * cluster_zookeeper.c - the "zookeeper" cluster driver:
- *   -c zookeeper:HOST:PORT[,HOST:PORT...][/ID][,timeout=30s|MS][,id=NAME]
+ *   -c zookeeper:HOST:PORT[,HOST:PORT...][/ID][,timeout=30s|MS][,id=NAME][,keep=60s]
  *
  * The total order is ZooKeeper's: every evlog record (evlog.h) is a
  * persistent sequential znode BASE/queue/ev-NNNNNNNNNN, BASE being
  * /sheep/NAME (default /sheep/default), and every member replays the
- * queue in sequence order.  Liveness: each member holds an ephemeral
+ * queue in sequence order, a joiner from the snapshot of the state the
+ * oldest member keeps in BASE/snap; the records a snapshot covers are
+ * deleted once it has for keep= (snapshot()).  Liveness: each member holds an ephemeral
  * BASE/member/<session id>; its incarnation is its session id, so a quick
  * restart at the same address is a new member and the old one leaves when
  * its session is gone.  When a member znode disappears the survivors append
@@ -56,6 +58,10 @@ static char hosts_str[MAX_HOSTS_LEN];	/* for messages */
 static uint64_t lost_since;		/* when the connection went; 0 while connected */
 static char *rec_buf;			/* one record, read from the queue */
 static struct String_vector live;	/* member znode names, sorted */
+static char snap_path[310];		/* BASE/snap: the log's state at a position */
+static int64_t snap_pos = -1;		/* the newest snapshot we know of */
+static int64_t last_ctime;		/* ZooKeeper's clock when our last record was made (ms) */
+static int keep_opt_ms;			/* keep=: 0 for the default (keep_ms) */
 static bool members_changed = true;	/* atomic: the member watch fired (or a session event) */
 
 static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void *ctx)
@@ -144,24 +150,28 @@ static int refresh_members(void)
  * error.  Records are read one by one by number, never by listing the
  * queue: a listing returns its whole history, and every member listing it
  * at every event made a boot storm of N sheep cost N^3 (300 sheep: 100 s to
- * join, two thirds of it CPU).  Nothing deletes records, so their numbers
- * follow each other; a gap (a record deleted by hand) is found by the
- * listing gap_check() makes now and then.
+ * join, two thirds of it CPU).  Their numbers follow each other (a delete
+ * does not move ZooKeeper's sequence counter); the records trim() deletes
+ * are behind every reader, and a gap a reader does meet (it fell that far
+ * behind, or a record was deleted by hand) is found by the listing
+ * gap_check() makes now and then.
  */
 static int apply_seq(int64_t seq)
 {
 	char path[sizeof(queue_dir) + 32];
 	int len = (int)(sizeof(struct ev_hdr) + EV_MAX_PAYLOAD), rc;
 	struct ev_hdr h;
+	struct Stat st;
 
 	snprintf(path, sizeof(path), "%s/ev-%010" PRId64, queue_dir, seq);
-	rc = zoo_get(zh, path, 0, rec_buf, &len, NULL);
+	rc = zoo_get(zh, path, 0, rec_buf, &len, &st);
 	if (rc != ZOK) {
 		if (rc != ZNONODE)
 			sd_err("zookeeper: cannot read %s: %s", path, zerror(rc));
 		return rc;
 	}
 	last_seq = seq;
+	last_ctime = st.ctime;
 	memcpy(&h, rec_buf, sizeof(h));
 	if (len < (int)sizeof(h) || h.magic != EV_MAGIC || h.len != (uint32_t)len - sizeof(h)) {
 		sd_err("zookeeper: %s is not a sheep event, skipped", path);
@@ -172,6 +182,44 @@ static int apply_seq(int64_t seq)
 }
 
 #define GAP_CHECK_MS	5000
+#define SNAP_EVERY	256		/* records between two snapshots, at least */
+#define SNAP_MAX	1000000		/* bytes: within ZooKeeper's 1 MiB for a znode */
+#define SNAP_CHECK_MS	5000
+
+/*
+ * A process not yet a member starts from the snapshot, if there is one and
+ * it is ahead of us: 0 with last_seq at its position.  Accepted already
+ * (our ACCEPT was in what the log dropped), we start over as a new member.
+ */
+static int load_snapshot(void)
+{
+	char *buf = xmalloc(SNAP_MAX);
+	int len = SNAP_MAX, rc = zoo_get(zh, snap_path, 0, buf, &len, NULL), ret;
+	uint64_t pos;
+
+	if (rc != ZOK) {
+		free(buf);
+		if (rc != ZNONODE)
+			sd_err("zookeeper: cannot read %s: %s", snap_path, zerror(rc));
+		return -ENOENT;
+	}
+	ret = evlog_snapshot_pos(buf, (size_t)len) <= last_seq ? -ENOENT :
+	      evlog_restore(buf, (size_t)len, &pos);
+	if (ret == -EEXIST)
+		sheep_restart("zookeeper: we were accepted in a part of the log that is gone now "
+			      "(we read it too slowly): joining again");
+	if (ret == -ENOENT && evlog_snapshot_pos(buf, (size_t)len) < 0)
+		ret = -EINVAL;
+	free(buf);
+	if (ret == -EINVAL)
+		sd_err("zookeeper: %s is not a snapshot of ours: ignored", snap_path);
+	if (ret)
+		return ret;
+	last_seq = (int64_t)pos;
+	snap_pos = last_seq;
+	sd_info("zookeeper: starting from the snapshot of the log at %" PRId64, last_seq);
+	return 0;
+}
 
 static uint64_t now_ms(void);
 
@@ -200,6 +248,20 @@ static bool gap_check(void)
 	deallocate_String_vector(&v);
 	if (lowest < 0 || lowest == last_seq + 1)
 		return false;
+	/* a member cannot skip what it has not delivered */
+	if (evlog_joined())
+		sheep_restart("zookeeper: records of the log we had not read are gone (we fell "
+			      "further behind than the log is kept): the cluster has gone on "
+			      "without us");
+	/* one not yet a member starts from the snapshot that covers them */
+	switch (load_snapshot()) {
+	case 0:
+		if (last_seq + 1 >= lowest)
+			return true;
+		break;
+	case -EINVAL:
+		return false;	/* the oldest member soon writes a good one (snapshot()) */
+	}
 	if (last_seq >= 0)
 		sd_notice("zookeeper: records %" PRId64 "-%" PRId64 " of the queue are gone; going on "
 			  "at %" PRId64, last_seq + 1, lowest - 1, lowest);
@@ -368,6 +430,96 @@ static void check_joining(void)
 	sheep_request_exit();
 }
 
+/* records stay this long after a snapshot covers them (keep=) */
+static int64_t keep_ms(void)
+{
+	return keep_opt_ms ? keep_opt_ms : MAX((int64_t)60000, 3 * (int64_t)session_timeout_ms);
+}
+
+static void deleted(int rc, const void *data)
+{
+	(void)data;
+	if (rc != ZOK && rc != ZNONODE)
+		sd_err("zookeeper: cannot trim the log: %s", zerror(rc));
+}
+
+/* delete the records up to upto (they are behind every reader) */
+static void trim(int64_t upto)
+{
+	struct String_vector v = { 0, NULL };
+	char path[sizeof(queue_dir) + 32];
+	int n = 0;
+
+	if (zoo_get_children(zh, queue_dir, 0, &v) != ZOK)
+		return;
+	for (int i = 0; i < v.count; i++) {
+		long long q;
+
+		if (sscanf(v.data[i], "ev-%lld", &q) != 1 || q > upto)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", queue_dir, v.data[i]);
+		if (zoo_adelete(zh, path, -1, deleted, NULL) == ZOK)
+			n++;
+	}
+	deallocate_String_vector(&v);
+	if (n)
+		sd_info("zookeeper: %d records of the log up to %" PRId64 " deleted", n, upto);
+}
+
+/*
+ * Trimming the log (it would grow with the cluster's history, and a joiner
+ * would read all of it).  The oldest member, once SNAP_EVERY records came
+ * after the snapshot and the snapshot is keep_ms() old (ZooKeeper's clock),
+ * writes the state at its position in BASE/snap and deletes the records the
+ * snapshot it replaces covered: a snapshot covered them for keep_ms()
+ * already, every reader has long passed them (one that has not is too far
+ * behind to be a member: gap_check) and a joiner starts from the snapshot.
+ * So the log holds what came in the last two such periods.
+ */
+static void snapshot(void)
+{
+	static uint64_t last_try;
+	char hdr[64];
+	int hlen = sizeof(hdr), rc;
+	int64_t old_pos = -1;
+	uint64_t pos;
+	struct Stat st;
+	size_t len;
+	void *buf;
+
+	if (!evlog_oldest() || now_ms() - last_try < SNAP_CHECK_MS)
+		return;
+	last_try = now_ms();
+	rc = zoo_get(zh, snap_path, 0, hdr, &hlen, &st);
+	if (rc == ZOK) {
+		/* one that is not ours (written by hand?) is replaced at once */
+		old_pos = evlog_snapshot_pos(hdr, (size_t)hlen);
+		snap_pos = MAX(snap_pos, old_pos);
+		if (old_pos >= 0 &&
+		    (last_seq - snap_pos < SNAP_EVERY || last_ctime - st.mtime < keep_ms()))
+			return;
+	} else if (rc != ZNONODE || last_seq - snap_pos < SNAP_EVERY) {
+		return;
+	}
+	buf = evlog_snapshot(SNAP_MAX, &len, &pos);
+	if (!buf)
+		return;	/* too many joins waiting to fit: later */
+	if (rc == ZOK)
+		rc = zoo_set(zh, snap_path, buf, (int)len, st.version);
+	else
+		rc = zoo_create(zh, snap_path, buf, (int)len, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+	free(buf);
+	if (rc != ZOK) {
+		/* another oldest member did (ZBADVERSION, ZNODEEXISTS): fine */
+		if (rc != ZBADVERSION && rc != ZNODEEXISTS)
+			sd_err("zookeeper: cannot write %s: %s", snap_path, zerror(rc));
+		return;
+	}
+	snap_pos = (int64_t)pos;
+	if (old_pos >= 0)
+		trim(old_pos);
+}
+
 static void process(void)
 {
 	check_session();
@@ -378,6 +530,7 @@ static void process(void)
 		return;
 	evlog_reap();	/* a LEAVE it appends wakes us through the next record's watch */
 	evlog_kick_block();
+	snapshot();
 }
 
 static void wake_handler(int fd, uint32_t events, void *data)
@@ -392,7 +545,7 @@ static void wake_handler(int fd, uint32_t events, void *data)
 
 /* host list, timeout=, id= */
 static int parse_option(const char *option, char *hosts, size_t hlen, int *timeout_ms,
-			char *id, size_t idlen)
+			int *keep, char *id, size_t idlen)
 {
 	char s[MAX_HOSTS_LEN], *tok, *save = NULL;
 
@@ -404,6 +557,11 @@ static int parse_option(const char *option, char *hosts, size_t hlen, int *timeo
 		if (!strncmp(tok, "timeout=", 8)) {
 			if (cdrv_parse_timeout(tok + 8, timeout_ms))
 				goto bad_timeout;
+		} else if (!strncmp(tok, "keep=", 5)) {
+			if (cdrv_parse_timeout(tok + 5, keep)) {
+				sd_err("zookeeper: bad keep '%s' (1s to 600s, e.g. keep=60s)", tok + 5);
+				return -EINVAL;
+			}
 		} else if (!strncmp(tok, "id=", 3)) {
 			if (cdrv_parse_id(tok + 3, id, idlen)) {
 				sd_err("zookeeper: bad id '%s'", tok + 3);
@@ -424,7 +582,8 @@ static int parse_option(const char *option, char *hosts, size_t hlen, int *timeo
 			}
 			snprintf(hosts + l, hlen - l, "%s%s", l ? "," : "", tok);
 		} else {
-			sd_err("zookeeper: bad option '%s' (want HOST:PORT,...,timeout=10s,id=NAME)",
+			sd_err("zookeeper: bad option '%s' (want HOST:PORT,...,timeout=10s,id=NAME,"
+			       "keep=60s)",
 			       tok);
 			return -EINVAL;
 		}
@@ -452,8 +611,8 @@ static int zk_init(const char *option)
 	struct itimerspec its = { .it_interval = { 0, TICK_MS * 1000000L },
 				  .it_value = { 0, TICK_MS * 1000000L } };
 	char hosts[MAX_HOSTS_LEN], id[64];
-	int timeout_ms, ret = parse_option(option, hosts, sizeof(hosts), &timeout_ms, id,
-					   sizeof(id));
+	int timeout_ms, ret = parse_option(option, hosts, sizeof(hosts), &timeout_ms, &keep_opt_ms,
+					   id, sizeof(id));
 
 	if (ret)
 		return ret;
@@ -494,6 +653,7 @@ static int zk_init(const char *option)
 	snprintf(base, sizeof(base), "/sheep/%s", id);
 	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", base);
 	snprintf(member_dir, sizeof(member_dir), "%s/member", base);
+	snprintf(snap_path, sizeof(snap_path), "%s/snap", base);
 	mkpath("/sheep");
 	mkpath(base);
 	mkpath(queue_dir);
@@ -540,6 +700,7 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 	 * unreachable server counts, a freeze does not use the wait up (the
 	 * freeze watch restarts us).
 	 */
+	load_snapshot();	/* rather than the whole log since the cluster's start */
 	for (uint64_t waited = 0, limit = join_limit_ms();;) {
 		uint64_t t0 = now_ms();
 		bool answered = !catch_up() && !refresh_members();

@@ -435,6 +435,151 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 		gen++;	/* every record but a JOIN, whatever our state: see evlog.h */
 }
 
+/*
+ * Snapshots (full history): the state at last_pos, so a log may drop what
+ * comes before it.  Layout: struct snap_hdr, the members and the block
+ * queue (struct evlog_member each), then each pending join as its member,
+ * a uint32 message length, 4 bytes of padding and the message's used part.
+ * What only the acceptor or one member knows (accept_sent, callbacked, the
+ * deaths seen) is not in it: a sheep restores one only before it is a member.
+ */
+#define SNAP_MAGIC	0x534e4150	/* "SNAP" */
+
+struct snap_hdr {
+	uint32_t magic;
+	uint32_t nr_members;
+	uint32_t nr_blocks;
+	uint32_t nr_pending;
+	uint64_t pos;
+	uint64_t last_change;
+};
+
+void *evlog_snapshot(size_t max, size_t *len, uint64_t *pos)
+{
+	struct snap_hdr h = { .magic = SNAP_MAGIC, .nr_members = (uint32_t)nr_members,
+			      .pos = last_pos, .last_change = last_change };
+	struct list_node *p;
+	size_t n = sizeof(h) + (size_t)nr_members * sizeof(struct evlog_member);
+	uint8_t *buf, *at;
+
+	if (partial)
+		return NULL;
+	for (p = blocks.next; p != &blocks; p = p->next, h.nr_blocks++)
+		n += sizeof(struct evlog_member);
+	for (p = pending_joins.next; p != &pending_joins; p = p->next, h.nr_pending++)
+		n += sizeof(struct evlog_member) + 8 +
+		     list_entry(p, struct pending_join, link)->msg_len;
+	if (n > max)
+		return NULL;	/* a storm of joins waiting: the next one */
+	at = buf = xmalloc(n);
+	memcpy(at, &h, sizeof(h));
+	at += sizeof(h);
+	memcpy(at, members, (size_t)nr_members * sizeof(members[0]));
+	at += (size_t)nr_members * sizeof(members[0]);
+	for (p = blocks.next; p != &blocks; p = p->next, at += sizeof(struct evlog_member))
+		memcpy(at, &list_entry(p, struct block_ev, link)->m, sizeof(struct evlog_member));
+	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
+		struct pending_join *j = list_entry(p, struct pending_join, link);
+		uint32_t l[2] = { j->msg_len, 0 };
+
+		memcpy(at, &j->m, sizeof(j->m));
+		memcpy(at + sizeof(j->m), l, sizeof(l));
+		memcpy(at + sizeof(j->m) + sizeof(l), j->msg, j->msg_len);
+		at += sizeof(j->m) + sizeof(l) + j->msg_len;
+	}
+	*len = n;
+	*pos = last_pos;
+	return buf;
+}
+
+int64_t evlog_snapshot_pos(const void *buf, size_t len)
+{
+	struct snap_hdr h;
+
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	return h.magic == SNAP_MAGIC && h.pos <= INT64_MAX ? (int64_t)h.pos : -1;
+}
+
+int evlog_restore(const void *buf, size_t len, uint64_t *pos)
+{
+	const uint8_t *at = buf, *end = at + len;
+	struct snap_hdr h;
+	uint32_t seen = 0;
+	size_t fixed;
+
+	if (partial || joined)
+		return -EINVAL;
+	if (len < sizeof(h))
+		return -EINVAL;
+	memcpy(&h, at, sizeof(h));
+	fixed = sizeof(h) + ((size_t)h.nr_members + h.nr_blocks) * sizeof(struct evlog_member);
+	if (h.magic != SNAP_MAGIC || h.nr_members > SD_MAX_NODES || h.nr_blocks > MAX_BLOCKS ||
+	    h.nr_pending > SD_MAX_NODES || len < fixed)
+		return -EINVAL;
+	at += sizeof(h);
+	for (uint32_t i = 0; i < h.nr_members; i++) {
+		struct evlog_member m;
+
+		memcpy(&m, at + i * sizeof(m), sizeof(m));
+		if (is_self(&m.node, m.inc))
+			return -EEXIST;	/* accepted already: its ACCEPT is gone with the log */
+	}
+	/* every length checked before anything is changed */
+	for (const uint8_t *q = at + fixed - sizeof(h); q < end; seen++) {
+		uint32_t l[2];
+
+		if ((size_t)(end - q) < sizeof(struct evlog_member) + sizeof(l))
+			return -EINVAL;
+		memcpy(l, q + sizeof(struct evlog_member), sizeof(l));
+		if (!group_join_msg_len_ok(l[0]) ||
+		    (size_t)(end - q) < sizeof(struct evlog_member) + sizeof(l) + l[0])
+			return -EINVAL;
+		q += sizeof(struct evlog_member) + sizeof(l) + l[0];
+	}
+	if (seen != h.nr_pending)
+		return -EINVAL;
+	while (!list_empty(&pending_joins)) {
+		struct pending_join *j = list_first_entry(&pending_joins, struct pending_join, link);
+
+		list_del(&j->link);
+		free(j->msg);
+		free(j);
+	}
+	free_blocks();
+	memcpy(members, at, (size_t)h.nr_members * sizeof(members[0]));
+	nr_members = (int)h.nr_members;
+	at += (size_t)h.nr_members * sizeof(members[0]);
+	for (uint32_t i = 0; i < h.nr_blocks; i++, at += sizeof(struct evlog_member)) {
+		struct block_ev *b = xzalloc(sizeof(*b));
+
+		memcpy(&b->m, at, sizeof(b->m));
+		list_add_tail(&b->link, &blocks);
+	}
+	for (uint32_t i = 0; i < h.nr_pending; i++) {
+		struct pending_join *j = xzalloc(sizeof(*j));
+		uint32_t l[2];
+
+		memcpy(&j->m, at, sizeof(j->m));
+		memcpy(l, at + sizeof(j->m), sizeof(l));
+		j->msg_len = l[0];
+		j->msg = xmalloc(l[0]);
+		memcpy(j->msg, at + sizeof(j->m) + sizeof(l), l[0]);
+		at += sizeof(j->m) + sizeof(l) + l[0];
+		list_add_tail(&j->link, &pending_joins);
+	}
+	last_pos = h.pos;
+	last_change = h.last_change;
+	*pos = h.pos;
+	return 0;
+}
+
+bool evlog_oldest(void)
+{
+	return joined && nr_members > 0 && is_self(&members[0].node, members[0].inc);
+}
+
 /* partial history: the ACCEPT (or REFUSE) of j, decided now, with our list and queue */
 static void decide_partial(struct pending_join *j)
 {

@@ -3,7 +3,8 @@
  * drivers (local, zookeeper, accord; corosync below).  A driver keeps one
  * totally ordered log of events (JOIN, ACCEPT or REFUSE, LEAVE, NOTIFY,
  * BLOCK, UNBLOCK, UPDATE);
- * every member replays it from the start through evlog_apply(), so all of
+ * every member replays it from the start (or from a snapshot of the state
+ * at a position, evlog_snapshot) through evlog_apply(), so all of
  * them compute the same member list and block queue at every position, and
  * a member delivers events to the core only from its own ACCEPT on.  The
  * oldest member accepts joins by appending an ACCEPT that carries the join
@@ -104,5 +105,18 @@ bool evlog_joined(void);
 int evlog_rejoin(void);
 /* we have appended our own ACCEPT (we found the cluster) */
 bool evlog_founding(void);
+/* we are the oldest member: the one that accepts joins */
+bool evlog_oldest(void);
+/*
+ * Full history: the state at the last applied position *pos, in a buffer
+ * of *len bytes to free (NULL if it would exceed max), so the log before
+ * it may go; and a process not yet a member starting from one instead of
+ * the log's beginning (-EEXIST: it is a member in it already, its ACCEPT
+ * gone; -EINVAL: not a snapshot).
+ */
+void *evlog_snapshot(size_t max, size_t *len, uint64_t *pos);
+int evlog_restore(const void *buf, size_t len, uint64_t *pos);
+/* the position of a snapshot (its first 32 bytes do), -1 if it is none */
+int64_t evlog_snapshot_pos(const void *buf, size_t len);
 
 #endif

@@ -488,6 +488,23 @@ static void sync_epochs_from(const struct sd_node *nodes, int nr)
 
 static void store_out_of_service(void);
 
+/*
+ * Keeps the nodes that store (vnodes), returns how many.  The VDI bitmaps
+ * are merged from them alone: every VDI has its inode on storing nodes, and
+ * a gateway knows only what it learned from them and from the log.  A join
+ * so costs a bitmap from each storing member, not one from every member and
+ * one for every member (N x 4 MiB: 4 GB per join in a 1000-sheep cluster).
+ */
+static int storing_only(struct sd_node *nodes, int nr)
+{
+	int n = 0;
+
+	for (int i = 0; i < nr; i++)
+		if (nodes[i].nr_vnodes)
+			nodes[n++] = nodes[i];
+	return n;
+}
+
 void sd_accept_handler(const struct sd_node *joined, const struct sd_node *members,
 		       size_t nr_members, const void *opaque)
 {
@@ -546,13 +563,16 @@ void sd_accept_handler(const struct sd_node *joined, const struct sd_node *membe
 		 */
 		if (n && sys->ctime && sys->status == SD_STATUS_OK)
 			sync_epochs_from(others, n);
-		if (self && n && sys->ctime)
-			vdi_sync_from(others, n, true, sheep_ready);
-		else if (self)
+		if (self && n && sys->ctime) {
+			int ns = storing_only(others, n);
+
+			vdi_sync_from(others, ns, true, sheep_ready);
+		} else if (self) {
 			sheep_ready();
+		}
 		free(others);
 	}
-	if (!self && sys->status == SD_STATUS_OK)
+	if (!self && sys->status == SD_STATUS_OK && joined->nr_vnodes)
 		vdi_sync_from(joined, 1, false, NULL);
 }
 

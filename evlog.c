@@ -577,7 +577,39 @@ int evlog_restore(const void *buf, size_t len, uint64_t *pos)
 
 bool evlog_oldest(void)
 {
-	return joined && nr_members > 0 && is_self(&members[0].node, members[0].inc);
+	return evlog_rank() == 0;
+}
+
+int evlog_rank(void)
+{
+	if (!joined)
+		return -1;
+	for (int i = 0; i < nr_members; i++)
+		if (is_self(&members[i].node, members[i].inc))
+			return i;
+	return -1;
+}
+
+int evlog_members(const struct evlog_member **out)
+{
+	*out = members;
+	return nr_members;
+}
+
+bool evlog_any_dead(void)
+{
+	struct list_node *p;
+
+	for (int i = 0; i < nr_members; i++)
+		if (!is_self(&members[i].node, members[i].inc) && !ops->alive(&members[i]))
+			return true;
+	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
+		struct pending_join *j = list_entry(p, struct pending_join, link);
+
+		if (!is_self(&j->m.node, j->m.inc) && !ops->alive(&j->m))
+			return true;
+	}
+	return false;
 }
 
 /* partial history: the ACCEPT (or REFUSE) of j, decided now, with our list and queue */

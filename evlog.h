@@ -107,6 +107,12 @@ int evlog_rejoin(void);
 bool evlog_founding(void);
 /* we are the oldest member: the one that accepts joins */
 bool evlog_oldest(void);
+/* our place among the members in acceptance order (0: the oldest); -1: none */
+int evlog_rank(void);
+/* the members in acceptance order (the array is evlog's) */
+int evlog_members(const struct evlog_member **out);
+/* a member or pending joiner is dead by ops->alive() (its LEAVE not yet applied) */
+bool evlog_any_dead(void);
 /*
  * Full history: the state at the last applied position *pos, in a buffer
  * of *len bytes to free (NULL if it would exceed max), so the log before

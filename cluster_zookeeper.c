@@ -62,7 +62,9 @@ static char snap_path[310];		/* BASE/snap: the log's state at a position */
 static int64_t snap_pos = -1;		/* the newest snapshot we know of */
 static int64_t last_ctime;		/* ZooKeeper's clock when our last record was made (ms) */
 static int keep_opt_ms;			/* keep=: 0 for the default (keep_ms) */
+static unsigned nr_appended;		/* records we appended */
 static bool members_changed = true;	/* atomic: the member watch fired (or a session event) */
+static bool queue_touched = true;	/* atomic: the queue's data watch fired: set it again */
 
 static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void *ctx)
 {
@@ -76,11 +78,13 @@ static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void
 	 * The member list is listed again only when it changed (a listing is
 	 * every member): its child watch (the WATCHERS oldest members hold
 	 * one) or, for the others, an exists watch on one of those oldest
-	 * members' znodes fired; the queue's watches are exists watches on the
-	 * next record (created, not deleted)
+	 * members' znodes fired.  The queue's watch is a data watch on the
+	 * queue znode, which every append touches (CHANGED).
 	 */
 	if (type == ZOO_SESSION_EVENT || type == ZOO_CHILD_EVENT || type == ZOO_DELETED_EVENT)
 		__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
+	if (type == ZOO_SESSION_EVENT || type == ZOO_CHANGED_EVENT)
+		__atomic_store_n(&queue_touched, true, __ATOMIC_RELEASE);
 	if (wake_fd >= 0)
 		(void)!write(wake_fd, &one, sizeof(one));
 }
@@ -90,6 +94,8 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 {
 	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
 	char path[320], *rec = xmalloc(sizeof(h) + len);
+	zoo_op_result_t res[2];
+	zoo_op_t ops[2];
 	int rc;
 
 	h.node = *node;
@@ -98,13 +104,17 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 	if (len)
 		memcpy(rec + sizeof(h), buf, len);
 	snprintf(path, sizeof(path), "%s/ev-", queue_dir);
-	rc = zoo_create(zh, path, rec, (int)(sizeof(h) + len), &ZOO_OPEN_ACL_UNSAFE,
-			ZOO_SEQUENCE, NULL, 0);
+	/* the record, and a touch of the queue's own data: that wakes the readers */
+	zoo_create_op_init(&ops[0], path, rec, (int)(sizeof(h) + len), &ZOO_OPEN_ACL_UNSAFE,
+			   ZOO_SEQUENCE, NULL, 0);
+	zoo_set_op_init(&ops[1], queue_dir, NULL, -1, -1, NULL);
+	rc = zoo_multi(zh, 2, ops, res);
 	free(rec);
 	if (rc != ZOK) {
 		sd_err("zookeeper: cannot append to %s: %s", queue_dir, zerror(rc));
 		return -EIO;
 	}
+	nr_appended++;
 	return 0;
 }
 
@@ -340,37 +350,41 @@ static bool gap_check(void)
 	return true;
 }
 
-/* apply every queued record we have not applied yet, in sequence order */
+/*
+ * Apply every queued record we have not applied yet, in sequence order.
+ * What wakes us for the next one is a data watch on the queue znode, which
+ * every append touches in the same transaction (append()), set again before
+ * we read whenever it fired.  An exists watch on the next record's name, as
+ * before, stayed on the server whenever that record came in between (and
+ * zoo_remove_watches does not remove a watch on the server, measured with
+ * ZooKeeper 3.8): 7531 watches left at 200 sheep.
+ */
 static int catch_up(void)
 {
 	for (;;) {
-		char next[sizeof(queue_dir) + 32];
-		int rc = apply_seq(last_seq + 1);
+		int rc;
+		unsigned n;
 
+		if (__atomic_exchange_n(&queue_touched, false, __ATOMIC_ACQ_REL)) {
+			rc = zoo_exists(zh, queue_dir, 1, NULL);
+			if (rc != ZOK) {
+				__atomic_store_n(&queue_touched, true, __ATOMIC_RELEASE);
+				sd_err("zookeeper: cannot watch %s: %s", queue_dir, zerror(rc));
+				return -EIO;
+			}
+		}
+		rc = apply_seq(last_seq + 1);
 		if (rc == ZOK)
 			continue;
 		if (rc != ZNONODE)
 			return -EIO;
+		if (gap_check())
+			continue;
 		/* at the end: the acceptor may append, then read that too */
+		n = nr_appended;
 		evlog_caught_up();
-		/* the next record's creation wakes us */
-		snprintf(next, sizeof(next), "%s/ev-%010" PRId64, queue_dir, last_seq + 1);
-		rc = zoo_exists(zh, next, 1, NULL);
-		if (rc == ZOK) {
-			/*
-			 * It came in between: that watch would never fire (a record
-			 * is never changed) and stay on the server, one per member
-			 * per such record (27308 watches at 200 sheep)
-			 */
-			zoo_remove_watches(zh, next, ZWATCHTYPE_DATA, NULL, NULL, 0);
+		if (nr_appended != n)
 			continue;
-		}
-		if (rc == ZNONODE && gap_check())
-			continue;
-		if (rc != ZNONODE) {
-			sd_err("zookeeper: cannot watch %s: %s", next, zerror(rc));
-			return -EIO;
-		}
 		return 0;
 	}
 }

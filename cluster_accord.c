@@ -483,9 +483,10 @@ static int read_next(uint64_t *n)
 }
 
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
-		  uint32_t len)
+		  uint32_t len, uint32_t batch)
 {
-	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len,
+			    .batch = batch };
 
 	h.node = *node;
 	memset(h.node.__rb, 0, sizeof(h.node.__rb));

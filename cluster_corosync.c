@@ -94,9 +94,10 @@ static void __attribute__((noreturn)) start_over(const char *why)
 static void lost_corosync(const char *what, cs_error_t err) __attribute__((noreturn));
 
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
-		  uint32_t len)
+		  uint32_t len, uint32_t batch)
 {
-	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len,
+			    .batch = batch };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)buf, len } };
 	cs_error_t err;
 	int waited = 0;

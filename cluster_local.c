@@ -53,9 +53,10 @@ static void unlock(void)
 
 /* append one record; caller holds the lock */
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
-		  uint32_t len)
+		  uint32_t len, uint32_t batch)
 {
-	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len,
+			    .batch = batch };
 	off_t end = lseek(log_fd, 0, SEEK_END);
 	char *rec;
 	int ret;

@@ -90,9 +90,10 @@ static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void
 }
 
 static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
-		  uint32_t len)
+		  uint32_t len, uint32_t batch)
 {
-	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len };
+	struct ev_hdr h = { .magic = EV_MAGIC, .type = type, .inc = inc, .len = len,
+			    .batch = batch };
 	char path[320], *rec = xmalloc(sizeof(h) + len);
 	zoo_op_result_t res[2];
 	zoo_op_t ops[2];

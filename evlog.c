@@ -56,6 +56,12 @@ static struct evlog_member members[SD_MAX_NODES];
 static int nr_members;
 static struct list_node pending_joins, blocks;
 static uint64_t last_pos, last_change;	/* where we are; the last membership change */
+/* the last change was this entry of an acceptance batch (see decide_batch) */
+static struct {
+	uint64_t based_on;
+	uint32_t k;
+	bool set;
+} last_batch;
 /* partial history (see evlog.h) */
 static bool partial, founding;
 static uint64_t gen;
@@ -136,6 +142,13 @@ static void drop_pending(const struct sd_node *n, uint64_t inc)
  * the used part (group_join_msg_len): a full one is half a megabyte, which
  * ZooKeeper keeps in memory for every record of the log.
  */
+/* a change other than a batch's ACCEPT (which sets last_batch after this) */
+static void set_change(uint64_t pos)
+{
+	last_change = pos;
+	last_batch.set = false;
+}
+
 static void *join_copy(const void *msg, uint32_t len)
 {
 	void *buf;
@@ -162,7 +175,10 @@ static void apply_accept(const struct ev_hdr *h, const void *payload)
 	    !group_join_msg_len_ok(h->len - sizeof(based_on)))
 		return;
 	memcpy(&based_on, payload, sizeof(based_on));
-	if (based_on < last_change) {
+	/* batch entry k > 0: the change since its decision is entry k - 1 */
+	if (based_on < last_change &&
+	    !(h->batch > 0 && last_batch.set && last_batch.based_on == based_on &&
+	      last_batch.k == h->batch - 1)) {
 		/* decided before a membership change it did not see: decide again */
 		j->accept_sent = false;
 		return;
@@ -173,7 +189,10 @@ static void apply_accept(const struct ev_hdr *h, const void *payload)
 	members[nr_members].node = h->node;
 	members[nr_members].inc = h->inc;
 	nr_members++;
-	last_change = last_pos;
+	set_change(last_pos);
+	last_batch.based_on = based_on;
+	last_batch.k = h->batch;
+	last_batch.set = true;
 	if (is_self(&h->node, h->inc))
 		joined = true;
 	if (joined) {
@@ -313,7 +332,7 @@ static void apply_leave(const struct ev_hdr *h)
 		sheep_restart("the cluster has dropped this sheep (the others took it for dead)");
 	memmove(&members[i], &members[i + 1], sizeof(members[0]) * (size_t)(nr_members - i - 1));
 	nr_members--;
-	last_change = last_pos;
+	set_change(last_pos);
 	if (joined && !is_self(&h->node, h->inc)) {
 		member_nodes(nodes);
 		sd_leave_handler(&h->node, nodes, (size_t)nr_members);
@@ -396,12 +415,12 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 		for (int i = 0; i < nr_members; i++)
 			if (same_member(&members[i], &h->node, h->inc))
 				members[i].node = h->node;
-		last_change = pos;
+		set_change(pos);
 		if (joined)
 			sd_update_node_handler(&h->node);
 		break;
 	case EV_NOTIFY:
-		last_change = pos;	/* a cluster op may change what a join decides */
+		set_change(pos);	/* a cluster op may change what a join decides */
 		if (joined)
 			sd_notify_handler(&h->node, (void *)payload, h->len);
 		break;
@@ -426,7 +445,7 @@ void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos)
 				free(b);
 			}
 		}
-		last_change = pos;
+		set_change(pos);
 		if (joined)
 			sd_notify_handler(&h->node, (void *)payload, h->len);
 		break;
@@ -452,12 +471,17 @@ struct snap_hdr {
 	uint32_t nr_pending;
 	uint64_t pos;
 	uint64_t last_change;
+	uint64_t batch_based_on;	/* last_batch */
+	uint32_t batch_k;
+	uint32_t batch_set;
 };
 
 void *evlog_snapshot(size_t max, size_t *len, uint64_t *pos)
 {
 	struct snap_hdr h = { .magic = SNAP_MAGIC, .nr_members = (uint32_t)nr_members,
-			      .pos = last_pos, .last_change = last_change };
+			      .pos = last_pos, .last_change = last_change,
+			      .batch_based_on = last_batch.based_on, .batch_k = last_batch.k,
+			      .batch_set = last_batch.set };
 	struct list_node *p;
 	size_t n = sizeof(h) + (size_t)nr_members * sizeof(struct evlog_member);
 	uint8_t *buf, *at;
@@ -571,6 +595,9 @@ int evlog_restore(const void *buf, size_t len, uint64_t *pos)
 	}
 	last_pos = h.pos;
 	last_change = h.last_change;
+	last_batch.based_on = h.batch_based_on;
+	last_batch.k = h.batch_k;
+	last_batch.set = h.batch_set != 0;
 	*pos = h.pos;
 	return 0;
 }
@@ -643,27 +670,78 @@ static void decide_partial(struct pending_join *j)
 	len = sizeof(a) + snap_len + group_join_msg_len(msg);
 	if (!joined)
 		founding = true;
-	if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, buf, (uint32_t)len)) {
+	if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, buf, (uint32_t)len, 0)) {
 		j->accept_sent = false;
 		founding = false;
 	}
 	free(buf);
 }
 
+/*
+ * Full history: the acceptor decides the pending joins from first on, one
+ * after another, each on the member list with the ones before it added,
+ * and appends their ACCEPTs numbered 0, 1, ... (ev_hdr.batch) without
+ * waiting to read each back: in a boot storm of 500 sheep that wait made
+ * the joins one every 180 ms.  ACCEPT k > 0 of a batch is valid if the last
+ * membership change was ACCEPT k - 1 of the same batch (apply_accept).  A
+ * batch ends at a refusal and at a decision after which the next one could
+ * differ (the cluster runs: every join is an epoch; group_join_batchable).
+ */
+#define MAX_BATCH	256
+
+static void decide_batch(struct list_node *first)
+{
+	struct sd_node *nodes = xcalloc(SD_MAX_NODES, sizeof(*nodes));
+	uint8_t *msg = xzalloc(sizeof(uint64_t) + group_join_msg_size());
+	uint64_t based_on = last_pos;
+	int n = nr_members;
+	uint32_t k = 0;
+
+	member_nodes(nodes);
+	for (struct list_node *p = first; p != &pending_joins && k < MAX_BATCH &&
+	     n < SD_MAX_NODES; p = p->next) {
+		struct pending_join *j = list_entry(p, struct pending_join, link);
+		size_t len;
+		bool ok;
+
+		if (j->accept_sent)
+			continue;
+		/* decided on a copy: a decision made again starts from what the joiner sent */
+		memset(msg, 0, sizeof(uint64_t) + group_join_msg_size());
+		memcpy(msg, &based_on, sizeof(uint64_t));
+		memcpy(msg + sizeof(uint64_t), j->msg, j->msg_len);
+		j->accept_sent = true;
+		ok = sd_join_handler(&j->m.node, nodes, (size_t)n, msg + sizeof(uint64_t));
+		len = sizeof(uint64_t) + group_join_msg_len(msg + sizeof(uint64_t));
+		/* not appended (the coordinator timed out): decide again on the next wake-up */
+		if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, msg,
+				(uint32_t)len, k)) {
+			j->accept_sent = false;
+			break;
+		}
+		if (!ok || n == 0 || !group_join_batchable(msg + sizeof(uint64_t)))
+			break;	/* the founder alone; a refusal or a running cluster ends it */
+		nodes[n++] = j->m.node;
+		k++;
+	}
+	free(msg);
+	free(nodes);
+}
+
 /* the oldest member accepts; with no members, the first joiner itself */
 void evlog_caught_up(void)
 {
-	struct sd_node nodes[SD_MAX_NODES];
 	struct list_node *p;
 
 	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
 		struct pending_join *j = list_entry(p, struct pending_join, link);
-		uint8_t *msg;
-		size_t len;
-		bool mine, ok;
+		bool mine;
 
-		if (j->accept_sent)
+		if (j->accept_sent) {
+			if (!partial)
+				return;	/* a batch in flight: a new one now would be stale */
 			continue;
+		}
 		if (partial) {
 			/* a member decides for anyone; a founder only for itself */
 			if (nr_members > 0 ? !(joined && is_self(&members[0].node, members[0].inc)) :
@@ -678,20 +756,8 @@ void evlog_caught_up(void)
 			mine = is_self(&j->m.node, j->m.inc) && p == pending_joins.next;
 		if (!mine)
 			return;
-		member_nodes(nodes);
-		j->accept_sent = true;
-		/* decided on a copy: a decision made again starts from what the joiner sent */
-		msg = xzalloc(sizeof(uint64_t) + group_join_msg_size());
-		memcpy(msg, &last_pos, sizeof(uint64_t));
-		memcpy(msg + sizeof(uint64_t), j->msg, j->msg_len);
-		ok = sd_join_handler(&j->m.node, nodes, (size_t)nr_members, msg + sizeof(uint64_t));
-		len = sizeof(uint64_t) + group_join_msg_len(msg + sizeof(uint64_t));
-		/* not appended (the coordinator timed out): decide again on the next wake-up */
-		if (ops->append(ok ? EV_ACCEPT : EV_REFUSE, &j->m.node, j->m.inc, msg,
-				(uint32_t)len))
-			j->accept_sent = false;
-		free(msg);
-		return;	/* the ACCEPT changes the member list: re-evaluate after it */
+		decide_batch(p);
+		return;	/* the ACCEPTs change the member list: re-evaluate after them */
 	}
 }
 
@@ -742,7 +808,7 @@ static void reap_one(const struct evlog_member *m, bool first, uint64_t now, int
 	uint64_t since = dead_since(m, now, nr_kept, kept);
 
 	if (first || now - since >= REAP_GRACE_MS)
-		ops->append(EV_LEAVE, &m->node, m->inc, NULL, 0);
+		ops->append(EV_LEAVE, &m->node, m->inc, NULL, 0, 0);
 }
 
 void evlog_reap(void)
@@ -798,7 +864,7 @@ int evlog_join(const struct sd_node *myself, const void *opaque, size_t len)
 		join_len = len;
 		return evlog_rejoin();
 	}
-	ret = ops->append(EV_JOIN, &self, self_inc, opaque, (uint32_t)len);
+	ret = ops->append(EV_JOIN, &self, self_inc, opaque, (uint32_t)len, 0);
 	join_sent = ret == 0;
 	return ret;
 }
@@ -814,7 +880,7 @@ int evlog_rejoin(void)
 	buf = xmalloc(sizeof(jh) + join_len);
 	memcpy(buf, &jh, sizeof(jh));
 	memcpy(buf + sizeof(jh), join_msg, join_len);
-	ret = ops->append(EV_JOIN, &self, self_inc, buf, (uint32_t)(sizeof(jh) + join_len));
+	ret = ops->append(EV_JOIN, &self, self_inc, buf, (uint32_t)(sizeof(jh) + join_len), 0);
 	free(buf);
 	if (!ret) {
 		next_k++;
@@ -868,7 +934,7 @@ int evlog_leave(void)
 	leaving = true;
 	if (!join_sent)
 		return 0;
-	return ops->append(EV_LEAVE, &self, self_inc, NULL, 0);
+	return ops->append(EV_LEAVE, &self, self_inc, NULL, 0, 0);
 }
 
 /* delivery comes later, from the driver's loop, never inside these calls */
@@ -881,7 +947,7 @@ static int append_locked(uint32_t type, const struct sd_node *node, const void *
 		return -EMSGSIZE;
 	if (ops->lock && ops->lock())
 		return -EIO;
-	ret = ops->append(type, node, self_inc, msg, (uint32_t)len);
+	ret = ops->append(type, node, self_inc, msg, (uint32_t)len, 0);
 	if (ops->unlock)
 		ops->unlock();
 	return ret;

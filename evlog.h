@@ -48,7 +48,7 @@ struct ev_hdr {
 	uint32_t type;
 	uint64_t inc;		/* incarnation of the node below */
 	uint32_t len;
-	uint32_t __pad;
+	uint32_t batch;		/* ACCEPT (full history): its place in an acceptance batch */
 	struct sd_node node;	/* sender; joined node for ACCEPT; left node for LEAVE */
 };
 
@@ -63,7 +63,7 @@ struct evlog_member {
 struct evlog_ops {
 	/* append a record to the log (delivery comes later, through evlog_apply) */
 	int (*append)(uint32_t type, const struct sd_node *node, uint64_t inc, const void *buf,
-		      uint32_t len);
+		      uint32_t len, uint32_t batch);
 	/* is this member (or pending joiner) still there? */
 	bool (*alive)(const struct evlog_member *m);
 	/* optional: held around appends made on the core's behalf */

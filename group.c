@@ -170,6 +170,20 @@ size_t group_join_msg_len(const void *msg)
 	return len + sizeof(n) + n * sizeof(struct vdi_lock_entry);
 }
 
+/*
+ * May the next join be decided before this decision is applied (an
+ * acceptance batch, evlog)?  Only while the cluster waits and the decision
+ * changes none of its parameters: then a member applying it changes nothing
+ * a decision reads but the member list, which the batch adds to itself.
+ */
+bool group_join_batchable(const void *msg)
+{
+	const struct cluster_info *ci = msg;
+
+	return ci->status == SD_STATUS_WAIT && sys->status == SD_STATUS_WAIT &&
+	       ci->ctime == sys->ctime;
+}
+
 bool group_join_msg_len_ok(size_t len)
 {
 	return len >= sizeof(struct cluster_info) && len <= group_join_msg_size();

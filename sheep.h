@@ -86,6 +86,8 @@ size_t group_join_msg_size(void);
 void group_fill_cinfo(struct cluster_info *ci, const struct sd_node *nodes, int nr);
 size_t group_join_msg_len(const void *msg);
 bool group_join_msg_len_ok(size_t len);
+/* the next join may be decided before this decision is applied (evlog batches) */
+bool group_join_batchable(const void *msg);
 int node_cmp(const struct sd_node *a, const struct sd_node *b);
 int group_main_make_fs(const struct sd_req *req, struct sd_rsp *rsp, void *data);
 int group_main_shutdown(const struct sd_req *req, struct sd_rsp *rsp, void *data);

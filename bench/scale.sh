@@ -515,9 +515,11 @@ limits() {
 }
 
 # fits N: may N sheep (+ 1) run here? FIT_WHY says why not; uses the RSS
-# measured at earlier sizes (per sheep: a + b x N; before any, 10 MiB +
-# 130 KiB per member, the issue's figure), threads per sheep, ZooKeeper's RSS
-EST_A=${SCALE_RSS_BASE_KB:-10240} EST_B=${SCALE_RSS_PER_MEMBER_KB:-130} THR_EACH=12 ZK_KB=307200
+# measured at earlier sizes (per sheep: a + b x N; before any, 14 MiB +
+# 8 KiB per member: a gateway's peak at 200 was 12.4 MiB, flat in N since
+# issue 19; it was 10 MiB + 130 KiB per member before), threads per sheep,
+# ZooKeeper's RSS
+EST_A=${SCALE_RSS_BASE_KB:-14336} EST_B=${SCALE_RSS_PER_MEMBER_KB:-8} THR_EACH=12 ZK_KB=307200
 fits() {
 	local n=$1 need avail thr
 	FIT_WHY=""
@@ -845,7 +847,8 @@ if [ "${#RAN[@]}" -ge 2 ]; then
 		echo "growth: CPU per join per member x$(awk -v x="${CPU_J[$b]}" -v y="${CPU_J[$a]}" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }'), per leave per member x$(awk -v x="${CPU_L[$b]}" -v y="${CPU_L[$a]}" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }') from N=$a to N=$b (constant: x1)"
 fi
 # the issue's targets
-top=${RAN[-1]:-0}
+top=0
+[ "${#RAN[@]}" -gt 0 ] && top=${RAN[-1]}
 for N in "${RAN[@]}"; do
 	ok=missed
 	[ "${R[joins|$N]:-}" = "$N/0/0/0" ] && ok=met

@@ -10,6 +10,7 @@
 # peer and election ports 1010 and 1020 above those.
 TEST_PORT_OFFSET=550
 source "$(dirname "$0")/../lib.sh"
+once_only	# its subject is the rig (bench/scale.sh), not the build
 ZK1=${SHEEP_ZK_SCALE_RIG_SMOKE_PORT:-21881}
 command -v java >/dev/null && [ -e /usr/share/java/zookeeper.jar ] || { echo "SKIP: $TEST_NAME: no java/ZooKeeper"; exit 0; }
 

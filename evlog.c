@@ -175,10 +175,12 @@ static void apply_accept(const struct ev_hdr *h, const void *payload)
 	    !group_join_msg_len_ok(h->len - sizeof(based_on)))
 		return;
 	memcpy(&based_on, payload, sizeof(based_on));
-	/* batch entry k > 0: the change since its decision is entry k - 1 */
-	if (based_on < last_change &&
-	    !(h->batch > 0 && last_batch.set && last_batch.based_on == based_on &&
-	      last_batch.k == h->batch - 1)) {
+	/*
+	 * Entry k > 0 of a batch was decided with entries 0..k-1 members: valid
+	 * only right after entry k - 1 (the last change, and it was applied)
+	 */
+	if (h->batch == 0 ? based_on < last_change :
+	    !(last_batch.set && last_batch.based_on == based_on && last_batch.k == h->batch - 1)) {
 		/* decided before a membership change it did not see: decide again */
 		j->accept_sent = false;
 		return;

@@ -65,6 +65,10 @@ static int keep_opt_ms;			/* keep=: 0 for the default (keep_ms) */
 static unsigned nr_appended;		/* records we appended */
 static bool members_changed = true;	/* atomic: the member watch fired (or a session event) */
 static bool queue_touched = true;	/* atomic: the queue's data watch fired: set it again */
+static bool oldest_gone;		/* atomic: one of the oldest members' znodes went */
+static int64_t tail_hint = -1;		/* the records up to this one exist (or were trimmed) */
+
+static uint64_t now_ms(void);
 
 static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void *ctx)
 {
@@ -76,13 +80,16 @@ static void zk_watcher(zhandle_t *z, int type, int state, const char *path, void
 	(void)ctx;
 	/*
 	 * The member list is listed again only when it changed (a listing is
-	 * every member): its child watch (the WATCHERS oldest members hold
-	 * one) or, for the others, an exists watch on one of those oldest
-	 * members' znodes fired.  The queue's watch is a data watch on the
-	 * queue znode, which every append touches (CHANGED).
+	 * every member): its child watch fired (the WATCHERS oldest members
+	 * hold one); for the others an exists watch on one of those oldest
+	 * members' znodes (DELETED) starts a grace (watch_oldest).  The
+	 * queue's watch is a data watch on the queue znode, which every append
+	 * touches (CHANGED).
 	 */
-	if (type == ZOO_SESSION_EVENT || type == ZOO_CHILD_EVENT || type == ZOO_DELETED_EVENT)
+	if (type == ZOO_SESSION_EVENT || type == ZOO_CHILD_EVENT)
 		__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
+	if (type == ZOO_DELETED_EVENT)
+		__atomic_store_n(&oldest_gone, true, __ATOMIC_RELEASE);
 	if (type == ZOO_SESSION_EVENT || type == ZOO_CHANGED_EVENT)
 		__atomic_store_n(&queue_touched, true, __ATOMIC_RELEASE);
 	if (wake_fd >= 0)
@@ -96,6 +103,7 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 			    .batch = batch };
 	char path[320], *rec = xmalloc(sizeof(h) + len);
 	zoo_op_result_t res[2];
+	struct Stat st;
 	zoo_op_t ops[2];
 	int rc;
 
@@ -108,7 +116,7 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 	/* the record, and a touch of the queue's own data: that wakes the readers */
 	zoo_create_op_init(&ops[0], path, rec, (int)(sizeof(h) + len), &ZOO_OPEN_ACL_UNSAFE,
 			   ZOO_SEQUENCE, NULL, 0);
-	zoo_set_op_init(&ops[1], queue_dir, NULL, -1, -1, NULL);
+	zoo_set_op_init(&ops[1], queue_dir, NULL, -1, -1, &st);
 	rc = zoo_multi(zh, 2, ops, res);
 	free(rec);
 	if (rc != ZOK) {
@@ -116,6 +124,7 @@ static int append(uint32_t type, const struct sd_node *node, uint64_t inc, const
 		return -EIO;
 	}
 	nr_appended++;
+	tail_hint = MAX(tail_hint, (int64_t)st.version - 1);
 	return 0;
 }
 
@@ -159,6 +168,37 @@ static bool is_watcher(void)
 	return r >= 0 && r < WATCHERS;
 }
 
+#define GONE_GRACE_MS	2000
+
+/*
+ * One of the oldest members' znodes went: the watchers left alive append
+ * its LEAVE.  Only if that has not come GONE_GRACE_MS later (every watcher
+ * died?) do we look for ourselves: the oldest members' znodes, then, if one
+ * is gone, the whole list (and we reap).  Listing at once, every member of
+ * a 1000-sheep cluster listed 1000 names whenever one of the oldest died.
+ */
+static void oldest_grace(void)
+{
+	static uint64_t since;
+	const struct evlog_member *m;
+	int n = MIN(evlog_members(&m), WATCHERS);
+
+	if (__atomic_exchange_n(&oldest_gone, false, __ATOMIC_ACQ_REL) && !since)
+		since = now_ms();
+	if (!since || now_ms() - since < GONE_GRACE_MS)
+		return;
+	since = 0;
+	for (int i = 0; i < n; i++) {
+		char path[sizeof(member_dir) + 32];
+
+		snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, m[i].inc);
+		if (zoo_exists(zh, path, 0, NULL) == ZNONODE) {
+			__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
 /* not a watcher: an exists watch on each of the WATCHERS oldest members */
 static void watch_oldest(void)
 {
@@ -168,6 +208,7 @@ static void watch_oldest(void)
 
 	if (watching)
 		return;
+	oldest_grace();
 	for (int i = 0; i < n; i++) {
 		char path[sizeof(member_dir) + 32];
 		bool had = false;
@@ -181,9 +222,8 @@ static void watch_oldest(void)
 		snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, m[i].inc);
 		rc = zoo_exists(zh, path, 1, NULL);
 		if (rc == ZNONODE) {
-			/* gone already: list, and reap; no watch for its creation */
-			zoo_remove_watches(zh, path, ZWATCHTYPE_DATA, NULL, NULL, 0);
-			__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
+			/* gone already: as if its watch had fired */
+			__atomic_store_n(&oldest_gone, true, __ATOMIC_RELEASE);
 		} else if (rc != ZOK) {
 			now[i] = 0;	/* set it again next time */
 		}
@@ -303,7 +343,6 @@ static int load_snapshot(void)
 	return 0;
 }
 
-static uint64_t now_ms(void);
 
 /*
  * The next record is not there: is there a later one (a gap)?  Listed at
@@ -358,29 +397,43 @@ static bool gap_check(void)
  * we read whenever it fired.  An exists watch on the next record's name, as
  * before, stayed on the server whenever that record came in between (and
  * zoo_remove_watches does not remove a watch on the server, measured with
- * ZooKeeper 3.8): 7531 watches left at 200 sheep.
+ * ZooKeeper 3.8): 7531 watches left at 200 sheep.  The queue znode's
+ * version counts the appends, so records up to version - 1 are there: we
+ * read up to that and do not ask for the one after (a third of the round
+ * trips per record per member in a boot storm), but every GAP_CHECK_MS.
  */
 static int catch_up(void)
 {
+	static uint64_t last_probe;
+
 	for (;;) {
+		struct Stat st;
+		bool probe;
 		int rc;
 		unsigned n;
 
 		if (__atomic_exchange_n(&queue_touched, false, __ATOMIC_ACQ_REL)) {
-			rc = zoo_exists(zh, queue_dir, 1, NULL);
+			rc = zoo_exists(zh, queue_dir, 1, &st);
 			if (rc != ZOK) {
 				__atomic_store_n(&queue_touched, true, __ATOMIC_RELEASE);
 				sd_err("zookeeper: cannot watch %s: %s", queue_dir, zerror(rc));
 				return -EIO;
 			}
+			tail_hint = MAX(tail_hint, (int64_t)st.version - 1);
 		}
-		rc = apply_seq(last_seq + 1);
-		if (rc == ZOK)
-			continue;
-		if (rc != ZNONODE)
-			return -EIO;
-		if (gap_check())
-			continue;
+		probe = now_ms() - last_probe >= GAP_CHECK_MS;
+		if (last_seq < tail_hint || probe) {
+			if (last_seq >= tail_hint)
+				last_probe = now_ms();
+			rc = apply_seq(last_seq + 1);
+			if (rc == ZOK)
+				continue;
+			if (rc != ZNONODE)
+				return -EIO;
+			/* one that should be there is not: gone (trimmed, deleted) */
+			if (last_seq < tail_hint && gap_check())
+				continue;
+		}
 		/* at the end: the acceptor may append, then read that too */
 		n = nr_appended;
 		evlog_caught_up();

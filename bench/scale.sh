@@ -515,11 +515,11 @@ limits() {
 }
 
 # fits N: may N sheep (+ 1) run here? FIT_WHY says why not; uses the RSS
-# measured at earlier sizes (per sheep: a + b x N; before any, 14 MiB +
-# 8 KiB per member: a gateway's peak at 200 was 12.4 MiB, flat in N since
-# issue 19; it was 10 MiB + 130 KiB per member before), threads per sheep,
-# ZooKeeper's RSS
-EST_A=${SCALE_RSS_BASE_KB:-14336} EST_B=${SCALE_RSS_PER_MEMBER_KB:-8} THR_EACH=12 ZK_KB=307200
+# measured at earlier sizes (per sheep: a + b x N; before any, 12 MiB +
+# 1 KiB per member: a gateway's peak was 12.3-12.4 MiB at 200 and at 500,
+# flat in N since issue 19; it was 10 MiB + 130 KiB per member before),
+# threads per sheep, ZooKeeper's RSS
+EST_A=${SCALE_RSS_BASE_KB:-12288} EST_B=${SCALE_RSS_PER_MEMBER_KB:-1} THR_EACH=12 ZK_KB=307200
 fits() {
 	local n=$1 need avail thr
 	FIT_WHY=""

@@ -152,14 +152,15 @@ static const struct evlog_ops zk_ops = {
  * each join and leave cost N listings of N names (ZooKeeper: 1.9 s of CPU
  * per leave at 200 sheep; a boot storm N^3).  So only the WATCHERS oldest
  * members hold it, and reap (the oldest at once, the others after a grace:
- * evlog_reap); every other member and joiner holds an exists watch on each
- * of those oldest members' znodes, and lists the members, and reaps, only
- * when one of them is gone (then, until its LEAVE came).
+ * evlog_reap); every other member and joiner holds an exists watch on one
+ * of those oldest members' znodes (watch_oldest), and lists the members,
+ * and reaps, only when one of them is gone and its LEAVE has not come 2 s
+ * later (oldest_grace).
  */
 #define WATCHERS	3
 
 static bool watching;			/* we hold the member list's child watch */
-static uint64_t watched[WATCHERS];	/* the oldest members we hold exists watches on */
+static uint64_t watched;		/* the oldest member we hold an exists watch on */
 
 static bool is_watcher(void)
 {
@@ -199,36 +200,32 @@ static void oldest_grace(void)
 	}
 }
 
-/* not a watcher: an exists watch on each of the WATCHERS oldest members */
+/*
+ * Not a watcher: an exists watch on one of the WATCHERS oldest members,
+ * which one by our session id, so a watcher's death wakes a third of the
+ * others, not all of them; if all three die, everyone's is among them.
+ */
 static void watch_oldest(void)
 {
 	const struct evlog_member *m;
-	int n = MIN(evlog_members(&m), WATCHERS);
-	uint64_t now[WATCHERS] = { 0 };
+	int n = MIN(evlog_members(&m), WATCHERS), rc;
+	char path[sizeof(member_dir) + 32];
+	uint64_t inc;
 
 	if (watching)
 		return;
 	oldest_grace();
-	for (int i = 0; i < n; i++) {
-		char path[sizeof(member_dir) + 32];
-		bool had = false;
-		int rc;
-
-		now[i] = m[i].inc;
-		for (int k = 0; k < WATCHERS; k++)
-			had |= watched[k] == m[i].inc;
-		if (had)
-			continue;
-		snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, m[i].inc);
-		rc = zoo_exists(zh, path, 1, NULL);
-		if (rc == ZNONODE) {
-			/* gone already: as if its watch had fired */
-			__atomic_store_n(&oldest_gone, true, __ATOMIC_RELEASE);
-		} else if (rc != ZOK) {
-			now[i] = 0;	/* set it again next time */
-		}
-	}
-	memcpy(watched, now, sizeof(watched));
+	if (!n)
+		return;
+	inc = m[self_inc % (uint64_t)n].inc;
+	if (inc == watched)
+		return;
+	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, inc);
+	rc = zoo_exists(zh, path, 1, NULL);
+	if (rc == ZNONODE)	/* gone already: as if its watch had fired */
+		__atomic_store_n(&oldest_gone, true, __ATOMIC_RELEASE);
+	if (rc == ZOK || rc == ZNONODE)
+		watched = inc;
 }
 
 /* the live member znodes (watched by a watcher); true: listed just now */

@@ -314,6 +314,7 @@ static int load_snapshot(void)
 {
 	char *buf = xmalloc(SNAP_MAX);
 	int len = SNAP_MAX, rc = zoo_get(zh, snap_path, 0, buf, &len, NULL), ret;
+	int64_t at;
 	uint64_t pos;
 
 	if (rc != ZOK) {
@@ -322,13 +323,11 @@ static int load_snapshot(void)
 			sd_err("zookeeper: cannot read %s: %s", snap_path, zerror(rc));
 		return -ENOENT;
 	}
-	ret = evlog_snapshot_pos(buf, (size_t)len) <= last_seq ? -ENOENT :
-	      evlog_restore(buf, (size_t)len, &pos);
+	at = evlog_snapshot_pos(buf, (size_t)len);
+	ret = at < 0 ? -EINVAL : at <= last_seq ? -ENOENT : evlog_restore(buf, (size_t)len, &pos);
 	if (ret == -EEXIST)
 		sheep_restart("zookeeper: we were accepted in a part of the log that is gone now "
 			      "(we read it too slowly): joining again");
-	if (ret == -ENOENT && evlog_snapshot_pos(buf, (size_t)len) < 0)
-		ret = -EINVAL;
 	free(buf);
 	if (ret == -EINVAL)
 		sd_err("zookeeper: %s is not a snapshot of ours: ignored", snap_path);

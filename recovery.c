@@ -530,24 +530,25 @@ static bool holds(const struct ring *r, uint64_t oid)
 	return false;
 }
 
+/* whether this node has vnodes among these nodes (holds objects) */
+static bool stores_among(const struct sd_node *nodes, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		if (node_is_local(&nodes[i]))
+			return nodes[i].nr_vnodes > 0;
+	return false;
+}
+
 /*
  * One pass for epoch e: 0 when every object we should hold is current,
  * -EAGAIN to try again later, -ENOSPC when the disk is full.
  */
-/* whether this node has vnodes in r (holds objects) */
-static bool stores_here(const struct ring *r)
-{
-	for (int i = 0; i < r->nr_nodes; i++)
-		if (node_is_local(&r->nodes[i]))
-			return r->nodes[i].nr_vnodes > 0;
-	return false;
-}
-
 static int recover_epoch(uint32_t e, uint64_t gen)
 {
 	struct ring *r = gateway_get_ring();
 	struct list_buf all = { 0 };
 	uint64_t total = 0, finished = 0;
+	bool storing;
 	int ret = 0;
 
 	if (!r || r->epoch != e) {
@@ -556,12 +557,13 @@ static int recover_epoch(uint32_t e, uint64_t gen)
 	}
 	set_state(e, RECOVERY_PREPARING, 0, 0);
 	local_list(&all);
+	storing = stores_among(r->nodes, r->nr_nodes);
 	/*
 	 * A member with no vnodes (a gateway) should hold nothing: it gathers
 	 * no lists (each gateway asking every member made an epoch cost N^2
 	 * requests in a cluster of gateways), and its leftovers go at gc
 	 */
-	for (int i = 0; i < r->nr_nodes && stores_here(r); i++) {
+	for (int i = 0; storing && i < r->nr_nodes; i++) {
 		char name[64];
 
 		if (node_is_local(&r->nodes[i]))
@@ -686,15 +688,6 @@ static void *recovery_thread(void *arg)
 
 /* ---- main thread -------------------------------------------------------- */
 
-/* whether this node has vnodes in the current membership */
-static bool this_node_stores(void)
-{
-	for (int i = 0; i < sys->nr_nodes; i++)
-		if (node_id_eq(&sys->nodes[i].nid, &sys->this_node.nid))
-			return sys->nodes[i].nr_vnodes > 0;
-	return false;
-}
-
 static void complete_handler(int fd, uint32_t events, void *data)
 {
 	uint64_t n;
@@ -711,7 +704,7 @@ static void complete_handler(int fd, uint32_t events, void *data)
 	 * holds: a lost announcement (a ZooKeeper leader lost, say) is tried
 	 * again while this epoch is the current one
 	 */
-	if (e == sys->epoch && !this_node_stores()) {
+	if (e == sys->epoch && !stores_among(sys->nodes, sys->nr_nodes)) {
 		recovery_node_done(&sys->this_node.nid, e);	/* our gc may be due */
 		return;
 	}

@@ -259,8 +259,8 @@ static void reap(bool listed)
 {
 	if (!watching && !listed)
 		return;	/* our listing may be old: a member since then would look dead */
-	evlog_reap();	/* a LEAVE it appends wakes us through the next record's watch */
-	if (!watching && evlog_any_dead())
+	/* a LEAVE it appends wakes us through the queue's watch */
+	if (evlog_reap() && !watching)
 		__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
 }
 

@@ -625,22 +625,6 @@ int evlog_members(const struct evlog_member **out)
 	return nr_members;
 }
 
-bool evlog_any_dead(void)
-{
-	struct list_node *p;
-
-	for (int i = 0; i < nr_members; i++)
-		if (!is_self(&members[i].node, members[i].inc) && !ops->alive(&members[i]))
-			return true;
-	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
-		struct pending_join *j = list_entry(p, struct pending_join, link);
-
-		if (!is_self(&j->m.node, j->m.inc) && !ops->alive(&j->m))
-			return true;
-	}
-	return false;
-}
-
 /* partial history: the ACCEPT (or REFUSE) of j, decided now, with our list and queue */
 static void decide_partial(struct pending_join *j)
 {
@@ -813,25 +797,30 @@ static void reap_one(const struct evlog_member *m, bool first, uint64_t now, int
 		ops->append(EV_LEAVE, &m->node, m->inc, NULL, 0, 0);
 }
 
-void evlog_reap(void)
+bool evlog_reap(void)
 {
 	typeof(seen_dead[0]) kept[MAX_SEEN_DEAD];
 	uint64_t now = now_usec() / 1000;
 	bool first = reap_first();
 	struct list_node *p;
-	int nr_kept = 0;
+	int nr_kept = 0, dead = 0;
 
 	for (int i = 0; i < nr_members; i++)
-		if (!is_self(&members[i].node, members[i].inc) && !ops->alive(&members[i]))
+		if (!is_self(&members[i].node, members[i].inc) && !ops->alive(&members[i])) {
 			reap_one(&members[i], first, now, &nr_kept, kept);
+			dead++;
+		}
 	for (p = pending_joins.next; p != &pending_joins; p = p->next) {
 		struct pending_join *j = list_entry(p, struct pending_join, link);
 
-		if (!is_self(&j->m.node, j->m.inc) && !ops->alive(&j->m))
+		if (!is_self(&j->m.node, j->m.inc) && !ops->alive(&j->m)) {
 			reap_one(&j->m, first, now, &nr_kept, kept);
+			dead++;
+		}
 	}
 	memcpy(seen_dead, kept, sizeof(kept[0]) * (size_t)nr_kept);
 	nr_seen_dead = nr_kept;
+	return dead > 0;
 }
 
 void evlog_kick_block(void)

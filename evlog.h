@@ -82,8 +82,8 @@ void evlog_init(const struct evlog_ops *ops, uint64_t self_inc);
 void evlog_apply(const struct ev_hdr *h, const void *payload, uint64_t pos);
 /* after applying all there is: accept pending joins if we are the acceptor */
 void evlog_caught_up(void);
-/* append LEAVE for members and joiners that are gone */
-void evlog_reap(void);
+/* append LEAVE for members and joiners that are gone; true: some were */
+bool evlog_reap(void);
 /* the core may run the head block if it is ours */
 void evlog_kick_block(void);
 
@@ -111,8 +111,6 @@ bool evlog_oldest(void);
 int evlog_rank(void);
 /* the members in acceptance order (the array is evlog's) */
 int evlog_members(const struct evlog_member **out);
-/* a member or pending joiner is dead by ops->alive() (its LEAVE not yet applied) */
-bool evlog_any_dead(void);
 /*
  * Full history: the state at the last applied position *pos, in a buffer
  * of *len bytes to free (NULL if it would exceed max), so the log before

@@ -159,6 +159,13 @@ static const struct evlog_ops zk_ops = {
  */
 #define WATCHERS	3
 
+/* the member znode of the sheep life with this incarnation (session id) */
+#define MEMBER_PATH_LEN	(sizeof(member_dir) + 32)
+static void member_path(char *path, uint64_t inc)
+{
+	snprintf(path, MEMBER_PATH_LEN, "%s/%016" PRIx64, member_dir, inc);
+}
+
 static bool watching;			/* we hold the member list's child watch */
 static uint64_t watched;		/* the oldest member we hold an exists watch on */
 
@@ -190,9 +197,9 @@ static void oldest_grace(void)
 		return;
 	since = 0;
 	for (int i = 0; i < n; i++) {
-		char path[sizeof(member_dir) + 32];
+		char path[MEMBER_PATH_LEN];
 
-		snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, m[i].inc);
+		member_path(path, m[i].inc);
 		if (zoo_exists(zh, path, 0, NULL) == ZNONODE) {
 			__atomic_store_n(&members_changed, true, __ATOMIC_RELEASE);
 			return;
@@ -209,7 +216,7 @@ static void watch_oldest(void)
 {
 	const struct evlog_member *m;
 	int n = MIN(evlog_members(&m), WATCHERS), rc;
-	char path[sizeof(member_dir) + 32];
+	char path[MEMBER_PATH_LEN];
 	uint64_t inc;
 
 	if (watching)
@@ -220,7 +227,7 @@ static void watch_oldest(void)
 	inc = m[self_inc % (uint64_t)n].inc;
 	if (inc == watched)
 		return;
-	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, inc);
+	member_path(path, inc);
 	rc = zoo_exists(zh, path, 1, NULL);
 	if (rc == ZNONODE)	/* gone already: as if its watch had fired */
 		__atomic_store_n(&oldest_gone, true, __ATOMIC_RELEASE);
@@ -818,11 +825,11 @@ static int zk_init(const char *option)
 
 static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 {
-	char path[340];
+	char path[MEMBER_PATH_LEN];
 	bool told = false;
 	int rc, ret;
 
-	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
+	member_path(path, self_inc);
 	rc = zoo_create(zh, path, NULL, -1, &ZOO_OPEN_ACL_UNSAFE, ZOO_EPHEMERAL, NULL, 0);
 	if (rc != ZOK) {
 		sd_err("zookeeper: cannot create %s: %s", path, zerror(rc));
@@ -882,14 +889,14 @@ static int zk_join(const struct sd_node *myself, void *opaque, size_t len)
 
 static int zk_leave(void)
 {
-	char path[340];
+	char path[MEMBER_PATH_LEN];
 	int ret;
 
 	/* no server: the others see us leave when our session ends */
 	if (zoo_state(zh) != ZOO_CONNECTED_STATE)
 		return 0;
 	ret = evlog_leave();
-	snprintf(path, sizeof(path), "%s/%016" PRIx64, member_dir, self_inc);
+	member_path(path, self_inc);
 	zoo_delete(zh, path, -1);
 	return ret;
 }

@@ -624,6 +624,7 @@ static void snapshot(void)
 	char hdr[64];
 	int hlen = sizeof(hdr), rc;
 	int64_t old_pos = -1;
+	bool foreign;
 	uint64_t pos;
 	struct Stat st;
 	size_t len;
@@ -643,6 +644,7 @@ static void snapshot(void)
 	} else if (rc != ZNONODE || last_seq - snap_pos < SNAP_EVERY) {
 		return;
 	}
+	foreign = rc == ZOK && old_pos < 0;
 	buf = evlog_snapshot(SNAP_MAX, &len, &pos);
 	if (!buf)
 		return;	/* too many joins waiting to fit: later */
@@ -660,6 +662,8 @@ static void snapshot(void)
 	snap_pos = (int64_t)pos;
 	if (old_pos >= 0)
 		trim(old_pos);
+	else if (foreign)
+		sd_err("zookeeper: %s is not a snapshot of ours: replaced", snap_path);
 }
 
 static void process(void)

@@ -212,8 +212,10 @@ static int replay(int fd, const struct jsuper *s, const char *path)
 		nr++;
 		nb += e.type == JENT_BARRIER;
 	}
-	if (!nr)
+	if (!nr) {
+		sd_notice("journal %s: nothing to replay", path);
 		goto out;
+	}
 	bar = xcalloc(nb ? nb : 1, sizeof(*bar));
 	nb = 0;
 	for (size_t i = 0; i < nr; i++)

@@ -33,8 +33,11 @@ for round in 1 2 3; do
 done
 check "more was written than the journal holds (it wrapped, checkpointing)" \
 	bash -c "[ \$((\$(grep -c '^A ' '$T/ack') * 64)) -gt 4096 ]"
+# (a kill -9 just after a checkpoint finds the journal empty: about 1 in 60)
 check "each restart replayed what the journal held" \
-	bash -c "[ \$(grep -c 'journal .*: replayed [0-9]* writes' '$T/0/sheep.log') -ge 3 ]"
+	bash -c "[ \$(grep -c 'journal .*: \(replayed [0-9]* writes\|nothing to replay\)' '$T/0/sheep.log') -ge 3 ]"
+check "and most held writes" \
+	bash -c "[ \$(grep -c 'journal .*: replayed [1-9][0-9]* writes' '$T/0/sheep.log') -ge 2 ]"
 dogp 0 vdi read jv >"$T/before"
 
 pid=$(pid_of 0)

@@ -346,7 +346,6 @@ static int load_snapshot(void)
 	return 0;
 }
 
-
 /*
  * The next record is not there: is there a later one (a gap)?  Listed at
  * the first catch-up and then at most every GAP_CHECK_MS.  Moves last_seq

@@ -87,7 +87,9 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # ---- processes: recorded by PID, killed by PID once checked to be ours ----
 
 OWN=()		# "PID ARG": ARG is one argument of its command line (a store, a zoo.cfg)
-LAUNCH=()	# launcher subshells (children of this shell)
+LAUNCH=()	# launcher subshells of sheep (children of this shell): they end on their own
+WATCH=()	# other helper subshells (children of this shell): killed
+HELD=""		# the boot storm's fifo, while its launchers may still wait on it
 RUNS=()		# run directories: their pid files are read again at teardown
 own_add() {
 	OWN+=("$1 $2")
@@ -113,52 +115,84 @@ child_of_us() {
 	set -- $s
 	[ "$1" != Z ] && [ "$2" = $$ ]
 }
-# kill_own: kill -9 every recorded process (and any pid file of a run not yet
-# read) that is still ours; wait until all are gone (30 s)
+# kill_own: kill -9 every recorded process and every sheep whose pid file a
+# run has written since, until no launcher is left (60 s): a launcher that
+# was released starts its sheep, which writes its pid file at once and is
+# killed by that PID on the next pass; its launcher then ends, so no sheep is
+# ever orphaned by killing the launcher between its fork and the pid file.
+# Launchers still waiting for the release get "s" (stop) on the fifo instead
+# of "g" (go).
 kill_own() {
 	local e p a d f i end left
-	for d in "${RUNS[@]}"; do
-		for f in "$d"/*.pid; do
-			[ -s "$f" ] || continue
-			read -r p <"$f" 2>/dev/null || continue
-			i=$(basename "$f" .pid)
-			[[ " ${OWN[*]} " == *" $p $d/$i "* ]] || OWN+=("$p $d/$i")
-		done
-	done
-	for e in "${OWN[@]}"; do
-		p=${e%% *} a=${e#* }
-		ours "$p" "$a" && kill -9 "$p" 2>/dev/null
-	done
-	for p in "${LAUNCH[@]}"; do
+	if [ -n "$HELD" ]; then
+		printf 's%.0s' "${LAUNCH[@]}" >&8
+		exec 8<&-
+		HELD=""
+	fi
+	for p in "${WATCH[@]}"; do
 		child_of_us "$p" && kill -9 "$p" 2>/dev/null
 	done
-	end=$(($(now_ms) + 30000))
+	end=$(($(now_ms) + 60000))
 	while :; do
+		for d in "${RUNS[@]}"; do
+			for f in "$d"/*.pid; do
+				[ -s "$f" ] || continue
+				read -r p <"$f" 2>/dev/null || continue
+				i=$(basename "$f" .pid)
+				[[ " ${OWN[*]} " == *" $p $d/$i "* ]] || OWN+=("$p $d/$i")
+			done
+		done
 		left=0
 		for e in "${OWN[@]}"; do
-			ours "${e%% *}" "${e#* }" && left=$((left + 1))
+			p=${e%% *} a=${e#* }
+			ours "$p" "$a" && { kill -9 "$p" 2>/dev/null; left=$((left + 1)); }
+		done
+		for p in "${LAUNCH[@]}"; do
+			child_of_us "$p" && left=$((left + 1))
 		done
 		[ "$left" -eq 0 ] && break
-		[ "$(now_ms)" -lt "$end" ] || { echo "scale: $left processes still alive 30 s after kill -9" >&2; break; }
+		if [ "$(now_ms)" -ge "$end" ]; then
+			echo "scale: $left processes still alive 60 s after kill -9" >&2
+			for p in "${LAUNCH[@]}"; do	# or the wait below would hang on them
+				child_of_us "$p" && kill -9 "$p" 2>/dev/null
+			done
+			break
+		fi
 		sleep 0.1
 	done
 	wait 2>/dev/null
-	OWN=() LAUNCH=() RUNS=()
+	OWN=() LAUNCH=() WATCH=() RUNS=()
 	return "$((left > 0))"
 }
-# leftovers DIR: how many processes have an argument under DIR (a check, never a kill)
+# leftovers DIR: how many processes have an argument under DIR (a check, never
+# a kill), once none is left or after 10 s (a process killed with its parent
+# may still be on its way out); those left are described on stderr (PID,
+# state, parent, command line)
 leftovers() {
-	local p a n=0 s
-	for p in /proc/[0-9]*; do
-		mapfile -d '' a 2>/dev/null <"$p/cmdline" || continue
-		for s in "${a[@]}"; do
-			[[ "$s" == "$1"/* ]] && { n=$((n + 1)); break; }
+	local p a n s last=0 end=$(($(now_ms) + 10000))
+	while :; do
+		n=0
+		[ "$(now_ms)" -ge "$end" ] && last=1
+		for p in /proc/[0-9]*; do
+			mapfile -d '' a 2>/dev/null <"$p/cmdline" || continue
+			for s in "${a[@]}"; do
+				[[ "$s" == "$1"/* ]] || continue
+				n=$((n + 1))
+				[ "$last" = 1 ] &&
+					echo "scale: left under $1: ${p#/proc/} $(cut -d' ' -f3-4 "$p/stat" 2>/dev/null) ${a[*]}" >&2
+				break
+			done
 		done
+		[ "$n" -eq 0 ] || [ "$last" = 1 ] && break
+		sleep 0.2
 	done
 	echo "$n"
 }
 teardown() {
+	local left
 	kill_own
+	left=$(leftovers "$T")
+	[ "$left" = 0 ] || echo "scale: WRONG: $left processes with an argument under $T after teardown"
 	ZK_PIDS=()	# killed above, by PID, once checked
 	[ -z "${SCALE_KEEP:-}" ] || { mv "$T" "$T.kept" && echo "scale: kept the work directory in $T.kept"; }
 }
@@ -221,11 +255,12 @@ boot() {
 	rm -f "$d/go"
 	mkfifo "$d/go"
 	exec 8<>"$d/go"
+	HELD=1
 	for ((i = 0; i < n; i++)); do
 		opts=(-w 2)
 		[ "$i" -ge "$NST" ] && opts=(-g -w 2)
 		(
-			read -r _ <&8
+			read -r -N 1 go <&8 && [ "$go" = g ] || exit 0	# one byte: readers share the fifo
 			"$SHEEP" -b 127.0.0.1 -p $((SPB + i)) -P "$d/$i.pid" -c "$cl" -z "$i" "${opts[@]}" \
 				"$d/$i" >"$d/$i.out" 2>&1 8<&-
 			echo "$? ${EPOCHREALTIME/./}" >"$d/$i.done"
@@ -234,8 +269,9 @@ boot() {
 	done
 	T0=$(now_ms)
 	T0_US=${EPOCHREALTIME/./}
-	printf '%*s' "$n" '' | tr ' ' '\n' >&8
+	printf 'g%.0s' $(seq "$n") >&8
 	exec 8<&-
+	HELD=""
 	collect "$d" 0 "$n"
 }
 # launch_one D I CLUSTER: one more gateway, I, in D (T1 its start, ms)
@@ -753,7 +789,7 @@ run_ensemble() {
 	# the election, watched meanwhile: the ms until a server says leader
 	( until leader_of >/dev/null; do [ $(($(now_ms) - t0)) -lt 120000 ] || exit; sleep 0.05; done
 	  echo $(($(now_ms) - t0)) >"$T/elected" ) &
-	LAUNCH+=($!)
+	WATCH+=($!)
 	k=0
 	until timeout 30 "$DOG" vdi create "after$k" 1G -p "$(port "$g")" >/dev/null 2>&1; do
 		k=$((k + 1))

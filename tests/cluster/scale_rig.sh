@@ -4,7 +4,9 @@
 # timeout 4 s) and again on a 3-server ensemble; every join counted, no
 # duplicate member, the extra join and the kill -9'd member's leave seen by
 # every sampled member, the leader's loss survived, and its teardown kills
-# every process it started, also when it is stopped by SIGTERM mid-boot.
+# every process it started, also when it is stopped by SIGTERM mid-boot
+# (as soon as its first sheep is recorded: the rest may not have written
+# their pid files yet).
 # Ports: sheep on base+550..570; ZooKeeper SHEEP_ZK_SCALE_RIG_SMOKE_PORT
 # (21881), the ensemble's clients 4 above it +1..+3 (21886-21888), their
 # peer and election ports 1010 and 1020 above those.
@@ -14,10 +16,11 @@ once_only	# its subject is the rig (bench/scale.sh), not the build
 ZK1=${SHEEP_ZK_SCALE_RIG_SMOKE_PORT:-21881}
 command -v java >/dev/null && [ -e /usr/share/java/zookeeper.jar ] || { echo "SKIP: $TEST_NAME: no java/ZooKeeper"; exit 0; }
 
-# rig PIDS_FILE: bench/scale.sh at N=20 on our ports
+# rig PIDS_FILE: RIG is the command line of bench/scale.sh at N=20 on our
+# ports (env execs the rig's bash: "${RIG[@]} &" leaves the rig itself in $!)
 rig() {
-	SCALE_N=20 SCALE_PORT_BASE=$PORT_BASE SCALE_ZK_PORT=$ZK1 SCALE_ZK_ENSEMBLE=$((ZK1 + 4)) \
-		SCALE_TIMEOUT=4 SCALE_PIDS_OUT="$1" bash "$TOP/bench/scale.sh"
+	RIG=(env SCALE_N=20 SCALE_PORT_BASE="$PORT_BASE" SCALE_ZK_PORT="$ZK1" SCALE_ZK_ENSEMBLE=$((ZK1 + 4))
+		SCALE_TIMEOUT=4 SCALE_PIDS_OUT="$1" bash "$TOP/bench/scale.sh")
 }
 # alive PID ARG: PID runs with ARG among its arguments (the rig's own check)
 alive() {
@@ -42,12 +45,24 @@ nothing_under() {
 	for p in /proc/[0-9]*; do
 		mapfile -d '' a 2>/dev/null <"$p/cmdline" || continue
 		for s in "${a[@]}"; do
-			[[ "$s" == "$1"/* ]] && { echo "left: ${p#/proc/} $s"; return 1; }
+			[[ "$s" == "$1"/* ]] && { echo "info: left: ${p#/proc/} $(cut -d' ' -f3-4 "$p/stat" 2>/dev/null) ${a[*]}"; return 1; }
 		done
 	done
 }
+# if the rig failed to, kill what it recorded (checked by argument: ours)
+kill_left() {
+	local f p a
+	for f in "$T/pids" "$T/pids2"; do
+		[ -e "$f" ] || continue
+		while read -r p a; do alive "$p" "$a" && kill -9 "$p"; done <"$f"
+	done
+	# the rig itself, if still our child (stopped before it was waited for)
+	[ -n "${rpid:-}" ] && [ "$(cut -d' ' -f4 "/proc/$rpid/stat" 2>/dev/null)" = $$ ] && kill -9 "$rpid"
+}
+CLEANUP_HOOK=kill_left
 
-rig "$T/pids" >"$T/out" 2>"$T/err"
+rig "$T/pids"
+"${RIG[@]}" >"$T/out" 2>"$T/err"
 rc=$?
 grep -E '^(result|target|scale: WRONG)' "$T/out" | sed 's/^/info: /'
 check "the rig ran and found nothing wrong (exit 0; was $rc)" test "$rc" = 0
@@ -66,19 +81,24 @@ check "the table has its rows" bash -c "grep -q '^all joined: every sampled view
 check "it recorded 21 + 20 sheep and 4 ZooKeeper servers" test "$(grep -c . "$T/pids")" = 45
 check "every one of them is gone" none_left "$T/pids"
 W=$(sed -n 's/^scale: work directory \([^;]*\);.*/\1/p' "$T/out")
-check "no process left with an argument under its work directory" nothing_under "${W:-/nonexistent}"
+# (10 s: one killed with its parent may still be on its way out)
+check "no process left with an argument under its work directory" retry 10 nothing_under "${W:-/nonexistent}"
 check "its work directory is removed" test ! -e "${W:-/nonexistent}"
 
-# stopped by SIGTERM in the middle of the boot storm
-rig "$T/pids2" >"$T/out2" 2>"$T/err2" &
+# stopped by SIGTERM in the middle of the boot storm: as soon as the first
+# sheep is recorded, while the others are still starting
+rig "$T/pids2"
+"${RIG[@]}" >"$T/out2" 2>"$T/err2" &
 rpid=$!
-retry 60 test "$(grep -c . "$T/pids2" 2>/dev/null)" -ge 21
+retry 60 bash -c "test \"\$(grep -c . '$T/pids2' 2>/dev/null)\" -ge 2"
 info_n=$(grep -c . "$T/pids2")
 echo "info: SIGTERM with $info_n processes recorded"
 kill -TERM "$rpid"
 wait "$rpid"
-check "stopped mid-boot, it recorded its ZooKeeper and 20 sheep" test "$info_n" -ge 21
-check "and killed every one of them" none_left "$T/pids2"
+check "stopped mid-boot, it had recorded its ZooKeeper and a sheep" test "$info_n" -ge 2
+check "and killed every one it recorded" none_left "$T/pids2"
 W=$(sed -n 's/^scale: work directory \([^;]*\);.*/\1/p' "$T/out2")
-check "no process left under its work directory" nothing_under "${W:-/nonexistent}"
+check "no process left under its work directory (a sheep whose pid file came after the signal included)" \
+	retry 10 nothing_under "${W:-/nonexistent}"
+check "its own check after teardown found nothing left" bash -c "! grep -q 'after teardown' '$T/out' '$T/out2'"
 finish

@@ -89,7 +89,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 OWN=()		# "PID ARG": ARG is one argument of its command line (a store, a zoo.cfg)
 LAUNCH=()	# launcher subshells of sheep (children of this shell): they end on their own
 WATCH=()	# other helper subshells (children of this shell): killed
-HELD=""		# the boot storm's fifo, while its launchers may still wait on it
+HELD=""		# while the boot storm's launchers may wait on its fifo: how many there are
 RUNS=()		# run directories: their pid files are read again at teardown
 own_add() {
 	OWN+=("$1 $2")
@@ -125,7 +125,7 @@ child_of_us() {
 kill_own() {
 	local e p a d f i end left
 	if [ -n "$HELD" ]; then
-		printf 's%.0s' "${LAUNCH[@]}" >&8
+		printf 's%.0s' $(seq "$HELD") >&8	# one each, also the one forked but not yet listed
 		exec 8<&-
 		HELD=""
 	fi
@@ -255,7 +255,7 @@ boot() {
 	rm -f "$d/go"
 	mkfifo "$d/go"
 	exec 8<>"$d/go"
-	HELD=1
+	HELD=$n
 	for ((i = 0; i < n; i++)); do
 		opts=(-w 2)
 		[ "$i" -ge "$NST" ] && opts=(-g -w 2)

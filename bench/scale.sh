@@ -124,6 +124,8 @@ child_of_us() {
 # of "g" (go).
 kill_own() {
 	local e p a d f i end left
+	local -A known=()	# "PID ARG" already in OWN
+	for e in "${OWN[@]}"; do known[$e]=1; done
 	if [ -n "$HELD" ]; then
 		printf 's%.0s' $(seq "$HELD") >&8	# one each, also the one forked but not yet listed
 		exec 8<&-
@@ -138,8 +140,8 @@ kill_own() {
 			for f in "$d"/*.pid; do
 				[ -s "$f" ] || continue
 				read -r p <"$f" 2>/dev/null || continue
-				i=$(basename "$f" .pid)
-				[[ " ${OWN[*]} " == *" $p $d/$i "* ]] || OWN+=("$p $d/$i")
+				i=${f##*/} e="$p $d/${i%.pid}"
+				[ -n "${known[$e]:-}" ] || { known[$e]=1; OWN+=("$e"); }
 			done
 		done
 		left=0
